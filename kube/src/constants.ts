@@ -1,0 +1,16 @@
+/** The DeviceRegistration API, as served by crds/devices.example.com_deviceregistrations.yaml. */
+export const GROUP = "devices.example.com";
+export const VERSION = "v1alpha1";
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const KIND = "DeviceRegistration";
+export const PLURAL = "deviceregistrations";
+
+/** Default namespace, as in the original design. Every component takes a `--namespace` override. */
+export const DEFAULT_NAMESPACE = "device-operator-system";
+
+/** The cluster-wide pairing switch lives in this ConfigMap (shape: operator/README.md). */
+export const PAIRING_CONFIGMAP = "devreg-pairing";
+
+/** Labels the gateway puts on registrations it creates. */
+export const LABEL_DEVICE_ID = "devices.example.com/device-id";
+export const LABEL_GATEWAY = "devices.example.com/gateway";

@@ -1,0 +1,193 @@
+import { EventEmitter } from "node:events";
+import { KubeError, isKubeError } from "./errors.ts";
+import type { KubeRest } from "./rest.ts";
+import type { KubeList, ObjectMeta } from "./types.ts";
+
+export interface InformerOptions {
+  /** Collection path, e.g. /api/v1/namespaces/ns/configmaps */
+  path: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  /** Full re-list this often, to heal anything a watch missed. */
+  resyncMs?: number;
+  /** Server-side watch timeout; the informer reconnects from the last resourceVersion. */
+  watchTimeoutSeconds?: number;
+  backoffInitialMs?: number;
+  backoffMaxMs?: number;
+}
+
+export interface InformerEvents<T> {
+  add: [obj: T];
+  update: [obj: T, old: T];
+  delete: [obj: T];
+  /** After each successful list (first and every re-list). */
+  synced: [];
+  /** A list or watch failed; the informer retries by itself with backoff. */
+  error: [err: Error, retryInMs: number];
+}
+
+export function keyOf(meta: ObjectMeta): string {
+  return `${meta.namespace ?? ""}/${meta.name}`;
+}
+
+/**
+ * List+watch cache for one collection. Unlike client-node's informer it restarts itself:
+ * it resumes from the last resourceVersion, re-lists on 410 Gone, backs off (bounded,
+ * jittered) after any error, and re-lists periodically.
+ */
+export class Informer<T extends { metadata: ObjectMeta }> extends EventEmitter<InformerEvents<T>> {
+  private readonly store = new Map<string, T>();
+  private resourceVersion: string | undefined;
+  private lastListAt = 0;
+  private running = false;
+  private abort = new AbortController();
+  private loop: Promise<void> | undefined;
+  private synced = false;
+  private syncWaiters: Array<() => void> = [];
+  private wake: (() => void) | undefined;
+
+  constructor(
+    private readonly rest: KubeRest,
+    private readonly opts: InformerOptions,
+  ) {
+    super();
+  }
+
+  get hasSynced(): boolean {
+    return this.synced;
+  }
+
+  get(key: string): T | undefined {
+    return this.store.get(key);
+  }
+
+  values(): IterableIterator<T> {
+    return this.store.values();
+  }
+
+  get size(): number {
+    return this.store.size;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.abort = new AbortController();
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.abort.abort();
+    this.wake?.();
+    await this.loop;
+  }
+
+  waitForSync(timeoutMs = 30_000): Promise<void> {
+    if (this.synced) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(
+        () => reject(new KubeError("E_KUBE_TIMEOUT", `informer ${this.opts.path} did not sync in ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      this.syncWaiters.push(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+
+  private async run(): Promise<void> {
+    const initial = this.opts.backoffInitialMs ?? 200;
+    const max = this.opts.backoffMaxMs ?? 10_000;
+    const resyncMs = this.opts.resyncMs ?? 5 * 60_000;
+    let backoff = initial;
+    while (this.running) {
+      try {
+        if (!this.resourceVersion || Date.now() - this.lastListAt > resyncMs) await this.relist();
+        await this.rest.watch<T>(
+          this.opts.path,
+          {
+            resourceVersion: this.resourceVersion,
+            labelSelector: this.opts.labelSelector,
+            fieldSelector: this.opts.fieldSelector,
+            timeoutSeconds: Math.min(this.opts.watchTimeoutSeconds ?? 300, Math.ceil(resyncMs / 1000)),
+          },
+          (ev) => {
+            const obj = ev.object;
+            if (obj.metadata?.resourceVersion) this.resourceVersion = obj.metadata.resourceVersion;
+            if (ev.type === "BOOKMARK") return;
+            const key = keyOf(obj.metadata);
+            const old = this.store.get(key);
+            if (ev.type === "DELETED") {
+              this.store.delete(key);
+              this.emit("delete", obj);
+            } else {
+              this.store.set(key, obj);
+              if (old) this.emit("update", obj, old);
+              else this.emit("add", obj);
+            }
+          },
+          this.abort.signal,
+        );
+        backoff = initial;
+      } catch (err) {
+        if (!this.running) break;
+        if (isKubeError(err, "E_KUBE_GONE")) {
+          // [k8s API concepts] 410: our resourceVersion is too old; only a fresh list recovers.
+          this.resourceVersion = undefined;
+          continue;
+        }
+        const wait = Math.min(max, backoff) * (0.5 + Math.random() / 2);
+        backoff = Math.min(max, backoff * 2);
+        this.emit("error", err as Error, Math.round(wait));
+        await this.sleep(wait);
+      }
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  }
+
+  private async relist(): Promise<void> {
+    const seen = new Set<string>();
+    let cont: string | undefined;
+    let rv: string | undefined;
+    const items: T[] = [];
+    do {
+      const page = await this.rest.request<KubeList<T>>("GET", this.opts.path, {
+        query: { labelSelector: this.opts.labelSelector, fieldSelector: this.opts.fieldSelector, limit: 500, continue: cont },
+        signal: this.abort.signal,
+      });
+      items.push(...page.items);
+      cont = page.metadata.continue || undefined;
+      rv = page.metadata.resourceVersion;
+    } while (cont);
+    for (const obj of items) {
+      const key = keyOf(obj.metadata);
+      seen.add(key);
+      const old = this.store.get(key);
+      this.store.set(key, obj);
+      if (!old) this.emit("add", obj);
+      else if (old.metadata.resourceVersion !== obj.metadata.resourceVersion) this.emit("update", obj, old);
+    }
+    for (const [key, obj] of this.store) {
+      if (!seen.has(key)) {
+        this.store.delete(key);
+        this.emit("delete", obj);
+      }
+    }
+    this.resourceVersion = rv;
+    this.lastListAt = Date.now();
+    this.synced = true;
+    this.emit("synced");
+    for (const w of this.syncWaiters.splice(0)) w();
+  }
+}

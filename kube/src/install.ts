@@ -1,0 +1,72 @@
+import { readFileSync, readdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { loadAll as loadAllYaml } from "js-yaml";
+import { KubeError, isKubeError } from "./errors.ts";
+import type { KubeRest } from "./rest.ts";
+
+export const CRDS_DIR = resolve(fileURLToPath(new URL("../../crds", import.meta.url)));
+
+interface Crd {
+  metadata: { name: string; resourceVersion?: string };
+  status?: { conditions?: Array<{ type: string; status: string }> };
+}
+
+/** Reads every CustomResourceDefinition in crds/ (the single source; deploy/ references it too). */
+export function readCrds(dir = CRDS_DIR): Crd[] {
+  const out: Crd[] = [];
+  for (const f of readdirSync(dir).filter((f) => f.endsWith(".yaml")).sort()) {
+    for (const doc of loadAllYaml(readFileSync(join(dir, f), "utf8")) as Array<{ kind?: string }>) {
+      if (doc?.kind === "CustomResourceDefinition") out.push(doc as unknown as Crd);
+    }
+  }
+  return out;
+}
+
+/** Creates or replaces the CRDs and waits until the apiserver serves them (Established). */
+export async function installCrds(rest: KubeRest, timeoutMs = 30_000): Promise<string[]> {
+  const base = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
+  const names: string[] = [];
+  for (const crd of readCrds()) {
+    names.push(crd.metadata.name);
+    try {
+      await rest.request("POST", base, { body: crd });
+    } catch (e) {
+      if (!isKubeError(e, "E_KUBE_ALREADY_EXISTS")) throw e;
+      const cur = await rest.request<Crd>("GET", `${base}/${crd.metadata.name}`);
+      await rest.request("PUT", `${base}/${crd.metadata.name}`, {
+        body: { ...crd, metadata: { ...crd.metadata, resourceVersion: cur.metadata.resourceVersion } },
+      });
+    }
+  }
+  const deadline = Date.now() + timeoutMs;
+  for (const name of names) {
+    for (;;) {
+      const cur = await rest.request<Crd>("GET", `${base}/${name}`);
+      if (cur.status?.conditions?.some((c) => c.type === "Established" && c.status === "True")) break;
+      if (Date.now() > deadline) throw new KubeError("E_KUBE_TIMEOUT", `CRD ${name} not established in ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  // Discovery can lag Established by a moment; wait until the group version lists the resource.
+  for (;;) {
+    try {
+      await rest.request("GET", "/apis/devices.example.com/v1alpha1");
+      break;
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return names;
+}
+
+export async function ensureNamespace(rest: KubeRest, name: string): Promise<void> {
+  try {
+    await rest.request("POST", "/api/v1/namespaces", {
+      body: { apiVersion: "v1", kind: "Namespace", metadata: { name } },
+    });
+  } catch (e) {
+    if (!isKubeError(e, "E_KUBE_ALREADY_EXISTS")) throw e;
+  }
+}

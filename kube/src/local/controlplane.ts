@@ -1,0 +1,343 @@
+import { spawn, spawnSync } from "node:child_process";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import https from "node:https";
+import http from "node:http";
+import net from "node:net";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ClusterError } from "./errors.ts";
+import { cachedApiserverPath, localKubeconfigPath, localStateDir } from "./paths.ts";
+import { createPki } from "./pki.ts";
+
+export interface ClusterState {
+  stateDir: string;
+  kubeconfig: string;
+  server: string;
+  etcdPid: number;
+  apiserverPid: number;
+  etcdClientPort: number;
+  apiserverPort: number;
+  startedAt: string;
+  adminToken: string;
+  caCert: string;
+}
+
+export interface UpOptions {
+  stateDir?: string;
+  /** Build kube-apiserver if it is not cached (default true). */
+  build?: boolean;
+  /** Bound for readiness; each process gets this long. */
+  readyTimeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+const REPO_ROOT = resolve(fileURLToPath(new URL("../../..", import.meta.url)));
+export const BUILD_SCRIPT = join(REPO_ROOT, "deploy", "local", "build-kube-apiserver.sh");
+
+function statePath(stateDir: string): string {
+  return join(stateDir, "state.json");
+}
+
+export function readState(stateDir = localStateDir()): ClusterState | undefined {
+  try {
+    return JSON.parse(readFileSync(statePath(stateDir), "utf8")) as ClusterState;
+  } catch {
+    return undefined;
+  }
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+function which(bin: string): string | undefined {
+  const r = spawnSync("sh", ["-c", `command -v ${bin}`], { encoding: "utf8" });
+  return r.status === 0 ? r.stdout.trim() : undefined;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on("error", rej);
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => res(port));
+    });
+  });
+}
+
+/** Finds kube-apiserver, building it once per machine when allowed. */
+export function ensureApiserver(opts: { build: boolean; log: (l: string) => void }): string {
+  const bin = cachedApiserverPath();
+  if (existsSync(bin)) return bin;
+  if (!opts.build) {
+    throw new ClusterError("E_MISSING_BINARY", `kube-apiserver not found at ${bin}: run ${BUILD_SCRIPT}`);
+  }
+  opts.log(`kube-apiserver is not cached yet; building it once for this machine (about 7 minutes)`);
+  const r = spawnSync("bash", [BUILD_SCRIPT], { stdio: ["ignore", "pipe", "inherit"], encoding: "utf8" });
+  if (r.status !== 0 || !existsSync(bin)) {
+    throw new ClusterError("E_BUILD_FAILED", `kube-apiserver build failed (see the line above)`);
+  }
+  return bin;
+}
+
+function ensureEtcd(): string {
+  const etcd = process.env.DEVREG_ETCD || which("etcd");
+  if (!etcd || !existsSync(etcd)) {
+    throw new ClusterError("E_MISSING_BINARY", `etcd not found: apt-get install etcd-server (or run ${BUILD_SCRIPT})`);
+  }
+  return etcd;
+}
+
+function startDetached(bin: string, args: string[], logFile: string): number {
+  const fd = openSync(logFile, "a");
+  // detached: own process group, so `down` can kill the whole group and the CLI can exit.
+  const child = spawn(bin, args, { detached: true, stdio: ["ignore", fd, fd] });
+  closeSync(fd);
+  child.unref();
+  if (!child.pid) throw new ClusterError("E_MISSING_BINARY", `cannot start ${bin}`);
+  return child.pid;
+}
+
+function lastLines(file: string, n = 3): string {
+  try {
+    const lines = readFileSync(file, "utf8").trim().split("\n");
+    return lines.slice(-n).join(" | ").slice(0, 400);
+  } catch {
+    return "";
+  }
+}
+
+function probe(url: string, opts: https.RequestOptions): Promise<boolean> {
+  return new Promise((res) => {
+    const mod = url.startsWith("https") ? https : http;
+    const req = mod.get(url, { ...opts, timeout: 2000 }, (r) => {
+      r.resume();
+      res(r.statusCode === 200);
+    });
+    req.on("timeout", () => req.destroy());
+    req.on("error", () => res(false));
+  });
+}
+
+async function waitReady(
+  what: "etcd" | "kube-apiserver",
+  pid: number,
+  url: string,
+  opts: https.RequestOptions,
+  timeoutMs: number,
+  logFile: string,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!isAlive(pid)) {
+      throw new ClusterError(
+        what === "etcd" ? "E_ETCD_DIED" : "E_APISERVER_DIED",
+        `${what} exited during start-up: ${lastLines(logFile)} (log: ${logFile})`,
+      );
+    }
+    if (await probe(url, opts)) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new ClusterError(
+    what === "etcd" ? "E_ETCD_NOT_READY" : "E_APISERVER_NOT_READY",
+    `${what} not ready after ${Math.round(timeoutMs / 1000)} s (log: ${logFile})`,
+  );
+}
+
+function kubeconfigYaml(server: string, caPem: string, token: string): string {
+  const ca = Buffer.from(caPem).toString("base64");
+  return `apiVersion: v1
+kind: Config
+clusters:
+- name: devreg-local
+  cluster:
+    server: ${server}
+    certificate-authority-data: ${ca}
+users:
+- name: devreg-admin
+  user:
+    token: ${token}
+contexts:
+- name: devreg-local
+  context:
+    cluster: devreg-local
+    user: devreg-admin
+current-context: devreg-local
+`;
+}
+
+/** Starts etcd + kube-apiserver on loopback. Returns once /readyz is ok. */
+export async function clusterUp(opts: UpOptions = {}): Promise<ClusterState> {
+  const stateDir = resolve(opts.stateDir ?? localStateDir());
+  const log = opts.log ?? (() => {});
+  const readyTimeoutMs = opts.readyTimeoutMs ?? 60_000;
+  const existing = readState(stateDir);
+  if (existing) {
+    if (isAlive(existing.apiserverPid) && isAlive(existing.etcdPid)) {
+      throw new ClusterError("E_ALREADY_RUNNING", `already running at ${existing.server} (state: ${stateDir})`);
+    }
+    log(`cleaning stale state from a previous run in ${stateDir}`);
+    await clusterDown({ stateDir });
+  } else if (existsSync(stateDir)) {
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+
+  const etcdBin = ensureEtcd();
+  const apiserverBin = ensureApiserver({ build: opts.build ?? true, log });
+  mkdirSync(join(stateDir, "logs"), { recursive: true, mode: 0o700 });
+  const pki = createPki(join(stateDir, "pki"));
+  const [etcdClientPort, etcdPeerPort, apiserverPort] = [await freePort(), await freePort(), await freePort()];
+
+  const pids: number[] = [];
+  const cleanup = async () => {
+    for (const pid of pids) killGroup(pid, "SIGKILL");
+    rmSync(statePath(stateDir), { force: true });
+    rmSync(localKubeconfigPath(stateDir), { force: true });
+  };
+  try {
+    const etcdLog = join(stateDir, "logs", "etcd.log");
+    const etcdPid = startDetached(
+      etcdBin,
+      [
+        "--name=devreg",
+        `--data-dir=${join(stateDir, "etcd")}`,
+        `--listen-client-urls=http://127.0.0.1:${etcdClientPort}`,
+        `--advertise-client-urls=http://127.0.0.1:${etcdClientPort}`,
+        `--listen-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
+        `--initial-cluster=devreg=http://127.0.0.1:${etcdPeerPort}`,
+        "--quota-backend-bytes=4294967296",
+        "--log-level=warn",
+      ],
+      etcdLog,
+    );
+    pids.push(etcdPid);
+    log(`etcd started (pid ${etcdPid}, port ${etcdClientPort})`);
+    await waitReady("etcd", etcdPid, `http://127.0.0.1:${etcdClientPort}/health`, {}, readyTimeoutMs, etcdLog);
+
+    const apiLog = join(stateDir, "logs", "kube-apiserver.log");
+    const apiserverPid = startDetached(
+      apiserverBin,
+      [
+        `--etcd-servers=http://127.0.0.1:${etcdClientPort}`,
+        `--cert-dir=${pki.dir}`,
+        `--tls-cert-file=${pki.serverCert}`,
+        `--tls-private-key-file=${pki.serverKey}`,
+        `--client-ca-file=${pki.caCert}`,
+        `--secure-port=${apiserverPort}`,
+        "--bind-address=127.0.0.1",
+        "--advertise-address=127.0.0.1",
+        "--service-cluster-ip-range=10.96.0.0/16",
+        `--token-auth-file=${pki.tokensFile}`,
+        "--authorization-mode=RBAC",
+        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+        `--service-account-key-file=${pki.saPub}`,
+        `--service-account-signing-key-file=${pki.saKey}`,
+        "--endpoint-reconciler-type=none",
+        "--profiling=false",
+        "--v=1",
+      ],
+      apiLog,
+    );
+    pids.push(apiserverPid);
+    const server = `https://127.0.0.1:${apiserverPort}`;
+    log(`kube-apiserver started (pid ${apiserverPid}, ${server})`);
+    const caPem = readFileSync(pki.caCert, "utf8");
+    await waitReady(
+      "kube-apiserver",
+      apiserverPid,
+      `${server}/readyz`,
+      { ca: caPem, headers: { authorization: `Bearer ${pki.adminToken}` } },
+      readyTimeoutMs,
+      apiLog,
+    );
+    const kubeconfig = localKubeconfigPath(stateDir);
+    writeFileSync(kubeconfig, kubeconfigYaml(server, caPem, pki.adminToken), { mode: 0o600 });
+    const state: ClusterState = {
+      stateDir,
+      kubeconfig,
+      server,
+      etcdPid,
+      apiserverPid,
+      etcdClientPort,
+      apiserverPort,
+      startedAt: new Date().toISOString(),
+      adminToken: pki.adminToken,
+      caCert: pki.caCert,
+    };
+    writeFileSync(statePath(stateDir), JSON.stringify(state, null, 2), { mode: 0o600 });
+    return state;
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+}
+
+function killGroup(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, sig);
+  } catch {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** Stops both processes (TERM, then KILL after 10 s) and removes the state directory. */
+export async function clusterDown(opts: { stateDir?: string } = {}): Promise<{ stopped: boolean }> {
+  const stateDir = resolve(opts.stateDir ?? localStateDir());
+  const st = readState(stateDir);
+  let stopped = false;
+  if (st) {
+    const pids = [st.apiserverPid, st.etcdPid];
+    for (const pid of pids) {
+      if (isAlive(pid)) {
+        stopped = true;
+        killGroup(pid, "SIGTERM");
+      }
+    }
+    const deadline = Date.now() + 10_000;
+    while (pids.some(isAlive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    for (const pid of pids) if (isAlive(pid)) killGroup(pid, "SIGKILL");
+    while (pids.some(isAlive) && Date.now() < deadline + 5_000) await new Promise((r) => setTimeout(r, 50));
+  }
+  rmSync(stateDir, { recursive: true, force: true });
+  return { stopped };
+}
+
+export interface ClusterStatus {
+  running: boolean;
+  ready: boolean;
+  state?: ClusterState;
+  detail: string;
+}
+
+export async function clusterStatus(opts: { stateDir?: string } = {}): Promise<ClusterStatus> {
+  const stateDir = resolve(opts.stateDir ?? localStateDir());
+  const st = readState(stateDir);
+  if (!st) return { running: false, ready: false, detail: `not running (state: ${stateDir})` };
+  const etcd = isAlive(st.etcdPid);
+  const api = isAlive(st.apiserverPid);
+  if (!etcd || !api) {
+    return {
+      running: false,
+      ready: false,
+      state: st,
+      detail: `stale: ${!etcd ? "etcd" : "kube-apiserver"} is not running; run \`devreg cluster down\` then \`up\``,
+    };
+  }
+  const ready = await probe(`${st.server}/readyz`, {
+    ca: readFileSync(st.caCert),
+    headers: { authorization: `Bearer ${st.adminToken}` },
+  });
+  return { running: true, ready, state: st, detail: `${ready ? "ready" : "not ready"} at ${st.server}` };
+}

@@ -1,0 +1,60 @@
+import { execFileSync } from "node:child_process";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { ClusterError } from "./errors.ts";
+
+export interface Pki {
+  dir: string;
+  caCert: string;
+  serverCert: string;
+  serverKey: string;
+  saPub: string;
+  saKey: string;
+  tokensFile: string;
+  adminToken: string;
+}
+
+function openssl(args: string[]): void {
+  try {
+    execFileSync("openssl", args, { stdio: ["ignore", "ignore", "pipe"] });
+  } catch (e) {
+    const err = e as { code?: string; stderr?: Buffer };
+    if (err.code === "ENOENT") throw new ClusterError("E_MISSING_BINARY", "openssl not found: apt-get install openssl");
+    throw new ClusterError("E_PKI", `openssl ${args[0]} failed: ${err.stderr?.toString().trim().split("\n")[0] ?? ""}`);
+  }
+}
+
+/** A throwaway CA, a loopback serving cert, service-account keys and an admin token. */
+export function createPki(dir: string): Pki {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const p = (f: string) => join(dir, f);
+  openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", p("ca.key")]);
+  openssl(["req", "-x509", "-new", "-key", p("ca.key"), "-subj", "/CN=devreg-local-ca", "-days", "365", "-out", p("ca.crt")]);
+  openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", p("apiserver.key")]);
+  openssl(["req", "-new", "-key", p("apiserver.key"), "-subj", "/CN=kube-apiserver", "-out", p("apiserver.csr")]);
+  writeFileSync(
+    p("apiserver.ext"),
+    "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,IP:10.96.0.1\nextendedKeyUsage=serverAuth\n",
+  );
+  openssl([
+    "x509", "-req", "-in", p("apiserver.csr"), "-CA", p("ca.crt"), "-CAkey", p("ca.key"), "-CAcreateserial",
+    "-days", "365", "-extfile", p("apiserver.ext"), "-out", p("apiserver.crt"),
+  ]);
+  const sa = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  writeFileSync(p("sa.key"), sa.privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
+  writeFileSync(p("sa.pub"), sa.publicKey.export({ type: "spki", format: "pem" }));
+  const adminToken = randomBytes(24).toString("hex");
+  // token,user,uid,"groups" — admin is system:masters; every other identity comes from RBAC.
+  writeFileSync(p("tokens.csv"), `${adminToken},devreg-admin,devreg-admin,"system:masters"\n`, { mode: 0o600 });
+  return {
+    dir,
+    caCert: p("ca.crt"),
+    serverCert: p("apiserver.crt"),
+    serverKey: p("apiserver.key"),
+    saPub: p("sa.pub"),
+    saKey: p("sa.key"),
+    tokensFile: p("tokens.csv"),
+    adminToken,
+  };
+}

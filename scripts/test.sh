@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# `npm test`: installs what a fresh machine lacks (npm deps, Debian packages, the cached
+# kube-apiserver build), lints and type-checks, runs unit + e2e tests against a real local
+# control plane, and ends with one plain line: "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p .devreg
+
+if [ ! -f node_modules/tsx/dist/loader.mjs ]; then
+  npm ci --no-audit --no-fund --loglevel=error || { echo "0 passed, 1 failed"; exit 1; }
+fi
+bash deploy/local/build-kube-apiserver.sh >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
+
+lint_failed=0
+echo "== lint + typecheck" >&2
+npx biome lint . >&2 || lint_failed=1
+npx tsc -p tsconfig.json --noEmit >&2 || lint_failed=1
+
+echo "== vitest" >&2
+results=.devreg/test-results.json
+rm -f "$results"
+npx vitest run --reporter=default --reporter=json --outputFile.json="$results" "$@"
+vitest_rc=$?
+
+passed=0; failed=0
+if [ -f "$results" ]; then
+  passed=$(node -e 'const r=require(process.argv[1]);console.log(r.numPassedTests)' "$PWD/$results")
+  failed=$(node -e 'const r=require(process.argv[1]);console.log(r.numFailedTests + (r.numFailedTestSuites||0))' "$PWD/$results")
+fi
+[ "$vitest_rc" -ne 0 ] && [ "$failed" -eq 0 ] && failed=1
+failed=$((failed + lint_failed))
+[ "$lint_failed" -ne 0 ] && echo "lint or typecheck failed (see above)" >&2
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
