@@ -1,5 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { registerCluster } from "./commands/cluster.ts";
+import { registerDemo } from "./commands/demo.ts";
+import { registerSim } from "./commands/sim.ts";
 import { describeError } from "./errors.ts";
 
 // Exit codes: 0 ok, 1 failure, 2 usage error.
@@ -10,6 +12,8 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerCluster(program);
+  registerDemo(program);
+  registerSim(program);
   return program;
 }
 

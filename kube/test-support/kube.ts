@@ -4,6 +4,8 @@ import { inject } from "vitest";
 import { ensureNamespace } from "../src/install.ts";
 import { resolveKubeConfig } from "../src/kubeconfig.ts";
 import { KubeRest } from "../src/rest.ts";
+// Brings global-setup.ts's `ProvidedContext` augmentation (inject("kubeconfig")) into type-checking.
+import type {} from "./global-setup.ts";
 
 /** The shared e2e control plane: its kubeconfig path and an admin REST client. */
 export async function testKube(): Promise<{ kubeconfig: string; rest: KubeRest }> {

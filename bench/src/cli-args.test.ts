@@ -1,0 +1,22 @@
+import { describe, expect, it } from "vitest";
+import { parseCliArgs } from "./cli-args.ts";
+
+describe("parseCliArgs", () => {
+  it("parses lists and numbers", () => {
+    const { options, json } = parseCliArgs(["--rates", "20,100", "--sweep", "100,1000", "--burst", "500", "--json"]);
+    expect(options.rates).toEqual([20, 100]);
+    expect(options.sweep).toEqual([100, 1000]);
+    expect(options.burstCount).toBe(500);
+    expect(json).toBe(true);
+  });
+
+  it("--sweep '' turns the sweep off", () => {
+    expect(parseCliArgs(["--sweep", ""]).options.sweep).toEqual([]);
+  });
+
+  it("refuses bad values and unknown flags with E_USAGE", () => {
+    expect(() => parseCliArgs(["--rates", "20,x"])).toThrow(expect.objectContaining({ code: "E_USAGE" }));
+    expect(() => parseCliArgs(["--burst", "0"])).toThrow(expect.objectContaining({ code: "E_USAGE" }));
+    expect(() => parseCliArgs(["--nope"])).toThrow(expect.objectContaining({ code: "E_USAGE" }));
+  });
+});

@@ -1,0 +1,28 @@
+/** Stable codes for the ways a bench run can fail before it has numbers to report. */
+export type BenchErrorCode =
+  | "E_USAGE"
+  | "E_FD_LIMIT"
+  | "E_CHILD_START"
+  | "E_CHILD_DIED"
+  | "E_PHASE_FAILED"
+  | "E_REJECTED"
+  | "E_BAD_REPLY"
+  | "E_NO_PROCFS"
+  | "E_TIMEOUT";
+
+export class BenchError extends Error {
+  override readonly name = "BenchError";
+  constructor(
+    readonly code: BenchErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A short, stable label for an error, used to count errors by kind in the results. */
+export function errorKind(err: unknown): string {
+  if (err && typeof err === "object" && "code" in err && typeof err.code === "string") return err.code;
+  if (err instanceof Error) return err.name;
+  return "unknown";
+}

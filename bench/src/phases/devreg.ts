@@ -1,0 +1,79 @@
+import { createIdentity, nodeCrypto, VirtualMcu } from "@devreg/firmware-sim";
+import { BenchError } from "../errors.ts";
+import { type Arrival, type LoadOutcome, runLoad } from "../load/arrivals.ts";
+
+export interface DeviceTarget {
+  mqttUrl: string;
+  gatewayPublicKey: Uint8Array;
+  /** One device's whole enrollment (connect, publish, retries) must end within this. */
+  deadlineMs: number;
+}
+
+export interface EnrolledDevice {
+  mcu: VirtualMcu;
+  /** First publish to the verified "approved" reply, in ms. */
+  latencyMs: number;
+  /** Requests published beyond the first. */
+  retries: number;
+}
+
+/**
+ * Boots one virtual MCU (node crypto: tweetnacl verifies too slowly for a fleet on 2 cores)
+ * and resolves once its signed reply verified against the pinned gateway key. Latency runs
+ * from the FIRST publish, so busy/pending answers and their retries count against devreg.
+ */
+export async function enrollOne(target: DeviceTarget, stayConnected: boolean): Promise<EnrolledDevice> {
+  const mcu = new VirtualMcu({
+    mqttUrl: target.mqttUrl,
+    gatewayPublicKey: target.gatewayPublicKey,
+    identity: createIdentity(nodeCrypto),
+    crypto: "node",
+    stayConnected,
+    deadlineMs: target.deadlineMs,
+  });
+  let publishedAt: number | undefined;
+  let enrolledAt: number | undefined;
+  mcu.once("published", () => {
+    publishedAt = performance.now();
+  });
+  mcu.once("enrolled", () => {
+    enrolledAt = performance.now();
+  });
+  const outcome = await mcu.start();
+  if (outcome.phase !== "enrolled" || !outcome.deviceUUID) {
+    await mcu.stop();
+    const why = outcome.reason ?? outcome.phase;
+    const code = outcome.phase === "rejected" ? "E_REJECTED" : "E_TIMEOUT";
+    throw new BenchError(code, `device ${outcome.deviceId} ended ${outcome.phase} (${why}, last: ${outcome.lastError ?? "-"})`);
+  }
+  if (publishedAt === undefined || enrolledAt === undefined) {
+    throw new BenchError("E_BAD_REPLY", "enrolled without a publish: the simulator did not report its events");
+  }
+  return { mcu, latencyMs: enrolledAt - publishedAt, retries: Math.max(0, outcome.counters.requests - 1) };
+}
+
+export interface DevregOptions extends DeviceTarget {
+  arrival: Arrival;
+  count: number;
+  concurrency: number;
+}
+
+/** devreg end to end: MQTT publish -> gateway -> registration -> operator -> signed reply, verified. */
+export async function runDevreg(opts: DevregOptions): Promise<LoadOutcome & { verified: number; retries: number }> {
+  let verified = 0;
+  let retries = 0;
+  const outcome = await runLoad({
+    count: opts.count,
+    arrival: opts.arrival,
+    concurrency: opts.concurrency,
+    task: async () => {
+      // Latency phases disconnect after the reply so the broker's load stays the same throughout.
+      const d = await enrollOne(opts, false);
+      await d.mcu.stop();
+      verified++;
+      retries += d.retries;
+      return d.latencyMs;
+    },
+  });
+  return { ...outcome, verified, retries };
+}

@@ -1,0 +1,96 @@
+import type { VirtualMcu } from "@devreg/firmware-sim";
+import { runLoad } from "../load/arrivals.ts";
+import { cpuSplit } from "../procfs/cpu-split.ts";
+import { rssKiB, snapshotCpu } from "../procfs/sample.ts";
+import type { SweepPoint } from "../result.ts";
+import { type DeviceTarget, enrollOne } from "./devreg.ts";
+import type { RolePids } from "./measure.ts";
+
+export interface SweepOptions extends DeviceTarget {
+  /** Device counts to measure at, e.g. [100, 1000, 5000, 10000]; devices accumulate. */
+  points: number[];
+  concurrency: number;
+  gatewayPid: number;
+  pids: RolePids;
+  /** Wait after enrolling before reading RSS, so in-flight garbage is not counted. */
+  settleMs?: number;
+  log?: (line: string) => void;
+  /** Called with every device of the largest point connected (e.g. to take a heap snapshot). */
+  onLargest?: () => Promise<void>;
+}
+
+/**
+ * Enrolls devices up to each point and leaves them connected (as enrolled devices stay, to
+ * hear a deactivation), then reads the gateway's RSS. Devices accumulate from point to point,
+ * so the whole sweep enrolls max(points) devices, not their sum.
+ */
+export async function runSweep(opts: SweepOptions): Promise<SweepPoint[]> {
+  const settleMs = opts.settleMs ?? 3000;
+  const devices: VirtualMcu[] = [];
+  const out: SweepPoint[] = [];
+  await sleep(settleMs);
+  const baseline = await steadyRss(opts.gatewayPid);
+  const points = [...new Set(opts.points)].sort((a, b) => a - b);
+  try {
+    for (const target of points) {
+      const add = target - devices.length;
+      const before = snapshotCpu(opts.pids);
+      const t0 = performance.now();
+      const load = await runLoad({
+        count: add,
+        arrival: { mode: "burst" },
+        concurrency: opts.concurrency,
+        task: async () => {
+          const d = await enrollOne(opts, true);
+          devices.push(d.mcu);
+          return d.latencyMs;
+        },
+      });
+      const wall = (performance.now() - t0) / 1000;
+      const cpu = cpuSplit(before, snapshotCpu(opts.pids), wall);
+      await sleep(settleMs);
+      const rss = await steadyRss(opts.gatewayPid);
+      const connected = devices.filter((d) => d.state.connected).length;
+      const point: SweepPoint = {
+        devices: target,
+        connected,
+        enrolled: devices.length,
+        failed: load.errors,
+        enrollDurationMs: load.durationMs,
+        enrollPerSec: load.throughputPerSec,
+        gatewayRssBaselineKiB: baseline,
+        gatewayRssKiB: rss,
+        rssPerDeviceKiB: connected > 0 ? round1((rss - baseline) / connected) : 0,
+        cpu,
+      };
+      out.push(point);
+      opts.log?.(
+        `sweep ${target}: ${connected} connected, ${load.errors} failed, ${load.throughputPerSec}/s, ` +
+          `gateway RSS ${(rss / 1024).toFixed(1)} MiB (${point.rssPerDeviceKiB} KiB/device)`,
+      );
+    }
+    await opts.onLargest?.();
+    return out;
+  } finally {
+    // Stop in slices: 10k simultaneous DISCONNECTs would only measure the kernel.
+    for (let i = 0; i < devices.length; i += 500) await Promise.all(devices.slice(i, i + 500).map((d) => d.stop()));
+  }
+}
+
+/** Median of three RSS readings 300 ms apart: one reading can land mid-allocation. */
+async function steadyRss(pid: number): Promise<number> {
+  const samples: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    samples.push(rssKiB(pid) ?? 0);
+    if (i < 2) await sleep(300);
+  }
+  return samples.sort((a, b) => a - b)[1]!;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function round1(x: number): number {
+  return Math.round(x * 10) / 10;
+}

@@ -1,0 +1,101 @@
+import type { PhaseResult, SweepPoint, TargetCheck } from "../result.ts";
+
+/** The targets of issue 7, for a 2-core machine. */
+export const TARGETS = {
+  throughputShareOfFloor: 0.85,
+  lightP50OverFloorMs: 10,
+  lightP99Ms: 100,
+  speedupOverPolling: 10,
+  sweepDevices: 10_000,
+  rssPerDeviceKiB: 20,
+} as const;
+
+const fmt = (x: number, digits = 1) => x.toFixed(digits);
+
+/** Checks every target against one run's results. Pure: phases and sweep in, verdicts out. */
+export function checkTargets(phases: PhaseResult[], sweep: SweepPoint[], lightRate: number): TargetCheck[] {
+  const byId = new Map(phases.map((p) => [p.id, p]));
+  const floorBurst = byId.get("floor-burst");
+  const devregBurst = byId.get("devreg-burst");
+  const floorLight = byId.get(`floor-fixed-${lightRate}`);
+  const devregLight = byId.get(`devreg-fixed-${lightRate}`);
+  const pollingLight = byId.get(`polling-fixed-${lightRate}`);
+  const measured = (p: PhaseResult | undefined): p is PhaseResult => p !== undefined && p.latency.count > 0;
+  const out: TargetCheck[] = [];
+
+  const t = TARGETS;
+  out.push(
+    measured(floorBurst) && measured(devregBurst)
+      ? {
+          id: "throughput",
+          description: "devreg burst throughput vs the floor's, same concurrency",
+          target: `>= ${t.throughputShareOfFloor * 100}% of floor`,
+          actual: `${fmt(devregBurst.throughputPerSec)}/s vs ${fmt(floorBurst.throughputPerSec)}/s = ${fmt(
+            (100 * devregBurst.throughputPerSec) / floorBurst.throughputPerSec,
+          )}%`,
+          met: devregBurst.throughputPerSec >= t.throughputShareOfFloor * floorBurst.throughputPerSec,
+        }
+      : notMeasured("throughput", "devreg burst throughput vs the floor's", "burst phases missing"),
+  );
+  out.push(
+    measured(floorLight) && measured(devregLight)
+      ? {
+          id: "light-p50",
+          description: `devreg p50 at ${lightRate}/s vs the floor's p50 at ${lightRate}/s`,
+          target: `<= floor p50 + ${t.lightP50OverFloorMs} ms`,
+          actual: `${fmt(devregLight.latency.p50)} ms vs ${fmt(floorLight.latency.p50)} + ${t.lightP50OverFloorMs} ms`,
+          met: devregLight.latency.p50 <= floorLight.latency.p50 + t.lightP50OverFloorMs,
+        }
+      : notMeasured("light-p50", `devreg p50 at ${lightRate}/s vs floor`, "light phases missing"),
+  );
+  out.push(
+    measured(devregLight)
+      ? {
+          id: "light-p99",
+          description: `devreg p99 at ${lightRate}/s`,
+          target: `<= ${t.lightP99Ms} ms`,
+          actual: `${fmt(devregLight.latency.p99)} ms`,
+          met: devregLight.latency.p99 <= t.lightP99Ms,
+        }
+      : notMeasured("light-p99", `devreg p99 at ${lightRate}/s`, "light phase missing"),
+  );
+  out.push(
+    measured(devregLight) && measured(pollingLight)
+      ? {
+          id: "vs-polling",
+          description: `devreg p50 vs the original polling design's p50, both at ${lightRate}/s`,
+          target: `>= ${t.speedupOverPolling}x better`,
+          actual: `${fmt(pollingLight.latency.p50)} ms / ${fmt(devregLight.latency.p50)} ms = ${fmt(
+            pollingLight.latency.p50 / devregLight.latency.p50,
+          )}x`,
+          met: pollingLight.latency.p50 >= t.speedupOverPolling * devregLight.latency.p50,
+        }
+      : notMeasured("vs-polling", "devreg p50 vs polling p50", "polling or devreg light phase missing"),
+  );
+  const largest = [...sweep].sort((a, b) => b.devices - a.devices)[0];
+  const atTarget = sweep.find((s) => s.devices >= t.sweepDevices);
+  if (atTarget) {
+    out.push({
+      id: "rss-per-device",
+      description: `gateway RSS per connected device at ${atTarget.devices} devices`,
+      target: `<= ${t.rssPerDeviceKiB} KiB with ${t.sweepDevices} connected`,
+      actual: `${fmt(atTarget.rssPerDeviceKiB)} KiB (${atTarget.connected} connected)`,
+      met: atTarget.connected >= t.sweepDevices && atTarget.rssPerDeviceKiB <= t.rssPerDeviceKiB,
+    });
+  } else {
+    out.push(
+      notMeasured(
+        "rss-per-device",
+        `gateway RSS per connected device at ${t.sweepDevices} devices`,
+        largest
+          ? `sweep stopped at ${largest.devices} devices: ${fmt(largest.rssPerDeviceKiB)} KiB/device there`
+          : "no sweep",
+      ),
+    );
+  }
+  return out;
+}
+
+function notMeasured(id: string, description: string, why: string): TargetCheck {
+  return { id, description, target: "-", actual: `not measured: ${why}`, met: null };
+}

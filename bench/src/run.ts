@@ -1,0 +1,235 @@
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { cpus, loadavg, tmpdir, totalmem } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { KubeRest, resolveKubeConfig } from "@devreg/kube";
+import { setPairing } from "@devreg/operator";
+import { benchNamespaces, deleteNamespaces, openCluster } from "./env/cluster.ts";
+import type { Child } from "./env/child-process.ts";
+import { type ComponentEnv, type GatewayProcess, startGatewayProcess, startOperatorProcess } from "./env/components.ts";
+import { checkFdLimit } from "./env/fd-limit.ts";
+import type { Arrival } from "./load/arrivals.ts";
+import { type BenchOptions, resolveSettings } from "./options.ts";
+import { runDevreg } from "./phases/devreg.ts";
+import { runFloor } from "./phases/floor.ts";
+import { measurePhase, type RolePids } from "./phases/measure.ts";
+import { runPolling } from "./phases/polling.ts";
+import { runSweep } from "./phases/sweep.ts";
+import { CpuLedger } from "./procfs/cpu-split.ts";
+import { cpuSeconds } from "./procfs/sample.ts";
+import { type ResultFiles, writeResults } from "./report/files.ts";
+import { checkTargets } from "./report/targets.ts";
+import type { BenchResult, PhaseResult, SweepPoint } from "./result.ts";
+
+export const DEFAULT_RESULTS_DIR = resolve(fileURLToPath(new URL("../results", import.meta.url)));
+
+export interface BenchRun {
+  result: BenchResult;
+  files: ResultFiles;
+}
+
+/**
+ * One whole bench run: floor, devreg (fixed rates and a burst), the original polling design,
+ * then the scale sweep, on one control plane; writes the result files and returns them.
+ */
+export async function runBench(opts: BenchOptions = {}): Promise<BenchRun> {
+  const s = resolveSettings(opts);
+  const log = opts.log ?? ((l: string) => process.stderr.write(`[bench] ${l}\n`));
+  checkFdLimit(Math.max(0, ...s.sweep));
+  const startedAt = new Date();
+  const t0 = performance.now();
+  const loadAvgStart = loadavg()[0] ?? 0;
+  const workDir = mkdtempSync(join(tmpdir(), "devreg-bench-"));
+  const notes: string[] = [];
+  const cleanups: Array<() => Promise<void>> = [];
+  const cleanup = async () => {
+    for (const c of cleanups.reverse()) await c().catch((e: Error) => log(`cleanup: ${e.message}`));
+  };
+
+  try {
+    const cluster = await openCluster({ kubeconfig: opts.kubeconfig, log });
+    cleanups.push(() => cluster.close());
+    const { namespace, floorNamespace } = await benchNamespaces(cluster.rest);
+    if (cluster.kind === "external") cleanups.push(() => deleteNamespaces(cluster.rest, [namespace, floorNamespace]));
+    log(`namespaces ${namespace} (devreg, polling) and ${floorNamespace} (floor); work dir ${workDir}`);
+    await setPairing(cluster.rest, namespace, { enabled: true, fieldManager: "devreg-bench" });
+
+    const profileDir = join(workDir, "profiles");
+    if (opts.profile) mkdirSync(profileDir, { recursive: true });
+    const env: ComponentEnv = {
+      kubeconfig: cluster.kubeconfig,
+      namespace,
+      workDir,
+      nodeFlags: opts.profile
+        ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, "--heapsnapshot-signal=SIGUSR2", `--diagnostic-dir=${profileDir}`]
+        : [],
+    };
+    const children: Child[] = [];
+    cleanups.push(async () => {
+      await Promise.all(children.map((c) => c.stop()));
+    });
+    const operator = await startOperatorProcess(env);
+    children.push(operator);
+    let gateway: GatewayProcess = await startGatewayProcess(env);
+    children.push(gateway.child);
+    log(`operator pid ${operator.pid}, gateway pid ${gateway.child.pid} at ${gateway.mqttUrl}`);
+
+    const floorRest = await KubeRest.fromKubeConfig(resolveKubeConfig(cluster.kubeconfig).kc, {
+      maxSockets: s.concurrency,
+    });
+    cleanups.push(async () => floorRest.close());
+
+    const pids: RolePids = {
+      etcd: cluster.etcdPid,
+      "kube-apiserver": cluster.apiserverPid,
+      operator: operator.pid,
+      gateway: gateway.child.pid,
+      bench: process.pid,
+    };
+    if (cluster.kind === "external") notes.push("external cluster: etcd and kube-apiserver CPU are not visible to the bench");
+    const ledger = new CpuLedger(cpuSeconds);
+    for (const [role, pid] of Object.entries(pids) as Array<[keyof RolePids, number | undefined]>) {
+      if (pid !== undefined) ledger.track(role, pid);
+    }
+
+    const target = { mqttUrl: gateway.mqttUrl, gatewayPublicKey: gateway.publicKey, deadlineMs: s.replyTimeoutMs };
+    const floorPhase = (arrival: Arrival, count: number, tag: string) =>
+      measurePhase("floor", arrival, s.concurrency, pids, () =>
+        runFloor({ rest: floorRest, namespace: floorNamespace, arrival, count, concurrency: s.concurrency, prefix: tag }),
+      );
+    const devregPhase = (arrival: Arrival, count: number) =>
+      measurePhase("devreg", arrival, s.concurrency, pids, () =>
+        runDevreg({ ...target, arrival, count, concurrency: s.concurrency }),
+      );
+
+    if (s.warmup > 0) {
+      log(`warm-up: ${s.warmup} floor pairs and ${s.warmup} devreg enrollments (not recorded)`);
+      await runFloor({
+        rest: floorRest,
+        namespace: floorNamespace,
+        arrival: { mode: "burst" },
+        count: s.warmup,
+        concurrency: s.concurrency,
+        prefix: "warmup",
+      });
+      await runDevreg({ ...target, arrival: { mode: "burst" }, count: s.warmup, concurrency: s.concurrency });
+    }
+
+    const phases: PhaseResult[] = [];
+    const record = (p: PhaseResult) => {
+      phases.push(p);
+      log(
+        `${p.id}: ${p.ok}/${p.count} ok, ${p.errors} errors, p50 ${p.latency.p50} ms, p99 ${p.latency.p99} ms, ` +
+          `${p.throughputPerSec}/s`,
+      );
+    };
+    // Floor and devreg alternate per load pattern, so both see the same machine conditions.
+    for (const [i, rate] of s.rates.entries()) {
+      const arrival: Arrival = { mode: "fixed", ratePerSec: rate };
+      const count = s.fixedCounts[i]!;
+      record(await floorPhase(arrival, count, `fixed${rate}`));
+      record(await devregPhase(arrival, count));
+    }
+    record(await floorPhase({ mode: "burst" }, s.burstCount, "burst"));
+    record(await devregPhase({ mode: "burst" }, s.burstCount));
+    const lightArrival: Arrival = { mode: "fixed", ratePerSec: s.rates[0]! };
+    // The polling design holds each request for about one interval, so it may need more
+    // requests in flight than the cap: give it what the rate needs, and say so.
+    const pollingConcurrency = Math.max(
+      s.concurrency,
+      Math.ceil((s.rates[0]! * (s.pollingIntervalMs + 500)) / 1000) + 1,
+    );
+    if (pollingConcurrency !== s.concurrency) {
+      notes.push(`polling ran with ${pollingConcurrency} in flight (rate × interval needs more than ${s.concurrency})`);
+    }
+    record(
+      await measurePhase("polling", lightArrival, pollingConcurrency, pids, () =>
+        runPolling({
+          rest: floorRest,
+          namespace,
+          arrival: lightArrival,
+          count: s.pollingCount,
+          concurrency: pollingConcurrency,
+          pollIntervalMs: s.pollingIntervalMs,
+        }),
+      ),
+    );
+
+    let sweep: SweepPoint[] = [];
+    if (s.sweep.length > 0) {
+      // A fresh gateway for the sweep: its RSS baseline then holds no garbage from the phases above.
+      ledger.retire("gateway");
+      await gateway.child.stop();
+      gateway = await startGatewayProcess(env, "gateway-sweep");
+      children.push(gateway.child);
+      pids.gateway = gateway.child.pid;
+      ledger.track("gateway", gateway.child.pid);
+      log(`sweep over ${s.sweep.join(", ")} devices (gateway restarted, pid ${gateway.child.pid})`);
+      sweep = await runSweep({
+        mqttUrl: gateway.mqttUrl,
+        gatewayPublicKey: gateway.publicKey,
+        deadlineMs: s.replyTimeoutMs,
+        points: s.sweep,
+        concurrency: s.concurrency,
+        gatewayPid: gateway.child.pid,
+        pids,
+        log,
+        onLargest: opts.profile
+          ? async () => {
+              process.kill(gateway.child.pid, "SIGUSR2");
+              notes.push(`gateway heap snapshot at ${Math.max(...s.sweep)} devices in ${profileDir}`);
+              await new Promise((r) => setTimeout(r, 15_000));
+            }
+          : undefined,
+      });
+    }
+
+    const durationMs = Math.round(performance.now() - t0);
+    const cpuTotal = ledger.split(durationMs / 1000);
+    await Promise.all(children.map((c) => c.stop()));
+    if (opts.profile) notes.push(`CPU profiles (.cpuprofile) of the gateway and operator in ${profileDir}`);
+    const result: BenchResult = {
+      version: 1,
+      startedAt: startedAt.toISOString(),
+      finishedAt: new Date().toISOString(),
+      durationMs,
+      machine: {
+        cpus: cpus().length,
+        cpuModel: cpus()[0]?.model.trim() ?? "unknown",
+        memoryMiB: Math.round(totalmem() / 2 ** 20),
+        node: process.version,
+        platform: process.platform,
+        loadAvgStart,
+        loadAvgEnd: loadavg()[0] ?? 0,
+      },
+      cluster: { kind: cluster.kind, server: cluster.server, namespace, floorNamespace },
+      settings: {
+        quick: s.quick,
+        rates: s.rates,
+        fixedCounts: s.fixedCounts,
+        burstCount: s.burstCount,
+        concurrency: s.concurrency,
+        pollingIntervalMs: s.pollingIntervalMs,
+        pollingCount: s.pollingCount,
+        sweep: s.sweep,
+        replyTimeoutMs: s.replyTimeoutMs,
+      },
+      phases,
+      sweep,
+      cpuTotal,
+      targets: checkTargets(phases, sweep, s.rates[0]!),
+      notes: [
+        "bench = this process: the load generator, the floor client and every simulated device (node crypto backend)",
+        "gateway per-address connect/HTTP limits raised for the run (all devices share 127.0.0.1); global limits at defaults",
+        ...notes,
+      ],
+    };
+    const files = writeResults(result, opts.resultsDir ?? DEFAULT_RESULTS_DIR);
+    log(`results: ${files.markdown}`);
+    return { result, files };
+  } finally {
+    await cleanup();
+    if (opts.profile || opts.keepLogs) log(`logs kept in ${workDir}`);
+    else rmSync(workDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,98 @@
+import { CRYPTO_BACKENDS, type CryptoBackendName, checkMetadata, Fleet, SimError } from "@devreg/firmware-sim";
+import type { DeviceMetadata } from "@devreg/protocol";
+import type { Command } from "commander";
+import { CliError } from "../errors.ts";
+import { printJson, progress } from "../output.ts";
+import { parseDurationMs, parseGatewayKey, parsePositiveInt, parsePositiveNumber } from "./sim-options.ts";
+import { progressLine, summaryTable } from "./sim-output.ts";
+
+interface SimFlags {
+  count: string;
+  rate: string;
+  mqtt: string;
+  gatewayKey: string;
+  identities?: string;
+  model: string;
+  firmware: string;
+  hardware?: string;
+  crypto: string;
+  timeout: string;
+  json?: boolean;
+}
+
+/** SimError -> the one line the user sees; the codes are the simulator's stable contract. */
+function cliErrorFor(err: SimError, flags: SimFlags): CliError {
+  if (err.code === "E_GATEWAY_KEY_MISMATCH") return new CliError(`${err.message}; check --gateway-key ${flags.gatewayKey}`);
+  return new CliError(err.message);
+}
+
+export function registerSim(program: Command): void {
+  program
+    .command("sim")
+    .description("boot a fleet of virtual MCUs that enroll with the gateway over MQTT (exit 1 unless every device ends final)")
+    .option("--count <n>", "number of devices", "1")
+    .option("--rate <r>", "devices booted per second", "50")
+    .option("--mqtt <url>", "gateway MQTT URL", "mqtt://127.0.0.1:1883")
+    .requiredOption("--gateway-key <key>", "gateway Ed25519 public key to pin: base64, hex, or @file (base64, PEM, raw)")
+    .option("--identities <dir>", "keep device identities here (one file per device) so re-runs reuse keys and UUIDs")
+    .option("--model <name>", "device model", "devreg-sim")
+    .option("--firmware <version>", "firmware version", "0.1.0")
+    .option("--hardware <revision>", "hardware revision")
+    .option("--crypto <backend>", `Ed25519 backend: ${CRYPTO_BACKENDS.join(" or ")}`, "node")
+    .option("--timeout <duration>", "per-device enrollment deadline from its boot (e.g. 60s, 2m)", "60s")
+    .option("--json", "print the summary as JSON on stdout")
+    .action(async (flags: SimFlags) => {
+      const count = parsePositiveInt(flags.count, "--count");
+      const rate = parsePositiveNumber(flags.rate, "--rate");
+      const deadlineMs = parseDurationMs(flags.timeout, "--timeout");
+      if (!CRYPTO_BACKENDS.includes(flags.crypto as CryptoBackendName)) {
+        throw new CliError(`--crypto must be ${CRYPTO_BACKENDS.join(" or ")}; got ${JSON.stringify(flags.crypto)}`);
+      }
+      if (!/^(mqtts?|tcp|ssl|wss?):\/\/[^/]+/.test(flags.mqtt)) {
+        throw new CliError(`--mqtt must be a URL like mqtt://127.0.0.1:1883; got ${JSON.stringify(flags.mqtt)}`);
+      }
+      const gatewayPublicKey = parseGatewayKey(flags.gatewayKey);
+      const metadata: DeviceMetadata = { model: flags.model, firmwareVersion: flags.firmware };
+      if (flags.hardware !== undefined) metadata.hardwareRevision = flags.hardware;
+
+      const tty = process.stderr.isTTY === true;
+      let fleet: Fleet;
+      try {
+        checkMetadata(metadata);
+        fleet = new Fleet({
+          count,
+          rate,
+          mqttUrl: flags.mqtt,
+          gatewayPublicKey,
+          identitiesDir: flags.identities,
+          metadata,
+          crypto: flags.crypto as CryptoBackendName,
+          deadlineMs,
+          progressIntervalMs: tty ? 250 : 5000,
+        });
+      } catch (err) {
+        throw err instanceof SimError ? cliErrorFor(err, flags) : err;
+      }
+
+      // Live: one overwritten line on a TTY; CI logs get a plain line every 5 s.
+      fleet.on("progress", (p) => {
+        if (tty) process.stderr.write(`\r\x1b[2K${progressLine(p)}`);
+        else progress(progressLine(p));
+      });
+      const onSigint = () => void fleet.stop();
+      process.once("SIGINT", onSigint);
+      let summary: Awaited<ReturnType<Fleet["run"]>>;
+      try {
+        summary = await fleet.run();
+      } catch (err) {
+        throw err instanceof SimError ? cliErrorFor(err, flags) : err;
+      } finally {
+        process.off("SIGINT", onSigint);
+        if (tty) process.stderr.write("\r\x1b[2K");
+      }
+
+      if (flags.json) printJson(summary);
+      else console.log(summaryTable(summary));
+      if (!summary.allFinal) process.exitCode = 1;
+    });
+}

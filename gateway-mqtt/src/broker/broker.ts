@@ -1,0 +1,177 @@
+import { Aedes, type Client, type PublishPacket } from "aedes";
+import type { Duplex } from "node:stream";
+import { replyTopic } from "@devreg/protocol";
+import type { Logger } from "pino";
+import type { GatewayConfig } from "../config.ts";
+import { errorText } from "../errors.ts";
+import { guardConnection } from "./frame-guard.ts";
+import { type HookDeps, createHooks } from "./hooks.ts";
+import { type MqttListeners, startMqttListeners } from "./listeners.ts";
+import type { RefusalKind } from "./refusals.ts";
+
+export interface BrokerDeps {
+  cfg: GatewayConfig;
+  log: Logger;
+  stopping(): boolean;
+  refuse: HookDeps["refuse"];
+  takeover: HookDeps["takeover"];
+  onRequest(client: Client, packet: PublishPacket, remote: string): void;
+  onClientCount(n: number): void;
+}
+
+/**
+ * The embedded Aedes broker: listeners, hooks, and the map of live clients by id (the
+ * device id), which replies and deactivation pushes use.
+ */
+export class Broker {
+  readonly aedes: Aedes;
+  private listeners?: MqttListeners;
+  private readonly live = new Map<string, Client>();
+  private readonly remotes = new WeakMap<object, string>();
+  private outstanding = 0;
+
+  constructor(private readonly deps: BrokerDeps) {
+    const { cfg, log } = deps;
+    const hooks = createHooks({
+      cfg,
+      remoteOf: (c) => this.remotes.get(c.conn) ?? "unknown",
+      isConnected: (id) => this.live.get(id)?.closed === false,
+      stopping: deps.stopping,
+      refuse: deps.refuse,
+      takeover: deps.takeover,
+      hookFailed: (hook, err) => log.error({ hook, err: errorText(err) }, "broker hook failed; refusing"),
+      onRequest: (client, packet) => deps.onRequest(client, packet, this.remotes.get(client.conn) ?? "unknown"),
+    });
+    this.aedes = new Aedes({
+      ...hooks,
+      // Device ids are 32 characters; Aedes' MQTT 3.1 default of 23 would refuse them.
+      maxClientsIdLength: 64,
+      // A CONNECT must follow the TCP connect promptly; idle half-open sockets are cheap DoS.
+      connectTimeout: 10_000,
+      // Devices talk to their two topics only: nothing needs deep topics or big queues.
+      maxTopicLevels: 8,
+      queueLimit: 16,
+      maxInflightInbound: 16,
+      heartbeatInterval: 60_000,
+    });
+    this.aedes.on("client", (c) => {
+      this.live.set(c.id, c);
+      deps.onClientCount(this.live.size);
+    });
+    this.aedes.on("clientDisconnect", (c) => {
+      if (this.live.get(c.id) === c) this.live.delete(c.id);
+      deps.onClientCount(this.live.size);
+    });
+    this.aedes.on("clientError", (c, err) => log.debug({ clientId: c.id, err: errorText(err) }, "client error"));
+    this.aedes.on("connectionError", (_c, err) => log.debug({ err: errorText(err) }, "connection error"));
+    // Aedes emits "error" for persistence failures; unhandled it would crash the process.
+    (this.aedes as unknown as NodeJS.EventEmitter).on("error", (err: Error) =>
+      log.error({ err: errorText(err) }, "broker error"),
+    );
+  }
+
+  async start(): Promise<void> {
+    await this.aedes.listen();
+    this.listeners = await startMqttListeners(this.deps.cfg, (conn, remote) => this.accept(conn, remote));
+  }
+
+  get mqttPort(): number {
+    return this.listeners?.mqttPort ?? 0;
+  }
+
+  get wsPort(): number | undefined {
+    return this.listeners?.wsPort;
+  }
+
+  get clientCount(): number {
+    return this.live.size;
+  }
+
+  private accept(conn: Duplex, remote: string): void {
+    if (this.deps.stopping()) {
+      conn.destroy();
+      return;
+    }
+    const guarded = guardConnection(conn, this.deps.cfg.limits.maxPacketBytes, (len) =>
+      this.deps.refuse("frame_too_large", { remote, detail: `remaining length ${len}` }),
+    );
+    guarded.on("error", () => {}); // Aedes attaches its own; this covers the gap before it does.
+    this.remotes.set(guarded, remote);
+    this.aedes.handle(guarded);
+  }
+
+  /** The connected client with this id, if any. */
+  client(deviceId: string): Client | undefined {
+    const c = this.live.get(deviceId);
+    return c && !c.closed ? c : undefined;
+  }
+
+  /** Publishes a signed reply on the device's reply topic (QoS 1, never retained). */
+  publishReply(deviceId: string, frame: Uint8Array): Promise<void> {
+    this.outstanding++;
+    return new Promise<void>((resolve) => {
+      this.aedes.publish(
+        {
+          cmd: "publish",
+          topic: replyTopic(deviceId),
+          payload: Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength),
+          qos: 1,
+          retain: false,
+          dup: false,
+        },
+        (err) => {
+          this.outstanding--;
+          if (err) this.deps.log.warn({ deviceId, err: errorText(err) }, "reply publish failed");
+          resolve();
+        },
+      );
+    });
+  }
+
+  /**
+   * Writes a frame straight to one connected client (if it subscribed to its reply topic),
+   * then disconnects it. Used for the deactivation push.
+   */
+  pushAndDisconnect(client: Client, frame: Uint8Array): Promise<boolean> {
+    const topic = replyTopic(client.id);
+    const subscribed = (client as unknown as { subscriptions?: Record<string, { qos?: number }> }).subscriptions?.[topic];
+    return new Promise((resolve) => {
+      const close = (sent: boolean) => client.close(() => resolve(sent));
+      if (!subscribed) return close(false);
+      this.outstanding++;
+      client.publish(
+        {
+          cmd: "publish",
+          topic,
+          payload: Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength),
+          qos: subscribed.qos && subscribed.qos > 0 ? 1 : 0,
+          retain: false,
+          dup: false,
+        },
+        (err) => {
+          this.outstanding--;
+          close(!err);
+        },
+      );
+    });
+  }
+
+  /** Stops accepting connections (existing ones stay until close()). */
+  stopAccepting(): Promise<void> {
+    return this.listeners?.close() ?? Promise.resolve();
+  }
+
+  /** Waits until every reply handed to the broker has been dispatched, or `timeoutMs`. */
+  async flush(timeoutMs: number): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while (this.outstanding > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+    // One more turn so QoS writes scheduled with setImmediate reach the sockets.
+    await new Promise((r) => setTimeout(r, 20));
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.aedes.close(() => resolve()));
+  }
+}
+
+export type { RefusalKind };

@@ -1,0 +1,156 @@
+import type { AedesOptions, AedesPublishPacket, Client, ConnectPacket, PublishPacket, Subscription } from "aedes";
+import type { GatewayConfig } from "../config.ts";
+import { GatewayError } from "../errors.ts";
+import { KeyedBuckets, TokenBucket } from "../limits/token-bucket.ts";
+import { CONNACK_IDENTIFIER_REJECTED, type ConnectRefusal, checkConnect, checkPublish, checkSubscribe, mayForward } from "./acl.ts";
+import type { RefusalKind } from "./refusals.ts";
+
+/** CONNACK 3: Server unavailable [MQTT-3.2.2.3]; used for connect-rate refusals. */
+const CONNACK_SERVER_UNAVAILABLE = 3;
+
+export interface HookDeps {
+  cfg: GatewayConfig;
+  /** Remote address of a client's connection ("unknown" if not tracked). */
+  remoteOf(client: Client): string;
+  /** Whether a client with this id is connected right now (a CONNECT would take it over). */
+  isConnected(clientId: string): boolean;
+  stopping(): boolean;
+  refuse(kind: RefusalKind, fields: { clientId?: string; remote?: string; detail?: string }): void;
+  takeover(clientId: string, remote: string): void;
+  /** A hook threw (a bug): logged; the hook then refuses. */
+  hookFailed(hook: string, err: unknown): void;
+  /** An authorized request publish; called after the ACL and per-client checks passed. */
+  onRequest(client: Client, packet: PublishPacket): void;
+}
+
+type Hooks = Required<
+  Pick<AedesOptions, "preConnect" | "authenticate" | "authorizePublish" | "authorizeSubscribe" | "authorizeForward">
+>;
+
+function refusalError(message: string): Error {
+  return new GatewayError("E_GW_REFUSED", message);
+}
+
+/**
+ * Aedes hooks with safe defaults: anything not explicitly allowed is refused, every
+ * refusal is counted and logged, and no hook ever throws into Aedes (a throwing hook
+ * would surface as an uncaught exception on the broker's event path).
+ */
+export function createHooks(deps: HookDeps): Hooks {
+  const { cfg } = deps;
+  const L = cfg.limits;
+  const connectGlobal = new TokenBucket(L.connectGlobal);
+  const connectPerAddress = new KeyedBuckets(L.connectPerAddress, L.maxTrackedKeys);
+  const takeovers = new KeyedBuckets(L.takeoverPerClient, L.maxTrackedKeys);
+  const publishPerClient = new KeyedBuckets(L.publishPerClient, L.maxTrackedKeys);
+  // CONNECT facts are decided in preConnect (which sees the packet) and answered with a
+  // CONNACK return code in authenticate (which can send one).
+  const pending = new WeakMap<Client, ConnectRefusal>();
+
+  const guard = <A extends unknown[]>(name: string, fn: (...a: A) => void, onThrow: (...a: A) => void) =>
+    (...a: A) => {
+      try {
+        fn(...a);
+      } catch (e) {
+        deps.hookFailed(name, e);
+        onThrow(...a);
+      }
+    };
+
+  const preConnect = guard(
+    "preConnect",
+    (client: Client, packet: ConnectPacket, cb: (error: Error | null, success: boolean) => void) => {
+      const remote = deps.remoteOf(client);
+      const clientId = typeof packet.clientId === "string" ? packet.clientId : "";
+      if (deps.stopping() || !connectGlobal.tryTake() || !connectPerAddress.tryTake(remote)) {
+        pending.set(client, { kind: "connect_rate", returnCode: CONNACK_SERVER_UNAVAILABLE, message: "too many connects" });
+        return cb(null, true);
+      }
+      const refusal = checkConnect({ clientId, hasWill: packet.will != null });
+      if (refusal) {
+        pending.set(client, refusal);
+        return cb(null, true);
+      }
+      if (deps.isConnected(clientId)) {
+        // [MQTT-3.1.4-2] a second CONNECT with the same id disconnects the first. Without a
+        // connect-time credential anyone knowing a device id could do it, so takeovers are
+        // rate-limited per id and logged. See README "Security".
+        if (!takeovers.tryTake(clientId)) {
+          pending.set(client, {
+            kind: "takeover_rate",
+            returnCode: CONNACK_IDENTIFIER_REJECTED,
+            message: "client id already connected (takeover limit)",
+          });
+          return cb(null, true);
+        }
+        deps.takeover(clientId, remote);
+      }
+      // No persistent sessions: the gateway keeps nothing for offline devices.
+      packet.clean = true;
+      cb(null, true);
+    },
+    (_c, _p, cb) => cb(refusalError("preConnect failed"), false),
+  );
+
+  const authenticate: Hooks["authenticate"] = guard(
+    "authenticate",
+    (client: Client, _username: string | undefined, _password: Buffer | undefined, done) => {
+      const refusal = pending.get(client);
+      if (!refusal) return done(null, true);
+      pending.delete(client);
+      deps.refuse(refusal.kind, { clientId: client.id, remote: deps.remoteOf(client), detail: refusal.message });
+      done(Object.assign(refusalError(refusal.message), { returnCode: refusal.returnCode }), null);
+    },
+    (_c, _u, _p, done) => done(Object.assign(refusalError("authenticate failed"), { returnCode: 5 }), null),
+  );
+
+  const authorizePublish: Hooks["authorizePublish"] = guard(
+    "authorizePublish",
+    (client: Client | null, packet: PublishPacket, cb: (error?: Error | null) => void) => {
+      if (!client) {
+        deps.refuse("anonymous_publish", { detail: "publish without a client" });
+        return cb(refusalError("publish without a client"));
+      }
+      const remote = deps.remoteOf(client);
+      // [PROTO-5] own request topic only, never retained. MQTT 3.1.1 has no negative
+      // PUBACK, so Aedes closes the connection on a refused publish.
+      const kind = checkPublish({ clientId: client.id, topic: packet.topic, retain: packet.retain === true });
+      if (kind) {
+        deps.refuse(kind, { clientId: client.id, remote });
+        return cb(refusalError(`publish refused: ${kind}`));
+      }
+      if (!publishPerClient.tryTake(client.id)) {
+        deps.refuse("publish_rate", { clientId: client.id, remote });
+        return cb(refusalError("publish rate exceeded"));
+      }
+      deps.onRequest(client, packet);
+      cb(null);
+    },
+    (_c, _p, cb) => cb(refusalError("authorizePublish failed")),
+  );
+
+  const authorizeSubscribe: Hooks["authorizeSubscribe"] = guard(
+    "authorizeSubscribe",
+    (client: Client, sub: Subscription, cb: (error: Error | null, subscription?: Subscription | null) => void) => {
+      // [PROTO-5] own reply topic only, literally. A refused filter gets SUBACK 0x80 and the
+      // connection stays (the MQTT way to say no to one filter).
+      const kind = checkSubscribe(client.id, sub.topic);
+      if (kind) {
+        deps.refuse(kind, { clientId: client.id, remote: deps.remoteOf(client), detail: sub.topic.slice(0, 128) });
+        return cb(null, null);
+      }
+      cb(null, { ...sub, qos: Math.min(sub.qos, 1) as Subscription["qos"] });
+    },
+    (_c, _s, cb) => cb(null, null),
+  );
+
+  const authorizeForward: Hooks["authorizeForward"] = (client: Client, packet: AedesPublishPacket) => {
+    try {
+      return mayForward(client.id, packet.topic) ? packet : null;
+    } catch {
+      return null;
+    }
+  };
+
+  return { preConnect, authenticate, authorizePublish, authorizeSubscribe, authorizeForward };
+}

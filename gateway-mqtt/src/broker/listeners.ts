@@ -1,0 +1,98 @@
+import { readFileSync } from "node:fs";
+import http from "node:http";
+import https from "node:https";
+import net from "node:net";
+import type { Duplex } from "node:stream";
+import tls from "node:tls";
+import { WebSocketServer, createWebSocketStream } from "ws";
+import type { GatewayConfig } from "../config.ts";
+import { GatewayError, errorText } from "../errors.ts";
+
+/** Hands a new connection (any transport) and its remote address to the broker. */
+export type ConnectionHandler = (conn: Duplex, remote: string) => void;
+
+export interface MqttListeners {
+  mqttPort: number;
+  wsPort?: number;
+  /** Stops accepting; existing connections stay until the broker closes them. */
+  close(): Promise<void>;
+}
+
+function pem(v: string): string {
+  return v.includes("-----BEGIN") ? v : readFileSync(v, "utf8");
+}
+
+export function listen(server: net.Server, port: number, host: string, what: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (e: Error) => reject(new GatewayError("E_GW_LISTEN", `${what} cannot listen on ${host}:${port}: ${errorText(e)}`));
+    server.once("error", onError);
+    server.listen(port, host, () => {
+      server.off("error", onError);
+      resolve((server.address() as net.AddressInfo).port);
+    });
+  });
+}
+
+export function closeServer(server: net.Server): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+/**
+ * MQTT 3.1.1 over TCP (TLS when cert+key are given), and optionally over WebSocket
+ * (ws + createWebSocketStream) on its own port and path.
+ */
+export async function startMqttListeners(cfg: GatewayConfig, onConnection: ConnectionHandler): Promise<MqttListeners> {
+  let tlsOpts: tls.TlsOptions | undefined;
+  if (cfg.tls) {
+    try {
+      tlsOpts = { cert: pem(cfg.tls.cert), key: pem(cfg.tls.key), ca: cfg.tls.ca ? pem(cfg.tls.ca) : undefined };
+    } catch (e) {
+      throw new GatewayError("E_GW_LISTEN", `TLS material: ${errorText(e)}`);
+    }
+  }
+  const onSocket = (socket: net.Socket) => {
+    socket.setNoDelay(true); // replies are small: never let Nagle hold them back
+    onConnection(socket, socket.remoteAddress ?? "unknown");
+  };
+  const tcp = tlsOpts ? tls.createServer(tlsOpts, onSocket) : net.createServer(onSocket);
+  // A failed TLS handshake never reaches the broker; keep it from being an unhandled error.
+  tcp.on("tlsClientError", () => {});
+  const mqttPort = await listen(tcp, cfg.mqtt.port, cfg.mqtt.host, "MQTT");
+
+  let wsServer: http.Server | undefined;
+  let wss: WebSocketServer | undefined;
+  let wsPort: number | undefined;
+  if (cfg.ws) {
+    wsServer = tlsOpts ? https.createServer(tlsOpts) : http.createServer();
+    wsServer.on("request", (_req, res) => {
+      res.writeHead(426, { "content-type": "text/plain" }).end("MQTT over WebSocket only\n");
+    });
+    wss = new WebSocketServer({ server: wsServer, path: cfg.ws.path, maxPayload: cfg.limits.maxPacketBytes + 8 });
+    wss.on("connection", (ws, req) => {
+      req.socket.setNoDelay(true);
+      const stream = createWebSocketStream(ws);
+      onConnection(stream, req.socket.remoteAddress ?? "unknown");
+    });
+    wss.on("error", () => {});
+    try {
+      wsPort = await listen(wsServer, cfg.ws.port, cfg.ws.host, "MQTT over WebSocket");
+    } catch (e) {
+      await closeServer(tcp);
+      throw e;
+    }
+  }
+
+  return {
+    mqttPort,
+    wsPort,
+    async close() {
+      const waits: Promise<void>[] = [closeServer(tcp)];
+      if (wss) {
+        const w = wss;
+        waits.push(new Promise((r) => w.close(() => r())));
+      }
+      if (wsServer) waits.push(closeServer(wsServer));
+      await Promise.all(waits);
+    },
+  };
+}

@@ -1,0 +1,40 @@
+/**
+ * Every way the gateway refuses a client, as a closed set: each one is counted in
+ * devreg_gateway_refusals_total{kind} and logged (without payloads or keys).
+ */
+export const REFUSAL_KINDS = [
+  /** preConnect: too many CONNECTs globally or from one remote address. */
+  "connect_rate",
+  /** CONNECT whose client id is not a device id [PROTO-5]. */
+  "client_id",
+  /** CONNECT carrying a will message (would publish to a topic later, unchecked). */
+  "will",
+  /** CONNECT with the client id of a connected client, over the takeover limit. */
+  "takeover_rate",
+  /** PUBLISH to any topic but the client's own request topic [PROTO-5]. */
+  "publish_topic",
+  /** PUBLISH with the retain flag: requests are never stored. */
+  "publish_retain",
+  /** PUBLISH over the client's own rate limit (the connection is closed). */
+  "publish_rate",
+  /** Request payload over MAX_REQUEST_BYTES [PROTO-13] (answered with an error reply). */
+  "payload_too_large",
+  /** MQTT packet over the transport frame limit (connection destroyed unread). */
+  "frame_too_large",
+  /** SUBSCRIBE to anything but the client's own reply topic, wildcards and $SYS included [PROTO-5]. */
+  "subscribe_topic",
+  /** The gateway-wide request rate is exhausted (answered "busy"). */
+  "global_rate",
+  /** HTTP POST /enroll over the per-address rate limit (answered 429). */
+  "http_rate",
+  /** A request that fails strict decoding, signature or clock checks [PROTO-24]. */
+  "invalid_request",
+  /** The request's public key is not the one the topic's device id names [PROTO-6]. */
+  "key_mismatch",
+  /** A nonce seen before [PROTO-23]. */
+  "replay",
+  /** A publish without a client (only wills could do that; they are refused). */
+  "anonymous_publish",
+] as const;
+
+export type RefusalKind = (typeof REFUSAL_KINDS)[number];

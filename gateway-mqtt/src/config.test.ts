@@ -1,0 +1,36 @@
+import { describe, expect, it } from "vitest";
+import { defaultGatewayId, parseGatewayOptions } from "./config.ts";
+
+describe("gateway options", () => {
+  it("fills defaults", () => {
+    const c = parseGatewayOptions({ gatewayId: "gw-0" });
+    expect(c).toMatchObject({
+      namespace: "device-operator-system",
+      mqtt: { port: 1883 },
+      http: { port: 8080 },
+      admin: { port: 9090 },
+      decisionTimeoutMs: 10_000,
+      limits: { maxKubeWritesInFlight: 32, publishPerClient: { ratePerSecond: 1, burst: 5 } },
+    });
+  });
+  it("merges partial nested limits with defaults", () => {
+    const c = parseGatewayOptions({ gatewayId: "gw", limits: { publishPerClient: { burst: 2 } } });
+    expect(c.limits.publishPerClient).toEqual({ ratePerSecond: 1, burst: 2 });
+    expect(c.limits.maxWaiting).toBe(10_000);
+  });
+  it("reports every bad field with its path and a stable code", () => {
+    expect(() => parseGatewayOptions({ gatewayId: "no spaces", mqtt: { port: 70_000 }, namespace: "Bad_NS" })).toThrow(
+      expect.objectContaining({
+        code: "E_GW_CONFIG",
+        message: expect.stringMatching(/gatewayId.*namespace|namespace.*gatewayId/s),
+      }),
+    );
+    expect(() => parseGatewayOptions({ mqtt: { port: 70_000 } })).toThrow(/mqtt\.port/);
+  });
+  it("allows turning HTTP off", () => {
+    expect(parseGatewayOptions({ http: false }).http).toBe(false);
+  });
+  it("derives a valid label value from the host name", () => {
+    expect(defaultGatewayId()).toMatch(/^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/);
+  });
+});

@@ -1,0 +1,96 @@
+import { hostname } from "node:os";
+import { DEFAULT_NAMESPACE } from "@devreg/kube";
+import type { Logger } from "pino";
+import { z } from "zod";
+import { GatewayError } from "./errors.ts";
+
+const port = z.number().int().min(0).max(65535);
+const bucket = (ratePerSecond: number, burst: number) =>
+  z
+    .object({ ratePerSecond: z.number().positive().default(ratePerSecond), burst: z.number().min(1).default(burst) })
+    .prefault({});
+
+/** Kubernetes label value: what LABEL_GATEWAY carries. */
+const LABEL_VALUE = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/** A PEM given inline, or a path to read it from. */
+const pemOrPath = z.string().min(1);
+
+export const GatewayOptionsSchema = z.object({
+  /** Kubeconfig path; default: resolveKubeConfig order ($KUBECONFIG, local control plane, in-cluster, ~/.kube). */
+  kubeconfig: z.string().optional(),
+  namespace: z.string().regex(DNS1123_LABEL, "namespace must be a DNS-1123 label").default(DEFAULT_NAMESPACE),
+  /** This replica's id: the value of the gateway label on registrations it creates (e.g. the pod name). */
+  gatewayId: z.string().regex(LABEL_VALUE, "gatewayId must be a Kubernetes label value").default(defaultGatewayId()),
+  mqtt: z.object({ host: z.string().default("0.0.0.0"), port: port.default(1883) }).prefault({}),
+  /** MQTT over WebSocket (same broker, same ACL). */
+  ws: z.object({ host: z.string().default("0.0.0.0"), port: port, path: z.string().default("/mqtt") }).optional(),
+  /** With cert+key, the MQTT and WebSocket listeners speak TLS. PEM text or file paths. */
+  tls: z.object({ cert: pemOrPath, key: pemOrPath, ca: pemOrPath.optional() }).optional(),
+  /** Device-facing HTTP (POST /enroll); false turns it off. */
+  http: z.union([z.literal(false), z.object({ host: z.string().default("0.0.0.0"), port: port.default(8080) })]).default({
+    host: "0.0.0.0",
+    port: 8080,
+  }),
+  /** Operator-facing /healthz, /readyz, /metrics, on their own port so devices never reach them. */
+  admin: z.object({ host: z.string().default("0.0.0.0"), port: port.default(9090) }).prefault({}),
+  /** Gateway signing key: PKCS#8 PEM text or a 32-byte seed. */
+  key: z.union([z.string().min(1), z.instanceof(Uint8Array)]).optional(),
+  /** Key file (PEM): read if present, else generated and written with mode 0600. */
+  keyFile: z.string().optional(),
+  /** How long a request waits for the operator before it is answered "pending". */
+  decisionTimeoutMs: z.number().int().min(1).default(10_000),
+  pendingRetryAfterSeconds: z.number().int().min(1).max(86_400).default(10),
+  busyRetryAfterSeconds: z.number().int().min(1).max(86_400).default(5),
+  /** [PROTO-22] accepted clock skew. */
+  maxSkewSeconds: z.number().int().min(1).optional(),
+  /** On stop: how long in-flight requests may still get a decision before they are answered "pending". */
+  stopGraceMs: z.number().int().min(0).default(2_000),
+  /** How long the registration informer may take to sync at start-up. */
+  syncTimeoutMs: z.number().int().min(1).default(30_000),
+  limits: z
+    .object({
+      /** Kubernetes writes (create, adopt) in flight; when all are taken devices get "busy". */
+      maxKubeWritesInFlight: z.number().int().min(1).default(32),
+      /** Requests waiting for a decision; beyond this devices get "busy". */
+      maxWaiting: z.number().int().min(1).default(10_000),
+      /** Largest MQTT packet (Remaining Length) read at all; larger ones close the connection. */
+      maxPacketBytes: z.number().int().min(64).default(4096),
+      publishPerClient: bucket(1, 5),
+      publishGlobal: bucket(1000, 2000),
+      connectGlobal: bucket(500, 1000),
+      connectPerAddress: bucket(100, 200),
+      /** CONNECTs that would take over a connected client's id, per client id. */
+      takeoverPerClient: bucket(1 / 30, 3),
+      httpPerAddress: bucket(50, 100),
+      /** How many client ids / addresses the per-key buckets remember. */
+      maxTrackedKeys: z.number().int().min(16).default(100_000),
+    })
+    .prefault({}),
+  logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** A pino logger to use instead of a new one (e.g. the CLI's). */
+  logger: z.custom<Logger>((v) => typeof v === "object" && v !== null && "child" in v).optional(),
+});
+
+export type GatewayOptions = z.input<typeof GatewayOptionsSchema>;
+export type GatewayConfig = z.output<typeof GatewayOptionsSchema>;
+
+export function parseGatewayOptions(opts: GatewayOptions): GatewayConfig {
+  const r = GatewayOptionsSchema.safeParse(opts);
+  if (!r.success) {
+    const issues = r.error.issues.map((i) => `${i.path.join(".") || "(options)"}: ${i.message}`).join("; ");
+    throw new GatewayError("E_GW_CONFIG", `invalid gateway options: ${issues}`);
+  }
+  return r.data;
+}
+
+/** The host name (the pod name in Kubernetes), made a valid label value. */
+export function defaultGatewayId(): string {
+  const h = hostname()
+    .replace(/[^A-Za-z0-9_.-]/g, "-")
+    .replace(/^[^A-Za-z0-9]+/, "")
+    .slice(0, 63)
+    .replace(/[^A-Za-z0-9]+$/, "");
+  return h || "gateway";
+}

@@ -1,0 +1,44 @@
+import type { Registrations } from "@devreg/kube";
+import type { ReplayGuard } from "@devreg/protocol";
+import type { Logger } from "pino";
+import type { GatewayConfig } from "../config.ts";
+import type { GatewayMetrics } from "../metrics.ts";
+import type { GatewaySigner } from "../key-store.ts";
+import type { Semaphore } from "../limits/semaphore.ts";
+import type { TokenBucket } from "../limits/token-bucket.ts";
+import type { DecisionBoard } from "./decision-board.ts";
+import type { ReplyDraft } from "./replies.ts";
+import type { RefusalKind } from "../broker/refusals.ts";
+
+/** Everything the enroll steps share; one per gateway. */
+export interface EnrollContext {
+  cfg: GatewayConfig;
+  log: Logger;
+  metrics: GatewayMetrics;
+  signer: GatewaySigner;
+  regs: Registrations;
+  board: DecisionBoard;
+  /** Bounds Kubernetes writes in flight. */
+  writes: Semaphore;
+  replay: ReplayGuard;
+  /** Gateway-wide request rate, shared by MQTT and HTTP. */
+  global: TokenBucket;
+  /** True once stop() has begun. */
+  stopping(): boolean;
+  /** Records a refusal (metric, log, event). */
+  refuse(kind: RefusalKind, fields: { clientId?: string; remote?: string; detail?: string }): void;
+}
+
+/**
+ * A step either hands its value to the next one or ends the pipeline with the reply to
+ * send. Steps never throw for expected failures; the pipeline runner catches the rest.
+ */
+export type Step<T> = { ok: true; value: T } | { ok: false; reply: ReplyDraft };
+
+export function next<T>(value: T): Step<T> {
+  return { ok: true, value };
+}
+
+export function answer(reply: ReplyDraft): { ok: false; reply: ReplyDraft } {
+  return { ok: false, reply };
+}

@@ -1,0 +1,127 @@
+import { type DeviceRegistration, Informer, LABEL_GATEWAY, type KubeRest, Registrations } from "@devreg/kube";
+import { type Decision, decisionOf } from "./decision.ts";
+
+interface Waiter {
+  resolve: (d: { decision?: Decision; reg?: DeviceRegistration }) => void;
+  timer: NodeJS.Timeout;
+}
+
+export interface WaitResult {
+  /** The decision, or undefined when the deadline passed first. */
+  decision?: Decision;
+  /** The latest copy seen, decided or not. */
+  reg?: DeviceRegistration;
+}
+
+export interface DecisionBoardEvents {
+  /** A registration this replica owns changed to a new decision (not on the initial list). */
+  decided: (reg: DeviceRegistration, decision: Decision, previous: Decision | undefined) => void;
+}
+
+/**
+ * ONE shared list+watch over this replica's DeviceRegistrations (label gateway=<id>) and
+ * the requests waiting on them. A waiting request costs a map entry and a timer — never a
+ * request to the apiserver: decisions arrive through the informer's single watch.
+ */
+export class DecisionBoard {
+  readonly informer: Informer<DeviceRegistration>;
+  private readonly waiters = new Map<string, Set<Waiter>>();
+  private count = 0;
+  private readonly keyPrefix: string;
+
+  constructor(
+    rest: KubeRest,
+    readonly namespace: string,
+    gatewayId: string,
+    private readonly onDecided: DecisionBoardEvents["decided"],
+    private readonly onWaitingChange: (n: number) => void,
+  ) {
+    const regs = new Registrations(rest, namespace);
+    this.keyPrefix = `${namespace}/`;
+    this.informer = new Informer<DeviceRegistration>(rest, {
+      path: regs.collectionPath(),
+      labelSelector: `${LABEL_GATEWAY}=${gatewayId}`,
+      resyncMs: 10 * 60_000,
+    });
+    this.informer.on("add", (obj) => this.observe(obj));
+    this.informer.on("update", (obj, old) => {
+      const now = decisionOf(obj);
+      const before = decisionOf(old);
+      if (now && (before === undefined || before.status !== now.status)) this.onDecided(obj, now, before);
+      this.observe(obj);
+    });
+  }
+
+  get waiting(): number {
+    return this.count;
+  }
+
+  /** The cached copy of a registration this replica owns. */
+  cached(name: string): DeviceRegistration | undefined {
+    return this.informer.get(this.keyPrefix + name);
+  }
+
+  /** Resolves the waiters of `obj` if it carries a decision. Also fed with GET/create answers. */
+  observe(obj: DeviceRegistration): void {
+    const set = this.waiters.get(obj.metadata.name);
+    if (!set) return;
+    const decision = decisionOf(obj);
+    if (!decision) return;
+    this.waiters.delete(obj.metadata.name);
+    for (const w of set) {
+      clearTimeout(w.timer);
+      this.count--;
+      w.resolve({ decision, reg: obj });
+    }
+    this.onWaitingChange(this.count);
+  }
+
+  /**
+   * Waits until `name` is decided or `deadline` (epoch ms) passes. Register BEFORE the
+   * write that creates or adopts the object: its watch event may beat the write's answer.
+   */
+  wait(name: string, deadline: number): Promise<WaitResult> {
+    const cached = this.cached(name);
+    const decision = cached ? decisionOf(cached) : undefined;
+    if (decision) return Promise.resolve({ decision, reg: cached });
+    return new Promise((resolve) => {
+      let set = this.waiters.get(name);
+      if (!set) {
+        set = new Set();
+        this.waiters.set(name, set);
+      }
+      const w: Waiter = {
+        resolve,
+        timer: setTimeout(() => this.expire(name, w), Math.max(0, deadline - Date.now())),
+      };
+      set.add(w);
+      this.count++;
+      this.onWaitingChange(this.count);
+    });
+  }
+
+  private expire(name: string, w: Waiter): void {
+    const set = this.waiters.get(name);
+    if (!set?.delete(w)) return;
+    if (set.size === 0) this.waiters.delete(name);
+    this.count--;
+    this.onWaitingChange(this.count);
+    w.resolve({ reg: this.cached(name) });
+  }
+
+  /** Moves every deadline to at most `ms` from now (graceful stop). */
+  shortenDeadlines(ms: number): void {
+    for (const [name, set] of this.waiters) {
+      for (const w of set) {
+        clearTimeout(w.timer);
+        w.timer = setTimeout(() => this.expire(name, w), ms);
+      }
+    }
+  }
+
+  /** Resolves once no request is waiting, or after `timeoutMs`. */
+  async drained(timeoutMs: number): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while (this.count > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+  }
+}

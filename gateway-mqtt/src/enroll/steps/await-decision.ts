@@ -1,0 +1,24 @@
+import type { EnrollRequest } from "@devreg/protocol";
+import type { EnrollContext } from "../context.ts";
+import { decisionOf, pendingReason } from "../decision.ts";
+import { type ReplyDraft, decidedReply, pendingReply } from "../replies.ts";
+import type { Upserted } from "./upsert-registration.ts";
+
+/**
+ * Step 6: a decided registration is answered at once; otherwise wait on the shared
+ * informer until the decision or the deadline, then answer "pending, retry after N s" —
+ * never silence.
+ */
+export async function awaitDecision(
+  ctx: EnrollContext,
+  req: EnrollRequest,
+  up: Upserted,
+  deadline: number,
+): Promise<ReplyDraft> {
+  const target = { requestId: req.requestId, deviceId: req.deviceId };
+  const now = decisionOf(up.reg);
+  if (now) return decidedReply(target, now);
+  const w = await ctx.board.wait(up.name, deadline);
+  if (w.decision) return decidedReply(target, w.decision);
+  return pendingReply(target, ctx.cfg.pendingRetryAfterSeconds, pendingReason(w.reg ?? up.reg));
+}

@@ -1,0 +1,46 @@
+import { type EnrollRequest, decodeEnrollRequest, peekRequestId, reasonForError, statusForError } from "@devreg/protocol";
+import type { EnrollContext } from "../context.ts";
+import { type ReplyDraft, busyReply } from "../replies.ts";
+import type { RefusalKind } from "../../broker/refusals.ts";
+
+export interface IncomingRequest {
+  frame: Uint8Array;
+  /** [PROTO-6] device id of the MQTT topic the frame arrived on; absent over HTTP. */
+  topicDeviceId?: string;
+  nowSeconds: number;
+  clientId?: string;
+  remote?: string;
+  /** True when the transport already charged the gateway-wide rate bucket. */
+  rateCharged?: boolean;
+}
+
+export type VerifyResult =
+  | { ok: true; value: EnrollRequest }
+  /** Fails with a reply addressed to the topic's device… */
+  | { ok: false; reply: ReplyDraft }
+  /** …or, over HTTP where there is no topic, with nothing to address a reply to. */
+  | { ok: false; reply: null; code: string; reason: string };
+
+/**
+ * Steps 1-2, decode and verify: strict CBOR/COSE decode, key-to-topic binding, Ed25519
+ * signature (node:crypto) and clock skew, in the SPEC §7.3 order, all inside
+ * decodeEnrollRequest. [PROTO-24] A failure is answered with an "error" reply carrying
+ * the SPEC §11 reason and the request id when one can still be read [PROTO-28] [PROTO-35].
+ */
+export function verifyRequest(ctx: EnrollContext, inc: IncomingRequest): VerifyResult {
+  const r = decodeEnrollRequest(inc.frame, {
+    nowSeconds: inc.nowSeconds,
+    maxSkewSeconds: ctx.cfg.maxSkewSeconds,
+    expectedDeviceId: inc.topicDeviceId,
+  });
+  if (r.ok) return r;
+  const err = r.error;
+  const kind: RefusalKind =
+    err.code === "E_TOPIC_MISMATCH" ? "key_mismatch" : err.code === "E_TOO_LARGE" ? "payload_too_large" : "invalid_request";
+  ctx.refuse(kind, { clientId: inc.clientId, remote: inc.remote, detail: err.code });
+  const reason = reasonForError(err);
+  if (inc.topicDeviceId === undefined) return { ok: false, reply: null, code: err.code, reason };
+  const target = { requestId: peekRequestId(inc.frame) ?? "", deviceId: inc.topicDeviceId };
+  if (statusForError(err) === "busy") return { ok: false, reply: busyReply(target, "GatewayBusy", ctx.cfg.busyRetryAfterSeconds) };
+  return { ok: false, reply: { ...target, status: "error", reason } };
+}

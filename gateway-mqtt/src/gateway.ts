@@ -1,0 +1,281 @@
+import { EventEmitter } from "node:events";
+import type http from "node:http";
+import { type DeviceRegistration, KubeRest, Registrations, resolveKubeConfig } from "@devreg/kube";
+import { ReplayGuard } from "@devreg/protocol";
+import type { Client, PublishPacket } from "aedes";
+import { createAdminServer } from "./admin/server.ts";
+import { Broker } from "./broker/broker.ts";
+import { closeServer, listen } from "./broker/listeners.ts";
+import type { RefusalKind } from "./broker/refusals.ts";
+import { type GatewayOptions, parseGatewayOptions } from "./config.ts";
+import { deactivationPush, deviceIdOf } from "./deactivation.ts";
+import type { EnrollContext } from "./enroll/context.ts";
+import type { Decision } from "./enroll/decision.ts";
+import { DecisionBoard } from "./enroll/decision-board.ts";
+import { type IncomingRequest, runEnroll, shedRequest } from "./enroll/pipeline.ts";
+import { jittered } from "./enroll/replies.ts";
+import { GatewayError, errorText } from "./errors.ts";
+import type { GatewayEvents } from "./events.ts";
+import { createEnrollServer } from "./http/enroll-server.ts";
+import { loadGatewayKey } from "./key-store.ts";
+import { Semaphore } from "./limits/semaphore.ts";
+import { TokenBucket } from "./limits/token-bucket.ts";
+import { createLogger } from "./log.ts";
+import { GatewayMetrics } from "./metrics.ts";
+
+export interface GatewayHandle {
+  readonly gatewayId: string;
+  readonly namespace: string;
+  /** Bound MQTT (TCP or TLS) port. */
+  readonly mqttPort: number;
+  /** Bound MQTT-over-WebSocket port, when enabled. */
+  readonly wsPort: number | undefined;
+  /** Bound HTTP POST /enroll port, or undefined when HTTP is off. */
+  readonly httpPort: number | undefined;
+  /** Bound admin port (/healthz, /readyz, /metrics). */
+  readonly adminPort: number;
+  /** The gateway's Ed25519 public key (32 bytes) that devices pin. */
+  readonly publicKey: Uint8Array;
+  readonly events: EventEmitter<GatewayEvents>;
+  /** Graceful: stop accepting, answer in-flight requests (decision or "pending"), flush, close. */
+  stop(): Promise<void>;
+}
+
+/** Starts one gateway replica: informer, broker, HTTP and admin listeners. */
+export async function startGateway(opts: GatewayOptions): Promise<GatewayHandle> {
+  const cfg = parseGatewayOptions(opts);
+  const log = createLogger(cfg.logLevel, cfg.logger, cfg.gatewayId);
+  const { signer, origin } = loadGatewayKey(cfg.key, cfg.keyFile);
+  if (origin === "ephemeral") log.warn("no key or key file given: using an ephemeral key devices cannot pin across restarts");
+  const metrics = new GatewayMetrics(cfg.gatewayId);
+  const events = new EventEmitter<GatewayEvents>();
+
+  const rest = await KubeRest.fromKubeConfig(resolveKubeConfig(cfg.kubeconfig).kc, {
+    maxSockets: cfg.limits.maxKubeWritesInFlight + 8,
+    timeoutMs: 15_000,
+  });
+  const regs = new Registrations(rest, cfg.namespace);
+
+  let stopping = false;
+  let started = false;
+  let inFlight = 0;
+
+  const emit = <K extends keyof GatewayEvents>(name: K, ...args: GatewayEvents[K]) => {
+    try {
+      (events.emit as (n: K, ...a: GatewayEvents[K]) => boolean)(name, ...args);
+    } catch (e) {
+      log.error({ event: name, err: errorText(e) }, "gateway event listener threw");
+    }
+  };
+  const refuse = (kind: RefusalKind, f: { clientId?: string; remote?: string; detail?: string }) => {
+    metrics.refused(kind);
+    log.info({ refusal: kind, clientId: f.clientId, remote: f.remote, detail: f.detail }, "refused");
+    emit("refused", { kind, clientId: f.clientId, remote: f.remote });
+  };
+
+  let broker: Broker | undefined;
+  const onDecided = (reg: DeviceRegistration, decision: Decision) => {
+    if (decision.status !== "deactivated" || !broker) return;
+    const deviceId = deviceIdOf(reg);
+    const client = deviceId ? broker.client(deviceId) : undefined;
+    if (!deviceId || !client) {
+      log.debug({ deviceId }, "deactivated device not connected here; it learns at its next enroll");
+      return;
+    }
+    const push = deactivationPush(signer, deviceId, decision.deviceUUID, decision.reason, Math.floor(Date.now() / 1000));
+    broker
+      .pushAndDisconnect(client, push.frame)
+      .then((sent) => {
+        metrics.deactivationPushes.inc();
+        log.info({ deviceId, sent, status: push.reply.status }, "deactivation pushed; client disconnected");
+        emit("deactivated", { deviceId });
+      })
+      .catch((e) => log.warn({ deviceId, err: errorText(e) }, "deactivation push failed"));
+  };
+
+  const board = new DecisionBoard(rest, cfg.namespace, cfg.gatewayId, onDecided, (n) => metrics.waiting.set(n));
+  board.informer.on("error", (err, retryInMs) => {
+    metrics.informerErrors.inc();
+    log.warn({ err: errorText(err), retryInMs }, "registration informer failed; retrying");
+    emit("kubeError", err);
+  });
+
+  const maxSkew = cfg.maxSkewSeconds;
+  const ctx: EnrollContext = {
+    cfg,
+    log,
+    metrics,
+    signer,
+    regs,
+    board,
+    writes: new Semaphore(cfg.limits.maxKubeWritesInFlight, (n) => metrics.writesInFlight.set(n)),
+    replay: new ReplayGuard(maxSkew ? { windowSeconds: 2 * maxSkew } : {}),
+    global: new TokenBucket(cfg.limits.publishGlobal),
+    stopping: () => stopping,
+    refuse,
+  };
+
+  /** Runs an enroll to its reply, counting it so stop() can wait for it. */
+  const track = async <T>(p: Promise<T>): Promise<T> => {
+    inFlight++;
+    try {
+      return await p;
+    } finally {
+      inFlight--;
+    }
+  };
+
+  const onMqttRequest = (client: Client, packet: PublishPacket, remote: string) => {
+    const deviceId = client.id;
+    const payload = typeof packet.payload === "string" ? Buffer.from(packet.payload) : packet.payload;
+    const inc: IncomingRequest & { topicDeviceId: string } = {
+      frame: new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength),
+      topicDeviceId: deviceId,
+      nowSeconds: Math.floor(Date.now() / 1000),
+      clientId: deviceId,
+      remote,
+      rateCharged: true,
+    };
+    const b = broker!;
+    const t0 = performance.now();
+    if (stopping || !ctx.global.tryTake()) {
+      if (!stopping) refuse("global_rate", { clientId: deviceId, remote });
+      const shed = shedRequest(ctx, inc, "mqtt", stopping ? "ShuttingDown" : "RateLimited", jittered(cfg.busyRetryAfterSeconds));
+      void track(b.publishReply(deviceId, shed.frame));
+      return;
+    }
+    void track(
+      runEnroll(ctx, inc, "mqtt").then(async (r) => {
+        if (r.kind !== "reply") return;
+        await b.publishReply(deviceId, r.frame);
+        emit("replied", {
+          transport: "mqtt",
+          deviceId,
+          requestId: r.reply.requestId,
+          status: r.reply.status,
+          reason: r.reply.reason,
+          ms: performance.now() - t0,
+        });
+      }),
+    ).catch((e) => log.error({ deviceId, err: errorText(e) }, "MQTT enroll failed"));
+  };
+
+  broker = new Broker({
+    cfg,
+    log,
+    stopping: () => stopping,
+    refuse,
+    takeover: (clientId, remote) => {
+      metrics.takeovers.inc();
+      log.warn({ clientId, remote }, "session takeover: a new connection took this client id");
+      emit("takeover", { clientId, remote });
+    },
+    onRequest: onMqttRequest,
+    onClientCount: (n) => metrics.connectedClients.set(n),
+  });
+
+  const admin = createAdminServer({
+    registry: metrics.registry,
+    log,
+    notReady: () => (stopping ? "stopping" : !started ? "starting" : !board.informer.hasSynced ? "informer not synced" : null),
+  });
+  let httpServer: http.Server | undefined;
+  let adminPort = 0;
+  let httpPort: number | undefined;
+
+  const cleanup = async () => {
+    await board.informer.stop().catch(() => {});
+    rest.close();
+    await broker?.close().catch(() => {});
+    await broker?.stopAccepting().catch(() => {});
+    if (httpServer?.listening) {
+      httpServer.closeAllConnections();
+      await closeServer(httpServer);
+    }
+    if (admin.listening) {
+      admin.closeAllConnections();
+      await closeServer(admin);
+    }
+  };
+
+  try {
+    adminPort = await listen(admin, cfg.admin.port, cfg.admin.host, "admin");
+    board.informer.start();
+    try {
+      await board.informer.waitForSync(cfg.syncTimeoutMs);
+    } catch (e) {
+      throw new GatewayError("E_GW_KUBE_UNAVAILABLE", `registrations in ${cfg.namespace} could not be listed: ${errorText(e)}`);
+    }
+    await broker.start();
+    if (cfg.http !== false) {
+      httpServer = createEnrollServer({
+        cfg,
+        log,
+        stopping: () => stopping,
+        refuse,
+        enroll: (inc) => track(runEnroll(ctx, inc, "http")),
+        replied: (i) =>
+          emit("replied", { transport: "http", deviceId: i.deviceId, requestId: i.requestId, status: i.status as never, ms: i.ms }),
+      });
+      httpPort = await listen(httpServer, cfg.http.port, cfg.http.host, "HTTP");
+    }
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+  started = true;
+  const publicKey = signer.publicKey;
+  log.info(
+    {
+      namespace: cfg.namespace,
+      mqttPort: broker.mqttPort,
+      wsPort: broker.wsPort,
+      httpPort,
+      adminPort,
+      tls: cfg.tls !== undefined,
+      keyOrigin: origin,
+      publicKey: Buffer.from(publicKey).toString("base64"),
+    },
+    "gateway started",
+  );
+
+  let stopped: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopped ??= (async () => {
+      stopping = true;
+      log.info({ inFlight, waiting: board.waiting }, "gateway stopping");
+      const listenersClosed = broker!.stopAccepting();
+      httpServer?.close();
+      httpServer?.closeIdleConnections();
+      // Waiting requests get at most the grace period to be decided, then "pending".
+      board.shortenDeadlines(cfg.stopGraceMs);
+      const until = Date.now() + cfg.stopGraceMs + 5_000;
+      while (inFlight > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+      await broker!.flush(1_000);
+      await broker!.close();
+      await Promise.race([listenersClosed, new Promise((r) => setTimeout(r, 2_000))]);
+      if (httpServer) {
+        httpServer.closeAllConnections();
+        await closeServer(httpServer);
+      }
+      await board.informer.stop();
+      rest.close();
+      admin.closeAllConnections();
+      await closeServer(admin);
+      log.info("gateway stopped");
+    })();
+    return stopped;
+  };
+
+  return {
+    gatewayId: cfg.gatewayId,
+    namespace: cfg.namespace,
+    mqttPort: broker.mqttPort,
+    wsPort: broker.wsPort,
+    httpPort,
+    adminPort,
+    publicKey,
+    events,
+    stop,
+  };
+}

@@ -1,0 +1,156 @@
+import http from "node:http";
+import { MAX_JSON_BODY_BYTES, MAX_REQUEST_BYTES, decodeJsonEnrollRequest, encodeJsonEnrollReply } from "@devreg/protocol";
+import type { Logger } from "pino";
+import type { GatewayConfig } from "../config.ts";
+import { errorText } from "../errors.ts";
+import type { EnrollResult, IncomingRequest } from "../enroll/pipeline.ts";
+import { KeyedBuckets } from "../limits/token-bucket.ts";
+import type { RefusalKind } from "../broker/refusals.ts";
+import { httpStatusForReply, retryAfterHeader } from "./status.ts";
+
+export interface EnrollHttpDeps {
+  cfg: GatewayConfig;
+  log: Logger;
+  stopping(): boolean;
+  refuse(kind: RefusalKind, fields: { remote?: string; detail?: string }): void;
+  enroll(inc: IncomingRequest): Promise<EnrollResult>;
+  replied(info: { deviceId: string; requestId: string; status: string; ms: number }): void;
+}
+
+const CBOR = "application/cbor";
+
+class BodyTooLarge extends Error {}
+
+function readBody(req: http.IncomingMessage, max: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers["content-length"]);
+    if (Number.isFinite(declared) && declared > max) {
+      reject(new BodyTooLarge());
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > max) {
+        reject(new BodyTooLarge());
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on("end", () => resolve(Buffer.concat(chunks)));
+    req.on("error", reject);
+  });
+}
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+/** The media type the client wants back: CBOR only when it asks (Accept) or sent CBOR without Accept. */
+function wantsCbor(req: http.IncomingMessage, sentCbor: boolean): boolean {
+  const accept = req.headers.accept;
+  if (!accept || accept === "*/*") return sentCbor;
+  return accept.includes(CBOR) && !accept.includes("application/json");
+}
+
+/**
+ * [PROTO-34] POST /enroll: the signed request as JSON {"request": base64} or as the raw
+ * COSE_Sign1 with Content-Type application/cbor. Same pipeline and reply as MQTT; the
+ * status code follows the reply (http/status.ts). JSON replies are
+ * {"reply": base64(frame), ...decoded fields}; CBOR replies are the signed frame itself.
+ */
+export function createEnrollServer(deps: EnrollHttpDeps): http.Server {
+  const perAddress = new KeyedBuckets(deps.cfg.limits.httpPerAddress, deps.cfg.limits.maxTrackedKeys);
+
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    const url = (req.url ?? "/").split("?")[0];
+    if (url !== "/enroll") return sendJson(res, 404, { error: "NotFound" });
+    if (req.method !== "POST") return sendJson(res, 405, { error: "MethodNotAllowed" }, { allow: "POST" });
+    const remote = req.socket.remoteAddress ?? "unknown";
+    const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+    const isCbor = type === CBOR;
+    if (!isCbor && type !== "application/json") {
+      return sendJson(res, 415, { error: "UnsupportedMediaType", accepted: ["application/json", CBOR] });
+    }
+    const retry = String(deps.cfg.busyRetryAfterSeconds);
+    if (deps.stopping()) return sendJson(res, 503, { error: "ShuttingDown" }, { "retry-after": retry });
+    if (!perAddress.tryTake(remote)) {
+      deps.refuse("http_rate", { remote });
+      return sendJson(res, 429, { error: "RateLimited" }, { "retry-after": retry });
+    }
+
+    let body: Buffer;
+    try {
+      body = await readBody(req, isCbor ? MAX_REQUEST_BYTES : MAX_JSON_BODY_BYTES);
+    } catch (e) {
+      if (e instanceof BodyTooLarge) {
+        deps.refuse("payload_too_large", { remote });
+        return sendJson(res, 413, { error: "TooLarge" }, { connection: "close" });
+      }
+      throw e;
+    }
+    let frame: Uint8Array;
+    if (isCbor) frame = new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+    else {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(body.toString("utf8"));
+      } catch {
+        deps.refuse("invalid_request", { remote, detail: "body is not JSON" });
+        return sendJson(res, 400, { error: "Malformed", code: "E_BAD_JSON" });
+      }
+      const decoded = decodeJsonEnrollRequest(parsed);
+      if (!decoded.ok) {
+        deps.refuse(decoded.error.code === "E_TOO_LARGE" ? "payload_too_large" : "invalid_request", {
+          remote,
+          detail: decoded.error.code,
+        });
+        const status = decoded.error.code === "E_TOO_LARGE" ? 413 : 400;
+        return sendJson(res, status, { error: status === 413 ? "TooLarge" : "Malformed", code: decoded.error.code });
+      }
+      frame = decoded.value;
+    }
+
+    const t0 = performance.now();
+    const result = await deps.enroll({ frame, nowSeconds: Math.floor(Date.now() / 1000), remote });
+    if (result.kind === "unanswerable") {
+      // No verified device id, so no signed reply can be addressed (SPEC: replies name the device).
+      return sendJson(res, result.reason === "TooLarge" ? 413 : 400, { error: result.reason, code: result.code });
+    }
+    const { reply, frame: replyFrame } = result;
+    const status = httpStatusForReply(reply);
+    const headers: Record<string, string> = {};
+    const ra = retryAfterHeader(reply);
+    if (ra !== undefined) headers["retry-after"] = ra;
+    if (wantsCbor(req, isCbor)) {
+      res.writeHead(status, { "content-type": CBOR, "content-length": replyFrame.byteLength, ...headers });
+      res.end(Buffer.from(replyFrame.buffer, replyFrame.byteOffset, replyFrame.byteLength));
+    } else {
+      sendJson(res, status, encodeJsonEnrollReply(replyFrame, reply), headers);
+    }
+    deps.replied({
+      deviceId: reply.deviceId,
+      requestId: reply.requestId,
+      status: reply.status,
+      ms: performance.now() - t0,
+    });
+  };
+
+  const server = http.createServer({ requestTimeout: 60_000, headersTimeout: 10_000 }, (req, res) => {
+    handle(req, res).catch((e) => {
+      deps.log.error({ err: errorText(e) }, "HTTP enroll handler failed");
+      if (!res.headersSent) sendJson(res, 500, { error: "Internal" });
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 5_000;
+  server.on("clientError", (_err, socket) => {
+    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n");
+    else socket.destroy();
+  });
+  return server;
+}

@@ -1,0 +1,83 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { REFUSAL_KINDS, type RefusalKind } from "./broker/refusals.ts";
+
+export const METRIC_PREFIX = "devreg_gateway_";
+const OUTCOMES = ["approved", "rejected", "pending", "deactivated", "busy", "error"] as const;
+const TRANSPORTS = ["mqtt", "http"] as const;
+export type Transport = (typeof TRANSPORTS)[number];
+
+/** The gateway's metrics on its own registry (several gateways can share a process in tests). */
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  readonly enrollments: Counter<"outcome" | "transport">;
+  readonly latency: Histogram<"outcome" | "transport">;
+  readonly connectedClients: Gauge;
+  readonly writesInFlight: Gauge;
+  readonly waiting: Gauge;
+  readonly refusals: Counter<"kind">;
+  readonly takeovers: Counter;
+  readonly deactivationPushes: Counter;
+  readonly informerErrors: Counter;
+
+  constructor(gatewayId: string) {
+    this.registry.setDefaultLabels({ gateway: gatewayId });
+    const registers = [this.registry];
+    this.enrollments = new Counter({
+      name: `${METRIC_PREFIX}enrollments_total`,
+      help: "Enroll requests answered, by reply status and transport",
+      labelNames: ["outcome", "transport"],
+      registers,
+    });
+    this.latency = new Histogram({
+      name: `${METRIC_PREFIX}enrollment_duration_seconds`,
+      help: "Time from receiving an enroll request to its signed reply being handed to the transport",
+      labelNames: ["outcome", "transport"],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.connectedClients = new Gauge({
+      name: `${METRIC_PREFIX}connected_clients`,
+      help: "MQTT clients connected to this replica",
+      registers,
+    });
+    this.writesInFlight = new Gauge({
+      name: `${METRIC_PREFIX}kube_writes_in_flight`,
+      help: "Kubernetes writes (create, adopt) in flight; bounded by limits.maxKubeWritesInFlight",
+      registers,
+    });
+    this.waiting = new Gauge({
+      name: `${METRIC_PREFIX}requests_waiting`,
+      help: "Requests waiting for the operator's decision",
+      registers,
+    });
+    this.refusals = new Counter({
+      name: `${METRIC_PREFIX}refusals_total`,
+      help: "Refused connects, publishes, subscribes and requests, by kind",
+      labelNames: ["kind"],
+      registers,
+    });
+    this.takeovers = new Counter({
+      name: `${METRIC_PREFIX}session_takeovers_total`,
+      help: "CONNECTs that took over the client id of a connected client (allowed ones)",
+      registers,
+    });
+    this.deactivationPushes = new Counter({
+      name: `${METRIC_PREFIX}deactivation_pushes_total`,
+      help: "Deactivated replies pushed to connected devices",
+      registers,
+    });
+    this.informerErrors = new Counter({
+      name: `${METRIC_PREFIX}informer_errors_total`,
+      help: "List/watch failures of the registration informer (it retries by itself)",
+      registers,
+    });
+    // Every label value exists from the start, so dashboards and rate() see zeros.
+    for (const kind of REFUSAL_KINDS) this.refusals.inc({ kind }, 0);
+    for (const outcome of OUTCOMES) for (const transport of TRANSPORTS) this.enrollments.inc({ outcome, transport }, 0);
+    collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
+  }
+
+  refused(kind: RefusalKind): void {
+    this.refusals.inc({ kind });
+  }
+}

@@ -1,0 +1,282 @@
+import mqtt from "mqtt";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { GatewayHandle } from "../src/index.ts";
+import {
+  Cleanup,
+  type TestEnv,
+  TestDevice,
+  closedByBroker,
+  fakeOperator,
+  metric,
+  startTestGateway,
+  subscribeResult,
+  testEnv,
+  uuid4,
+  verifiedReply,
+  waitFor,
+} from "./helpers.ts";
+
+// Broker security: every ACL violation is refused, counted, and never hurts other clients.
+let env: TestEnv;
+let gw: GatewayHandle;
+const suite = new Cleanup();
+const perTest = new Cleanup();
+
+beforeAll(async () => {
+  env = await testEnv("gw-acl");
+  const op = fakeOperator(env.rest, env.ns, () => ({ phase: "Approved", deviceUUID: uuid4() }));
+  suite.add(() => op.stop());
+  gw = await startTestGateway(env, suite);
+});
+afterEach(() => perTest.run());
+afterAll(async () => {
+  await suite.run();
+  env.rest.close();
+});
+
+function device(): TestDevice {
+  const d = new TestDevice();
+  perTest.add(() => d.close());
+  return d;
+}
+
+const refusals = (kind: string, g = gw) => metric(g.adminPort, "devreg_gateway_refusals_total", { kind });
+
+async function connectError(opts: mqtt.IClientOptions, port = gw.mqttPort): Promise<{ code?: number; message: string }> {
+  try {
+    const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { protocolVersion: 4, reconnectPeriod: 0, ...opts });
+    await c.endAsync(true);
+    return { message: "connected" };
+  } catch (e) {
+    return e as { code?: number; message: string };
+  }
+}
+
+describe("CONNECT", () => {
+  it.each([
+    ["not a device id", "sensor-17"],
+    ["an upper-case device id", "0123456789ABCDEF0123456789ABCDEF"],
+    ["a wildcard", "#"],
+    ["empty (broker-assigned)", ""],
+  ])("refuses a client id that is %s with CONNACK 2", async (_what, clientId) => {
+    const before = await refusals("client_id");
+    const err = await connectError({ clientId, clean: true });
+    expect(err.code).toBe(2);
+    expect(await refusals("client_id")).toBe(before + 1);
+  });
+
+  it("refuses a will message with CONNACK 5", async () => {
+    const d = new TestDevice();
+    const err = await connectError({ clientId: d.deviceId, will: { topic: d.requestTopic, payload: Buffer.from("x"), qos: 0, retain: false } });
+    expect(err.code).toBe(5);
+  });
+});
+
+describe("PUBLISH", () => {
+  it.each([
+    ["another device's request topic", (_me: TestDevice, other: TestDevice) => other.requestTopic],
+    ["its own reply topic", (me: TestDevice) => me.replyTopic],
+    ["another device's reply topic", (_me: TestDevice, other: TestDevice) => other.replyTopic],
+    ["$SYS", () => "$SYS/gw/new/clients"],
+    ["an unrelated topic", () => "devreg/v1/broadcast"],
+  ])("to %s: refused, connection closed, nothing recorded", async (_what, topicOf) => {
+    const me = device();
+    const other = device();
+    await me.connect(gw.mqttPort);
+    const before = await refusals("publish_topic");
+    const closed = closedByBroker(me.client!);
+    me.client!.publish(topicOf(me, other), Buffer.from(other.request().frame), { qos: 1 });
+    await closed;
+    expect(await refusals("publish_topic")).toBe(before + 1);
+    await expect(env.regs.get(`dev-${other.deviceId}`)).rejects.toMatchObject({ code: "E_KUBE_NOT_FOUND" });
+  });
+
+  it("a retained request is refused", async () => {
+    const me = device();
+    await me.connect(gw.mqttPort);
+    const before = await refusals("publish_retain");
+    const closed = closedByBroker(me.client!);
+    me.client!.publish(me.requestTopic, Buffer.from(me.request().frame), { qos: 1, retain: true });
+    await closed;
+    expect(await refusals("publish_retain")).toBe(before + 1);
+  });
+});
+
+describe("SUBSCRIBE", () => {
+  it.each([
+    ["another device's reply topic", (other: TestDevice) => other.replyTopic],
+    ["another device's request topic", (other: TestDevice) => other.requestTopic],
+    ["#", () => "#"],
+    ["+", () => "+"],
+    ["$SYS/#", () => "$SYS/#"],
+    ["every reply topic", () => "devreg/v1/+/reply"],
+    ["every devreg topic", () => "devreg/#"],
+  ])("to %s: SUBACK 0x80, connection kept, still served", async (_what, filterOf) => {
+    const me = device();
+    const other = device();
+    await me.connect(gw.mqttPort);
+    const before = await refusals("subscribe_topic");
+    expect(await subscribeResult(me.client!, filterOf(other))).toBe(128);
+    expect(await refusals("subscribe_topic")).toBe(before + 1);
+    expect(me.client!.connected).toBe(true);
+    expect(await me.enroll(gw.publicKey)).toMatchObject({ status: "approved" });
+  });
+
+  it("a wildcard subscriber never sees other devices' replies", async () => {
+    const spy = device();
+    await spy.connect(gw.mqttPort);
+    const seen: string[] = [];
+    spy.client!.on("message", (t) => seen.push(t));
+    await subscribeResult(spy.client!, "#");
+    const d = device();
+    await d.connect(gw.mqttPort);
+    expect((await d.enroll(gw.publicKey)).status).toBe("approved");
+    await new Promise((r) => setTimeout(r, 100));
+    expect(seen).toEqual([]);
+  });
+});
+
+describe("request checks", () => {
+  it("a request whose key does not match the topic's device id gets TopicMismatch, and nothing is recorded", async () => {
+    const me = device();
+    const stranger = new TestDevice();
+    await me.connect(gw.mqttPort);
+    const before = await refusals("key_mismatch");
+    const { frame, requestId } = me.request({ keyPair: stranger.keyPair });
+    const got = me.nextReply();
+    await me.publishRaw(frame);
+    const reply = verifiedReply(await got, gw.publicKey, me.deviceId);
+    expect(reply).toMatchObject({ status: "error", reason: "TopicMismatch" });
+    expect([requestId, ""]).toContain(reply.requestId);
+    expect(await refusals("key_mismatch")).toBe(before + 1);
+    await expect(env.regs.get(`dev-${stranger.deviceId}`)).rejects.toMatchObject({ code: "E_KUBE_NOT_FOUND" });
+  });
+
+  it("bad CBOR gets an error reply (Malformed) while other clients keep being served", async () => {
+    const bad = device();
+    const good = Array.from({ length: 5 }, () => device());
+    await Promise.all([bad, ...good].map((d) => d.connect(gw.mqttPort)));
+    const garbage = [Buffer.from([0xff, 0x00, 0x13]), Buffer.alloc(0), Buffer.from("{\"json\":true}"), Buffer.from([0xd2, 0x84, 0x40])];
+    const badReplies = garbage.map(() => bad.nextReply());
+    for (const g of garbage) await bad.publishRaw(g);
+    const goodReplies = await Promise.all(good.map((d) => d.enroll(gw.publicKey)));
+    for (const frame of await Promise.all(badReplies)) {
+      expect(verifiedReply(frame, gw.publicKey, bad.deviceId)).toMatchObject({ status: "error", reason: "Malformed", requestId: "" });
+    }
+    expect(goodReplies.map((r) => r.status)).toEqual(good.map(() => "approved"));
+    expect(bad.client!.connected).toBe(true);
+    expect(await bad.enroll(gw.publicKey)).toMatchObject({ status: "approved" });
+  });
+
+  it("a bad signature, a stale clock and a replayed nonce are each answered with their reason", async () => {
+    const d = device();
+    await d.connect(gw.mqttPort);
+    const forged = d.request();
+    const tampered = Buffer.from(forged.frame);
+    tampered[tampered.length - 1]! ^= 0x01;
+    let got = d.nextReply();
+    await d.publishRaw(tampered);
+    expect(verifiedReply(await got, gw.publicKey, d.deviceId)).toMatchObject({ status: "error", reason: "BadSignature" });
+
+    const stale = d.request({ timestamp: Math.floor(Date.now() / 1000) - 3_600 });
+    got = d.nextReply();
+    await d.publishRaw(stale.frame);
+    const skew = verifiedReply(await got, gw.publicKey, d.deviceId);
+    expect(skew).toMatchObject({ status: "error", reason: "ClockSkew" });
+    expect(Math.abs(skew.timestamp - Date.now() / 1000)).toBeLessThan(5); // the device can correct its clock
+
+    const once = d.request();
+    got = d.nextReply();
+    await d.publishRaw(once.frame);
+    expect(verifiedReply(await got, gw.publicKey, d.deviceId, once.requestId).status).toBe("approved");
+    const replayed = d.nextReply();
+    await d.publishRaw(once.frame);
+    expect(verifiedReply(await replayed, gw.publicKey, d.deviceId)).toMatchObject({ status: "error", reason: "Replay" });
+  });
+
+  it("an oversized payload gets TooLarge and the connection stays; a huge packet closes it unread", async () => {
+    const d = device();
+    await d.connect(gw.mqttPort);
+    const before = await refusals("payload_too_large");
+    const got = d.nextReply();
+    await d.publishRaw(Buffer.alloc(2_000, 0xa5));
+    expect(verifiedReply(await got, gw.publicKey, d.deviceId)).toMatchObject({ status: "error", reason: "TooLarge" });
+    expect(await refusals("payload_too_large")).toBe(before + 1);
+    expect(d.client!.connected).toBe(true);
+
+    const frames = await refusals("frame_too_large");
+    const closed = closedByBroker(d.client!);
+    d.client!.publish(d.requestTopic, Buffer.alloc(200_000, 0xa5), { qos: 0 });
+    await closed;
+    expect(await refusals("frame_too_large")).toBe(frames + 1);
+  });
+});
+
+describe("rate limits", () => {
+  it("per client: publishing over the limit closes the connection", async () => {
+    const g = await startTestGateway(env, perTest, { limits: { publishPerClient: { ratePerSecond: 0.01, burst: 2 } } });
+    const d = device();
+    await d.connect(g.mqttPort);
+    expect((await d.enroll(g.publicKey)).status).toBe("approved");
+    expect((await d.enroll(g.publicKey)).status).toBe("approved");
+    const closed = closedByBroker(d.client!);
+    d.client!.publish(d.requestTopic, Buffer.from(d.request().frame), { qos: 1 });
+    await closed;
+    expect(await refusals("publish_rate", g)).toBe(1);
+  });
+
+  it("gateway-wide: over the global rate, devices are told busy with a retry hint", async () => {
+    const g = await startTestGateway(env, perTest, { limits: { publishGlobal: { ratePerSecond: 0.01, burst: 1 } } });
+    const a = device();
+    const b = device();
+    await a.connect(g.mqttPort);
+    await b.connect(g.mqttPort);
+    expect((await a.enroll(g.publicKey)).status).toBe("approved");
+    const shed = await b.enroll(g.publicKey);
+    expect(shed).toMatchObject({ status: "busy", reason: "RateLimited" });
+    expect(shed.retryAfterSeconds).toBeGreaterThanOrEqual(1);
+    expect(await refusals("global_rate", g)).toBe(1);
+  });
+
+  it("connects: over the per-address rate, CONNACK 3 (server unavailable)", async () => {
+    const g = await startTestGateway(env, perTest, { limits: { connectPerAddress: { ratePerSecond: 0.01, burst: 2 } } });
+    await device().connect(g.mqttPort);
+    await device().connect(g.mqttPort);
+    const err = await connectError({ clientId: new TestDevice().deviceId }, g.mqttPort);
+    expect(err.code).toBe(3);
+    expect(await refusals("connect_rate", g)).toBe(1);
+  });
+
+  it("session takeover: allowed within the limit (logged, counted), then refused while the owner stays", async () => {
+    const g = await startTestGateway(env, perTest, { limits: { takeoverPerClient: { ratePerSecond: 0.01, burst: 1 } } });
+    const takeovers: string[] = [];
+    g.events.on("takeover", (t) => takeovers.push(t.clientId));
+    const owner = device();
+    await owner.connect(g.mqttPort);
+    const first = owner.client!;
+    const kicked = closedByBroker(first);
+    const thief = new TestDevice();
+    Object.assign(thief, { deviceId: owner.deviceId });
+    const second = await thief.connect(g.mqttPort, { subscribe: false });
+    perTest.add(() => second.endAsync(true));
+    await kicked;
+    expect(takeovers).toEqual([owner.deviceId]);
+    expect(await metric(g.adminPort, "devreg_gateway_session_takeovers_total")).toBe(1);
+
+    const err = await connectError({ clientId: owner.deviceId }, g.mqttPort);
+    expect(err.code).toBe(2);
+    expect(await refusals("takeover_rate", g)).toBe(1);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(second.connected).toBe(true);
+  });
+});
+
+describe("refusals are visible", () => {
+  it("every refusal kind is exported as a metric from the start", async () => {
+    const text = await (await fetch(`http://127.0.0.1:${gw.adminPort}/metrics`)).text();
+    for (const kind of ["client_id", "publish_topic", "subscribe_topic", "payload_too_large", "publish_rate", "global_rate"]) {
+      expect(text).toContain(`devreg_gateway_refusals_total{kind="${kind}"`);
+    }
+    await waitFor(async () => (await refusals("subscribe_topic")) > 0, 2_000, "subscribe refusals counted");
+  });
+});

@@ -1,0 +1,111 @@
+import { LABEL_DEVICE_ID, LABEL_GATEWAY } from "@devreg/kube";
+import { type OperatorHandle, setPairing, startOperator } from "@devreg/operator";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { GatewayHandle } from "../src/index.ts";
+import { Cleanup, TEST_LOG_LEVEL, type TestEnv, TestDevice, metric, startTestGateway, subscribeResult, testEnv } from "./helpers.ts";
+
+// Enrollment over MQTT against the real apiserver and the real operator.
+let env: TestEnv;
+let operator: OperatorHandle;
+let gw: GatewayHandle;
+const suite = new Cleanup();
+const perTest = new Cleanup();
+
+beforeAll(async () => {
+  env = await testEnv("gw-enroll");
+  operator = await startOperator({
+    kubeconfig: env.kubeconfig,
+    namespace: env.ns,
+    httpPort: 0,
+    identity: "op-enroll",
+    logLevel: TEST_LOG_LEVEL,
+  });
+  suite.add(() => operator.stop());
+  await operator.waitForLeadership(20_000);
+  gw = await startTestGateway(env, suite);
+});
+afterEach(() => perTest.run());
+afterAll(async () => {
+  await suite.run();
+  env.rest.close();
+});
+
+function device(): TestDevice {
+  const d = new TestDevice();
+  perTest.add(() => d.close());
+  return d;
+}
+
+describe("enroll over MQTT (real operator)", () => {
+  it("approves while pairing is open: signed reply with a UUID on the device's reply topic", async () => {
+    await setPairing(env.rest, env.ns, { enabled: true });
+    const d = device();
+    await d.connect(gw.mqttPort);
+    const reply = await d.enroll(gw.publicKey);
+    expect(reply).toMatchObject({ status: "approved", deviceId: d.deviceId });
+    expect(reply.deviceUUID).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+
+    const reg = await env.regs.get(`dev-${d.deviceId}`);
+    expect(reg.metadata.labels).toMatchObject({ [LABEL_DEVICE_ID]: d.deviceId, [LABEL_GATEWAY]: gw.gatewayId });
+    expect(reg.spec).toMatchObject({
+      publicKey: Buffer.from(d.keyPair.publicKey).toString("base64"),
+      deviceId: d.deviceId,
+      model: "test-mcu",
+      firmwareVersion: "1.0.0",
+      serialNumber: `SN-${d.deviceId.slice(0, 8)}`,
+    });
+    expect(reg.status?.deviceUUID).toBe(reply.deviceUUID);
+    expect(await metric(gw.adminPort, "devreg_gateway_enrollments_total", { outcome: "approved", transport: "mqtt" })).toBeGreaterThan(0);
+  });
+
+  it("re-enroll returns the same UUID, at once, without a second registration", async () => {
+    await setPairing(env.rest, env.ns, { enabled: true });
+    const d = device();
+    await d.connect(gw.mqttPort);
+    const first = await d.enroll(gw.publicKey);
+    expect(first.status).toBe("approved");
+    const t0 = performance.now();
+    const again = await d.enroll(gw.publicKey);
+    const ms = performance.now() - t0;
+    expect(again).toMatchObject({ status: "approved", deviceUUID: first.deviceUUID });
+    expect(ms).toBeLessThan(1_000); // answered from the informer cache
+    // And after a reconnect, too.
+    await d.close();
+    await d.connect(gw.mqttPort);
+    expect(await d.enroll(gw.publicKey)).toMatchObject({ status: "approved", deviceUUID: first.deviceUUID });
+    const list = await env.regs.list({ labelSelector: `${LABEL_DEVICE_ID}=${d.deviceId}` });
+    expect(list.items).toHaveLength(1);
+  });
+
+  it("rejects while pairing is closed (PairingDisabled), and a re-enroll is rejected at once", async () => {
+    await setPairing(env.rest, env.ns, { enabled: false });
+    const d = device();
+    await d.connect(gw.mqttPort);
+    const reply = await d.enroll(gw.publicKey);
+    expect(reply).toMatchObject({ status: "rejected", reason: "PairingDisabled", deviceId: d.deviceId });
+    expect(reply.deviceUUID).toBeUndefined();
+    // Decisions are sticky (operator/README.md): opening pairing later does not flip it.
+    await setPairing(env.rest, env.ns, { enabled: true });
+    expect(await d.enroll(gw.publicKey)).toMatchObject({ status: "rejected", reason: "PairingDisabled" });
+  });
+
+  it("serves many devices concurrently, each on its own reply topic", async () => {
+    await setPairing(env.rest, env.ns, { enabled: true });
+    const devices = Array.from({ length: 20 }, () => device());
+    await Promise.all(devices.map((d) => d.connect(gw.mqttPort)));
+    const replies = await Promise.all(devices.map((d) => d.enroll(gw.publicKey)));
+    expect(replies.map((r) => r.status)).toEqual(devices.map(() => "approved"));
+    expect(new Set(replies.map((r) => r.deviceUUID)).size).toBe(20);
+  });
+
+  it("speaks MQTT over WebSocket with the same ACL and replies", async () => {
+    const wsGw = await startTestGateway(env, perTest, { ws: { host: "127.0.0.1", port: 0 } });
+    await setPairing(env.rest, env.ns, { enabled: true });
+    const d = device();
+    await d.connect(0, { url: `ws://127.0.0.1:${wsGw.wsPort}/mqtt` });
+    expect(await d.enroll(wsGw.publicKey)).toMatchObject({ status: "approved" });
+    const intruder = device();
+    await intruder.connect(0, { url: `ws://127.0.0.1:${wsGw.wsPort}/mqtt`, subscribe: false });
+    expect(await subscribeResult(intruder.client!, d.replyTopic)).toBe(128);
+  });
+});

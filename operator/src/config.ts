@@ -1,0 +1,98 @@
+import { hostname } from "node:os";
+import { DEFAULT_NAMESPACE } from "@devreg/kube";
+import type { Logger } from "pino";
+import { v4 as uuidv4 } from "uuid";
+import { z } from "zod";
+import { parseDuration } from "./duration.ts";
+import { OperatorError } from "./errors.ts";
+
+const dns1123Label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** A duration: milliseconds as a number, or text such as "15s", "500ms", "2m". */
+const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  if (typeof v === "number") return v;
+  try {
+    return parseDuration(v);
+  } catch (e) {
+    ctx.addIssue({ code: "custom", message: (e as Error).message });
+    return z.NEVER;
+  }
+});
+const positiveMs = duration.pipe(z.number().int().positive());
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+export const operatorConfigSchema = z
+  .object({
+    kubeconfig: z.string().min(1).optional(),
+    namespace: z.string().max(63).regex(dns1123Label, "must be a DNS-1123 label").default(DEFAULT_NAMESPACE),
+    concurrency: int(1, 256).default(16),
+    /** 0 picks a free port (tests). */
+    httpPort: int(0, 65535).default(8080),
+    httpHost: z.string().min(1).default("0.0.0.0"),
+    /** This replica's name in the Lease and in Events; defaults to hostname_uuid like client-go. */
+    identity: z
+      .string()
+      .min(1)
+      .max(128)
+      .default(() => `${hostname()}_${uuidv4()}`.slice(0, 128)),
+    leaseName: z.string().max(253).regex(dns1123Label, "must be a DNS-1123 label").default("devreg-operator"),
+    leaseDurationMs: positiveMs.default(15_000),
+    renewDeadlineMs: positiveMs.default(10_000),
+    retryPeriodMs: positiveMs.default(2_000),
+    logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    /** Events: queue bound, senders, sustained rate and burst (client-side, like client-go's). */
+    eventQueueSize: int(1, 100_000).default(1000),
+    eventConcurrency: int(1, 16).default(2),
+    eventQps: z.coerce.number().positive().default(10),
+    eventBurst: int(1, 10_000).default(25),
+    /** Full re-list of the informers this often. */
+    resyncMs: positiveMs.default(5 * 60_000),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (!(c.leaseDurationMs > c.renewDeadlineMs)) {
+      ctx.addIssue({ code: "custom", path: ["leaseDurationMs"], message: "must be greater than renewDeadline" });
+    }
+    if (!(c.renewDeadlineMs > c.retryPeriodMs * 1.2)) {
+      ctx.addIssue({ code: "custom", path: ["renewDeadlineMs"], message: "must be greater than 1.2 x retryPeriod" });
+    }
+  });
+
+export type OperatorConfig = z.output<typeof operatorConfigSchema>;
+
+/** What startOperator accepts: every field optional (defaults above), plus an optional pino logger. */
+export type OperatorOptions = z.input<typeof operatorConfigSchema> & {
+  /** Use this logger instead of creating one (logLevel is then ignored). */
+  logger?: Logger;
+};
+
+/** Validates options once at start-up; the error lists every problem on one line. */
+export function parseOperatorConfig(input: unknown): OperatorConfig {
+  const r = operatorConfigSchema.safeParse(input);
+  if (r.success) return r.data;
+  const problems = r.error.issues.map((i) => `${i.path.length ? i.path.join(".") : "options"}: ${i.message}`);
+  throw new OperatorError("E_CONFIG", `invalid operator configuration: ${problems.join("; ")}`);
+}
+
+/** Environment variables the operator reads (flags override them). */
+export const ENV_VARS = {
+  namespace: "DEVREG_NAMESPACE",
+  concurrency: "DEVREG_OPERATOR_CONCURRENCY",
+  httpPort: "DEVREG_OPERATOR_HTTP_PORT",
+  identity: "DEVREG_OPERATOR_IDENTITY",
+  leaseDurationMs: "DEVREG_LEASE_DURATION",
+  renewDeadlineMs: "DEVREG_RENEW_DEADLINE",
+  retryPeriodMs: "DEVREG_RETRY_PERIOD",
+  logLevel: "DEVREG_LOG_LEVEL",
+} as const satisfies Partial<Record<keyof OperatorConfig, string>>;
+
+/** Options from the environment (strings; validated by parseOperatorConfig). POD_NAME is the identity fallback. */
+export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, name] of Object.entries(ENV_VARS)) {
+    const v = env[name];
+    if (v !== undefined && v !== "") out[key] = v;
+  }
+  if (!out.identity && env.POD_NAME) out.identity = env.POD_NAME;
+  return out;
+}

@@ -1,0 +1,238 @@
+import { execFileSync } from "node:child_process";
+import { type ConfigMap, type KubeRest, PAIRING_CONFIGMAP, Registrations } from "@devreg/kube";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freshNamespace, testKube } from "../../kube/test-support/kube.ts";
+import { type DecisionRecord, type OperatorHandle, readPairing, setPairing } from "../src/index.ts";
+import { pairingPath } from "../src/pairing.ts";
+import {
+  createDevice,
+  eventsFor,
+  gatewayRegistration,
+  getJson,
+  testOperator,
+  waitFor,
+  waitForEvent,
+  waitForPhase,
+} from "./helpers.ts";
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+let rest: KubeRest;
+let kubeconfig: string;
+let ns: string;
+let regs: Registrations;
+let op: OperatorHandle;
+const decisions: DecisionRecord[] = [];
+
+beforeAll(async () => {
+  ({ rest, kubeconfig } = await testKube());
+  ns = await freshNamespace(rest, "op-decide");
+  regs = new Registrations(rest, ns);
+  op = await testOperator(kubeconfig, ns);
+  op.onDecision((d) => decisions.push(d));
+  await op.waitForLeadership();
+});
+afterAll(async () => {
+  await op?.stop();
+  rest?.close();
+});
+
+function kubectl(...args: string[]): string {
+  return execFileSync("kubectl", ["--kubeconfig", kubeconfig, "-n", ns, ...args], { encoding: "utf8" });
+}
+
+describe("operator decisions on a real apiserver", () => {
+  it("approves a registration while pairing is open: UUID v4, condition, decidedBy, Event", async () => {
+    await setPairing(rest, ns, { enabled: true, forSeconds: 600 });
+    const created = await createDevice(regs);
+    const r = await waitForPhase(regs, created.metadata.name, "Approved");
+    expect(r.status?.deviceUUID).toMatch(UUID_RE);
+    expect(r.status).toMatchObject({ reason: "PairingWindowOpen", decidedBy: "pairing-window", observedGeneration: 1 });
+    expect(Date.parse(r.status?.decidedAt ?? "")).toBeGreaterThan(Date.now() - 60_000);
+    expect(r.status?.conditions).toEqual([
+      expect.objectContaining({ type: "Approved", status: "True", reason: "PairingWindowOpen", observedGeneration: 1 }),
+    ]);
+    const ev = await waitForEvent(rest, ns, created.metadata.name, "Approved");
+    expect(ev).toMatchObject({ type: "Normal", involvedObject: { kind: "DeviceRegistration", uid: created.metadata.uid } });
+    expect(ev.message).toContain(r.status?.deviceUUID);
+  });
+
+  it("rejects with PairingDisabled while pairing is closed, with a Warning Event", async () => {
+    await setPairing(rest, ns, { enabled: false });
+    await waitFor("operator to see pairing closed", () => !op.pairing().open);
+    const created = await createDevice(regs);
+    const r = await waitForPhase(regs, created.metadata.name, "Rejected");
+    expect(r.status).toMatchObject({ reason: "PairingDisabled", decidedBy: "pairing-window" });
+    expect(r.status?.deviceUUID).toBeUndefined();
+    const ev = await waitForEvent(rest, ns, created.metadata.name, "Rejected");
+    expect(ev.type).toBe("Warning");
+    expect(ev.message).toContain("pairing is disabled");
+  });
+
+  it("never changes a decision on a pairing flip; an admin deletes a Rejected one to let the device retry", async () => {
+    await setPairing(rest, ns, { enabled: false });
+    await waitFor("closed", () => !op.pairing().open);
+    const rejected = await createDevice(regs);
+    await waitForPhase(regs, rejected.metadata.name, "Rejected");
+
+    await setPairing(rest, ns, { enabled: true, forSeconds: 600 });
+    await waitFor("open", () => op.pairing().open);
+    const approved = await createDevice(regs);
+    const a1 = await waitForPhase(regs, approved.metadata.name, "Approved");
+
+    await setPairing(rest, ns, { enabled: false });
+    await waitFor("closed", () => !op.pairing().open);
+    // Give the operator every chance to (wrongly) re-decide.
+    await new Promise((r) => setTimeout(r, 500));
+    const a2 = await regs.get(approved.metadata.name);
+    expect(a2.status).toMatchObject({ phase: "Approved", deviceUUID: a1.status?.deviceUUID, decidedAt: a1.status?.decidedAt });
+    expect((await regs.get(rejected.metadata.name)).status?.phase).toBe("Rejected");
+
+    // Retry path: open pairing, delete the Rejected registration, the device (here: we) enrolls again.
+    await setPairing(rest, ns, { enabled: true, forSeconds: 600 });
+    await waitFor("open", () => op.pairing().open);
+    await regs.delete(rejected.metadata.name);
+    await waitFor("deletion", async () => regs.get(rejected.metadata.name).then(() => false, () => true));
+    await regs.create({ metadata: { name: rejected.metadata.name }, spec: rejected.spec });
+    const again = await waitForPhase(regs, rejected.metadata.name, "Approved");
+    expect(again.status?.deviceUUID).toMatch(UUID_RE);
+  });
+
+  it("rejects an invalid spec with InvalidSpec even while pairing is open", async () => {
+    await setPairing(rest, ns, { enabled: true, forSeconds: 600 });
+    await waitFor("open", () => op.pairing().open);
+    const good = gatewayRegistration();
+    const bad = await regs.create({ metadata: good.metadata, spec: { ...good.spec, deviceId: "0".repeat(32) } });
+    const r = await waitForPhase(regs, bad.metadata.name, "Rejected");
+    expect(r.status).toMatchObject({ reason: "InvalidSpec", decidedBy: "spec-validation" });
+    expect(r.status?.message).toContain("not the fingerprint");
+    expect(r.status?.deviceUUID).toBeUndefined();
+  });
+
+  it("gives one public key one UUID: a second object with the same key is rejected", async () => {
+    await setPairing(rest, ns, { enabled: true, forSeconds: 600 });
+    await waitFor("open", () => op.pairing().open);
+    const first = await createDevice(regs);
+    const r1 = await waitForPhase(regs, first.metadata.name, "Approved");
+    const copy = await regs.create({ metadata: { name: "copy-of-first" }, spec: { publicKey: first.spec.publicKey } });
+    const r2 = await waitForPhase(regs, copy.metadata.name, "Rejected");
+    expect(r2.status?.reason).toBe("DuplicatePublicKey");
+    expect(r2.status?.deviceUUID).toBeUndefined();
+    expect((await regs.get(first.metadata.name)).status?.deviceUUID).toBe(r1.status?.deviceUUID);
+  });
+
+  it("closes an expired window itself (enabled=false + Event); later registrations are rejected", async () => {
+    await setPairing(rest, ns, { enabled: true, forSeconds: 2 });
+    await waitFor("open", () => op.pairing().open);
+    const early = await createDevice(regs);
+    const e = await waitForPhase(regs, early.metadata.name, "Approved");
+
+    const closed = await waitFor("operator to patch the ConfigMap", async () => {
+      const cm = await rest.request<ConfigMap>("GET", pairingPath(ns));
+      return cm.data?.enabled === "false" ? cm : undefined;
+    }, 10_000);
+    expect(closed.data?.expiresAt).toBeDefined(); // kept, for the record
+    const ev = await waitForEvent(rest, ns, PAIRING_CONFIGMAP, "PairingWindowExpired");
+    expect(ev).toMatchObject({ type: "Normal", involvedObject: { kind: "ConfigMap" } });
+    expect((await readPairing(rest, ns)).state.code).toBe("PairingDisabled");
+
+    const late = await createDevice(regs);
+    const l = await waitForPhase(regs, late.metadata.name, "Rejected");
+    expect(l.status?.reason).toBe("PairingDisabled");
+    expect((await regs.get(early.metadata.name)).status?.deviceUUID).toBe(e.status?.deviceUUID);
+  });
+
+  it("deactivates (UUID kept, decidedBy names kubectl's field manager) and reactivates with the same UUID", async () => {
+    await setPairing(rest, ns, { enabled: true, forSeconds: 600 });
+    await waitFor("open", () => op.pairing().open);
+    const created = await createDevice(regs);
+    const approved = await waitForPhase(regs, created.metadata.name, "Approved");
+    const uuid = approved.status?.deviceUUID;
+
+    kubectl("patch", "devreg", created.metadata.name, "--type", "merge", "-p", '{"spec":{"deactivate":true}}');
+    const d = await waitForPhase(regs, created.metadata.name, "Deactivated");
+    expect(d.status).toMatchObject({ reason: "DeactivatedByAdmin", deviceUUID: uuid, observedGeneration: 2 });
+    expect(d.status?.decidedBy).toMatch(/^admin:kubectl/);
+    expect(d.status?.conditions?.[0]).toMatchObject({ type: "Approved", status: "False", reason: "DeactivatedByAdmin" });
+    await waitForEvent(rest, ns, created.metadata.name, "Deactivated");
+
+    // Pairing state does not matter for reactivation.
+    await setPairing(rest, ns, { enabled: false });
+    await regs.patch(created.metadata.name, { spec: { deactivate: false } });
+    const re = await waitForPhase(regs, created.metadata.name, "Approved");
+    expect(re.status).toMatchObject({ reason: "Reactivated", deviceUUID: uuid, observedGeneration: 3 });
+    await waitForEvent(rest, ns, created.metadata.name, "Reactivated");
+  });
+
+  it("a spec edit that is not deactivate keeps the decision and only moves observedGeneration", async () => {
+    await setPairing(rest, ns, { enabled: true, forSeconds: 600 });
+    await waitFor("open", () => op.pairing().open);
+    const created = await createDevice(regs);
+    const a = await waitForPhase(regs, created.metadata.name, "Approved");
+    await setPairing(rest, ns, { enabled: false });
+    await regs.patch(created.metadata.name, { spec: { firmwareVersion: "2.0.0" } });
+    const b = await waitFor("observedGeneration 2", async () => {
+      const r = await regs.get(created.metadata.name);
+      return r.status?.observedGeneration === 2 ? r : undefined;
+    });
+    expect(b.status).toMatchObject({ phase: "Approved", deviceUUID: a.status?.deviceUUID, decidedAt: a.status?.decidedAt });
+  });
+
+  it("fails closed when the ConfigMap is missing: Rejected, and the Event says why", async () => {
+    await rest.request("DELETE", pairingPath(ns));
+    await waitFor("operator to see it gone", () => op.pairing().code === "PairingConfigMissing");
+    const created = await createDevice(regs);
+    const r = await waitForPhase(regs, created.metadata.name, "Rejected");
+    expect(r.status?.reason).toBe("PairingDisabled");
+    const ev = await waitForEvent(rest, ns, created.metadata.name, "Rejected");
+    expect(ev.message).toContain(`ConfigMap ${PAIRING_CONFIGMAP} not found`);
+  });
+
+  it("fails closed when the ConfigMap is malformed: Rejected + a Warning Event on the ConfigMap", async () => {
+    await rest.request("POST", `/api/v1/namespaces/${ns}/configmaps`, {
+      body: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: PAIRING_CONFIGMAP }, data: { enabled: "yes please" } },
+    });
+    await waitFor("operator to see it", () => op.pairing().code === "PairingConfigInvalid");
+    const cmEvent = await waitForEvent(rest, ns, PAIRING_CONFIGMAP, "PairingConfigInvalid");
+    expect(cmEvent.type).toBe("Warning");
+    expect(cmEvent.message).toContain("data.enabled");
+    const created = await createDevice(regs);
+    const r = await waitForPhase(regs, created.metadata.name, "Rejected");
+    expect(r.status?.message).toContain("malformed");
+    const ev = await waitForEvent(rest, ns, created.metadata.name, "Rejected");
+    expect(ev.message).toContain("malformed");
+  });
+
+  it("serves /healthz, /readyz and /metrics with the devreg_operator_ prefix", async () => {
+    expect(await getJson(op.httpPort, "/healthz")).toEqual({ status: 200, body: "ok\n" });
+    expect(await getJson(op.httpPort, "/readyz")).toEqual({ status: 200, body: "ok\n" });
+    const m = await getJson(op.httpPort, "/metrics");
+    expect(m.status).toBe(200);
+    expect(m.body).toContain("devreg_operator_leader 1");
+    expect(m.body).toMatch(/devreg_operator_reconciles_total\{result="written"\} \d+/);
+    expect(m.body).toMatch(/devreg_operator_decisions_total\{outcome="Approved",reason="PairingWindowOpen"\} [1-9]/);
+    expect(m.body).toMatch(/devreg_operator_decisions_total\{outcome="Rejected",reason="InvalidSpec"\} 1/);
+    expect(m.body).toContain("devreg_operator_reconcile_duration_seconds_bucket");
+    expect(m.body).toContain("devreg_operator_queue_depth 0");
+    expect(m.body).toContain("devreg_operator_events_dropped_total 0");
+    expect(m.body).toMatch(/devreg_operator_events_sent_total [1-9]/);
+    expect((await getJson(op.httpPort, "/nope")).status).toBe(404);
+  });
+
+  it("wrote each decision exactly once (no re-decisions, no second UUIDs)", async () => {
+    const byName = new Map<string, DecisionRecord[]>();
+    for (const d of decisions) byName.set(d.name, [...(byName.get(d.name) ?? []), d]);
+    for (const [name, ds] of byName) {
+      // Only deactivate/reactivate and the delete+recreate legitimately decide one name twice or more.
+      const pairingDecisions = ds.filter((d) => d.decidedBy === "pairing-window");
+      if (pairingDecisions.length > 1) {
+        expect(pairingDecisions.length, name).toBe(2); // the deleted-and-recreated one
+      }
+      const uuids = new Set(ds.map((d) => d.deviceUUID).filter(Boolean));
+      expect(uuids.size, name).toBeLessThanOrEqual(pairingDecisions.length > 1 ? 2 : 1);
+    }
+    expect(decisions.length).toBeGreaterThanOrEqual(12);
+    const evs = await eventsFor(rest, ns, "copy-of-first");
+    expect(evs.map((e) => e.reason)).toEqual(["Rejected"]);
+  });
+});

@@ -1,0 +1,77 @@
+/**
+ * @devreg/protocol: the device <-> gateway enrollment protocol of SPEC.md.
+ * Device-side functions use tweetnacl only; gateway-side functions use node:crypto.
+ */
+export {
+  DEFAULT_MAX_SKEW_SECONDS,
+  DEFAULT_REPLAY_MAX_ENTRIES,
+  DEFAULT_REPLAY_WINDOW_SECONDS,
+  MAX_NESTING_DEPTH,
+  MAX_REPLY_BYTES,
+  MAX_REQUEST_BYTES,
+  NONCE_BYTES,
+  PROTOCOL_VERSION,
+} from "./constants.ts";
+export {
+  fail,
+  ok,
+  ProtocolError,
+  type ProtocolErrorCode,
+  type Result,
+  reasonForError,
+  statusForError,
+} from "./errors.ts";
+export type { DeviceMetadata, EnrollReply, EnrollRequest, ReplyStatus } from "./types.ts";
+
+export {
+  deviceIdFromPublicKey,
+  deviceIdFromRegistrationName,
+  isValidDeviceId,
+  registrationName,
+  registrationNameForDeviceId,
+} from "./identity.ts";
+export {
+  canPublish,
+  canSubscribe,
+  parseReplyTopic,
+  parseRequestTopic,
+  replyTopic,
+  requestTopic,
+} from "./topics.ts";
+
+export {
+  type DeviceKeyPair,
+  decodeEnrollRequestWithNacl,
+  type EncodeEnrollRequestInput,
+  encodeEnrollRequest,
+  generateDeviceKeyPair,
+  newNonce,
+  newRequestId,
+  verifyEnrollReply,
+} from "./device.ts";
+export type { ReplyExpectation } from "./open-reply.ts";
+export { type DecodeRequestOptions, peekRequestId } from "./open-request.ts";
+export { validateEnrollReply } from "./reply-payload.ts";
+export {
+  createGatewaySigner,
+  decodeEnrollReplyUnverified,
+  decodeEnrollRequest,
+  encodeEnrollReply,
+  type GatewaySigner,
+  type NodeGatewaySigner,
+  verifyEnrollReplyWithNode,
+} from "./gateway.ts";
+export { ReplayGuard, type ReplayGuardOptions } from "./replay-guard.ts";
+export {
+  decodeJsonEnrollReply,
+  decodeJsonEnrollRequest,
+  encodeJsonEnrollReply,
+  encodeJsonEnrollRequest,
+  encodeJsonError,
+  type JsonEnrollReply,
+  type JsonErrorBody,
+  type JsonEnrollRequest,
+  MAX_JSON_BODY_BYTES,
+} from "./json-transport.ts";
+export { REPLY_TIMEOUT_SECONDS, retryDelaySeconds } from "./retry-policy.ts";
+export { isDeterministic } from "./cbor-wellformed.ts";
