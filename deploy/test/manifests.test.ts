@@ -4,6 +4,9 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { dump, loadAll } from "js-yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { VirtualMcu, createIdentity, nodeCrypto } from "@devreg/firmware-sim";
+import { startGateway } from "@devreg/gateway-mqtt";
+import { setPairing, startOperator } from "@devreg/operator";
 import { KubeRest } from "../../kube/src/rest.ts";
 import { resolveKubeConfig } from "../../kube/src/kubeconfig.ts";
 import { kubeconfigForToken, serviceAccountToken, testKube } from "../../kube/test-support/kube.ts";
@@ -98,17 +101,17 @@ describe("deploy/ (kustomize) on the real apiserver", () => {
   describe("RBAC with real ServiceAccount tokens (TokenRequest)", () => {
     let gateway: KubeRest;
     let operator: KubeRest;
+    let gatewayKubeconfig: string;
+    let operatorKubeconfig: string;
     const regPath = `/apis/devices.example.com/v1alpha1/namespaces/${NS}/deviceregistrations`;
 
     beforeAll(async () => {
       const rbac = docs.filter((d) => ["ServiceAccount", "Role", "RoleBinding", "ConfigMap"].includes(d.kind));
       kubectl(["apply", "-f", "-"], rbac.map((d) => dump(d)).join("---\n"));
-      const mk = async (sa: string) =>
-        KubeRest.fromKubeConfig(
-          resolveKubeConfig(kubeconfigForToken(kubeconfig, await serviceAccountToken(rest, NS, sa), join(tmp, sa))).kc,
-        );
-      gateway = await mk("devreg-gateway");
-      operator = await mk("devreg-operator");
+      gatewayKubeconfig = kubeconfigForToken(kubeconfig, await serviceAccountToken(rest, NS, "devreg-gateway"), join(tmp, "gw"));
+      operatorKubeconfig = kubeconfigForToken(kubeconfig, await serviceAccountToken(rest, NS, "devreg-operator"), join(tmp, "op"));
+      gateway = await KubeRest.fromKubeConfig(resolveKubeConfig(gatewayKubeconfig).kc);
+      operator = await KubeRest.fromKubeConfig(resolveKubeConfig(operatorKubeconfig).kc);
     });
     afterAll(() => {
       gateway?.close();
@@ -188,6 +191,52 @@ describe("deploy/ (kustomize) on the real apiserver", () => {
       await expect(
         operator.request("GET", `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases/someone-else`),
       ).rejects.toMatchObject({ status: 403 });
+    });
+
+    it("runs the full enroll flow with operator and gateway bound only by deploy/'s RBAC", async () => {
+      const op = await startOperator({
+        kubeconfig: operatorKubeconfig,
+        namespace: NS,
+        httpPort: 0,
+        httpHost: "127.0.0.1",
+        logLevel: "silent",
+        leaseDurationMs: 3000,
+        renewDeadlineMs: 2000,
+        retryPeriodMs: 500,
+      });
+      const gw = await startGateway({
+        kubeconfig: gatewayKubeconfig,
+        namespace: NS,
+        gatewayId: "rbac-e2e",
+        mqtt: { host: "127.0.0.1", port: 0 },
+        http: false,
+        admin: { host: "127.0.0.1", port: 0 },
+        logLevel: "silent",
+      });
+      try {
+        await setPairing(rest, NS, { enabled: true, forSeconds: 120 });
+        const mcu = new VirtualMcu({
+          mqttUrl: `mqtt://127.0.0.1:${gw.mqttPort}`,
+          gatewayPublicKey: gw.publicKey,
+          identity: createIdentity(nodeCrypto),
+          crypto: "node",
+          stayConnected: false,
+          deadlineMs: 60_000,
+        });
+        const outcome = await mcu.start();
+        await mcu.stop();
+        expect(outcome.phase).toBe("enrolled");
+        expect(outcome.deviceUUID).toMatch(/^[0-9a-f-]{36}$/);
+        const reg = await rest.request<{ status: { phase: string; deviceUUID: string } }>(
+          "GET",
+          `${regPath}/dev-${outcome.deviceId}`,
+        );
+        expect(reg.status).toMatchObject({ phase: "Approved", deviceUUID: outcome.deviceUUID });
+      } finally {
+        await setPairing(rest, NS, { enabled: false });
+        await gw.stop();
+        await op.stop();
+      }
     });
   });
 });
