@@ -17,6 +17,10 @@ export interface BenchOptions {
   pollingCount?: number;
   sweep?: number[];
   replyTimeoutMs?: number;
+  /** No load phase starts new requests after this long (default 5 min). */
+  phaseBudgetMs?: number;
+  /** The sweep starts no new device after this long (default 15 min). */
+  sweepBudgetMs?: number;
   /** Enrollments before measuring (JIT, connection pools); not recorded. */
   warmup?: number;
   /** Where <timestamp>.json/.md/.svg and latest.md go; default bench/results. */
@@ -62,6 +66,8 @@ export function resolveSettings(opts: BenchOptions): BenchSettings & { warmup: n
     pollingCount: opts.pollingCount ?? Math.max(1, Math.round(lightRate * fixedSeconds)),
     sweep: opts.sweep ?? [...base.sweep],
     replyTimeoutMs: opts.replyTimeoutMs ?? 60_000,
+    phaseBudgetMs: opts.phaseBudgetMs ?? 300_000,
+    sweepBudgetMs: opts.sweepBudgetMs ?? 900_000,
     warmup: opts.warmup ?? base.warmup,
   };
 }

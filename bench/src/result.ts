@@ -1,5 +1,6 @@
 import type { Arrival, LoadOutcome } from "./load/arrivals.ts";
 import type { CpuShare } from "./procfs/cpu-split.ts";
+import type { LatencySummary } from "./stats/latency.ts";
 
 /** The three systems compared under the same load. */
 export type SystemUnderTest = "floor" | "devreg" | "polling";
@@ -17,8 +18,25 @@ export interface PhaseResult extends LoadOutcome {
   cpu: CpuShare[];
   /** devreg: requests published beyond one per device (busy/pending answers, timeouts). */
   retries?: number;
+  /**
+   * devreg: boot to first publish (TCP + MQTT CONNECT + SUBSCRIBE). Not in `latency`, but in
+   * throughput, since every burst device connects before it can enroll.
+   */
+  connect?: LatencySummary;
   /** polling: status GETs the original gateway made. */
   polls?: number;
+  /**
+   * kube-apiserver requests per successful operation during the phase, by "VERB resource",
+   * e.g. {"POST deviceregistrations": 1, "PATCH deviceregistrations/status": 1}. Counts every
+   * client of the apiserver, so background traffic (lease renewals) shows up as small shares.
+   */
+  apiRequestsPerOp?: Record<string, number>;
+  /**
+   * What the gateway counted during the phase (its /metrics): answers by status and refusals
+   * by kind, e.g. {"answered approved": 200, "refused connect_rate": 3}. Busy answers or
+   * refusals mean a gateway limit shaped the numbers.
+   */
+  gatewayCounts?: Record<string, number>;
 }
 
 /** One scale-sweep point: `devices` enrolled and left connected while the gateway is measured. */
@@ -35,7 +53,11 @@ export interface SweepPoint {
   gatewayRssKiB: number;
   /** (gatewayRssKiB - gatewayRssBaselineKiB) / connected. */
   rssPerDeviceKiB: number;
+  /** The gateway's V8 heap in use per connected device (same baseline), when its /metrics is readable. */
+  heapPerDeviceKiB?: number;
   cpu: CpuShare[];
+  /** The gateway's answers and refusals while this step enrolled (see PhaseResult). */
+  gatewayCounts?: Record<string, number>;
 }
 
 export interface TargetCheck {
@@ -70,6 +92,8 @@ export interface BenchSettings {
   pollingCount: number;
   sweep: number[];
   replyTimeoutMs: number;
+  phaseBudgetMs: number;
+  sweepBudgetMs: number;
 }
 
 export interface BenchResult {
@@ -90,4 +114,13 @@ export interface BenchResult {
 
 export function phaseId(system: SystemUnderTest, arrival: Arrival): string {
   return arrival.mode === "burst" ? `${system}-burst` : `${system}-fixed-${arrival.ratePerSec}`;
+}
+
+/**
+ * CPU milliseconds all visible processes spent per successful operation: robust to other
+ * load on the machine (unlike latency), and 1000 × cores / this bounds the throughput.
+ */
+export function cpuMsPerOp(p: Pick<PhaseResult, "cpu" | "ok">): number {
+  if (p.ok === 0) return 0;
+  return Math.round((p.cpu.reduce((a, c) => a + c.cpuSeconds, 0) * 10_000) / p.ok) / 10;
 }

@@ -12,7 +12,8 @@ import type { Arrival } from "./load/arrivals.ts";
 import { type BenchOptions, resolveSettings } from "./options.ts";
 import { runDevreg } from "./phases/devreg.ts";
 import { runFloor } from "./phases/floor.ts";
-import { measurePhase, type RolePids } from "./phases/measure.ts";
+import { apiserverMetrics, httpMetrics } from "./metrics/metrics-client.ts";
+import { measurePhase, type Probes, type RolePids } from "./phases/measure.ts";
 import { runPolling } from "./phases/polling.ts";
 import { runSweep } from "./phases/sweep.ts";
 import { CpuLedger } from "./procfs/cpu-split.ts";
@@ -87,6 +88,12 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchRun> {
       bench: process.pid,
     };
     if (cluster.kind === "external") notes.push("external cluster: etcd and kube-apiserver CPU are not visible to the bench");
+    const probes: Probes = {
+      pids,
+      apiserverMetrics: await apiserverMetrics(cluster.kubeconfig),
+      // Reads whichever gateway is current (it is restarted before the sweep).
+      gatewayMetrics: () => httpMetrics(gateway.metricsUrl),
+    };
     const ledger = new CpuLedger(cpuSeconds);
     for (const [role, pid] of Object.entries(pids) as Array<[keyof RolePids, number | undefined]>) {
       if (pid !== undefined) ledger.track(role, pid);
@@ -94,12 +101,20 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchRun> {
 
     const target = { mqttUrl: gateway.mqttUrl, gatewayPublicKey: gateway.publicKey, deadlineMs: s.replyTimeoutMs };
     const floorPhase = (arrival: Arrival, count: number, tag: string) =>
-      measurePhase("floor", arrival, s.concurrency, pids, () =>
-        runFloor({ rest: floorRest, namespace: floorNamespace, arrival, count, concurrency: s.concurrency, prefix: tag }),
+      measurePhase("floor", arrival, s.concurrency, probes, () =>
+        runFloor({
+          rest: floorRest,
+          namespace: floorNamespace,
+          arrival,
+          count,
+          concurrency: s.concurrency,
+          prefix: tag,
+          budgetMs: s.phaseBudgetMs,
+        }),
       );
     const devregPhase = (arrival: Arrival, count: number) =>
-      measurePhase("devreg", arrival, s.concurrency, pids, () =>
-        runDevreg({ ...target, arrival, count, concurrency: s.concurrency }),
+      measurePhase("devreg", arrival, s.concurrency, probes, () =>
+        runDevreg({ ...target, arrival, count, concurrency: s.concurrency, budgetMs: s.phaseBudgetMs }),
       );
 
     if (s.warmup > 0) {
@@ -143,7 +158,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchRun> {
       notes.push(`polling ran with ${pollingConcurrency} in flight (rate × interval needs more than ${s.concurrency})`);
     }
     record(
-      await measurePhase("polling", lightArrival, pollingConcurrency, pids, () =>
+      await measurePhase("polling", lightArrival, pollingConcurrency, probes, () =>
         runPolling({
           rest: floorRest,
           namespace,
@@ -151,6 +166,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchRun> {
           count: s.pollingCount,
           concurrency: pollingConcurrency,
           pollIntervalMs: s.pollingIntervalMs,
+          budgetMs: s.phaseBudgetMs,
         }),
       ),
     );
@@ -171,8 +187,10 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchRun> {
         deadlineMs: s.replyTimeoutMs,
         points: s.sweep,
         concurrency: s.concurrency,
+        budgetMs: s.sweepBudgetMs,
         gatewayPid: gateway.child.pid,
         pids,
+        gatewayMetrics: probes.gatewayMetrics,
         log,
         onLargest: opts.profile
           ? async () => {
@@ -213,6 +231,8 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchRun> {
         pollingCount: s.pollingCount,
         sweep: s.sweep,
         replyTimeoutMs: s.replyTimeoutMs,
+        phaseBudgetMs: s.phaseBudgetMs,
+        sweepBudgetMs: s.sweepBudgetMs,
       },
       phases,
       sweep,
@@ -220,7 +240,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchRun> {
       targets: checkTargets(phases, sweep, s.rates[0]!),
       notes: [
         "bench = this process: the load generator, the floor client and every simulated device (node crypto backend)",
-        "gateway per-address connect/HTTP limits raised for the run (all devices share 127.0.0.1); global limits at defaults",
+        "gateway and operator run as `bin/devreg gateway|operator` with default settings and limits; all devices connect from 127.0.0.1",
         ...notes,
       ],
     };

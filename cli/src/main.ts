@@ -1,5 +1,9 @@
 import { Command, CommanderError } from "commander";
 import { registerCluster } from "./commands/cluster.ts";
+import { registerGateway } from "./commands/gateway.ts";
+import { registerDevices } from "./commands/devices.ts";
+import { registerOperator } from "./commands/operator.ts";
+import { registerPairing } from "./commands/pairing.ts";
 import { registerDemo } from "./commands/demo.ts";
 import { registerSim } from "./commands/sim.ts";
 import { describeError } from "./errors.ts";
@@ -12,6 +16,10 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerCluster(program);
+  registerGateway(program);
+  registerOperator(program);
+  registerPairing(program);
+  registerDevices(program);
   registerDemo(program);
   registerSim(program);
   return program;

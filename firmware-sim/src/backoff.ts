@@ -13,7 +13,11 @@ export interface RetrySettings {
    * gateway's retryAfterSeconds with up to 10 % jitter and backs off 5 s -> 300 s on
    * timeouts and errors, so the simulator retries exactly as real firmware must.
    */
-  retryDelaySeconds: (outcome: EnrollReply | "timeout", attempt: number, random: () => number) => number | null;
+  retryDelaySeconds: (
+    outcome: EnrollReply | "timeout",
+    attempt: number,
+    random: () => number,
+  ) => number | null;
 }
 
 export const DEFAULT_RETRY: Readonly<RetrySettings> = Object.freeze({

@@ -23,7 +23,10 @@ export async function loadFleetIdentities(
   try {
     await mkdir(dir, { recursive: true, mode: 0o700 });
   } catch (e) {
-    throw new SimError("E_IDENTITY_IO", `cannot create identity directory ${dir}: ${(e as NodeJS.ErrnoException).code}`);
+    throw new SimError(
+      "E_IDENTITY_IO",
+      `cannot create identity directory ${dir}: ${(e as NodeJS.ErrnoException).code}`,
+    );
   }
   const out = new Array<DeviceIdentity>(count);
   let next = 0;

@@ -46,7 +46,8 @@ describe("Fleet", () => {
     expect(summary.latencyMs.reply.count).toBe(60);
     expect(summary.latencyMs.bootToFinal.max).toBeGreaterThanOrEqual(summary.latencyMs.bootToFinal.p50);
     expect(summary.counters.requests).toBe(60 + summary.counters.busyReplies);
-    if (summary.outcomes.rejected > 0) expect(summary.errors).toEqual({ "rejected: NotAllowed": summary.outcomes.rejected });
+    if (summary.outcomes.rejected > 0)
+      expect(summary.errors).toEqual({ "rejected: NotAllowed": summary.outcomes.rejected });
     // 60 devices at 200/s take ~300 ms to boot.
     expect(summary.durationMs).toBeGreaterThanOrEqual(250);
     expect(summary.rate.boot).toBeLessThanOrEqual(200);
@@ -57,11 +58,19 @@ describe("Fleet", () => {
 
   it("keeps identities in a directory, so a re-run boots the same devices with the same UUIDs", async () => {
     gateway = await startFakeGateway();
-    const opts = { count: 5, rate: 100, mqttUrl: gateway.url, gatewayPublicKey: gateway.publicKey, identitiesDir: dir };
+    const opts = {
+      count: 5,
+      rate: 100,
+      mqttUrl: gateway.url,
+      gatewayPublicKey: gateway.publicKey,
+      identitiesDir: dir,
+    };
     expect((await runFleet(opts)).outcomes.enrolled).toBe(5);
     const files = (await readdir(dir)).sort();
     expect(files).toEqual([0, 1, 2, 3, 4].map(identityFileName));
-    const before = await Promise.all(files.map(async (f) => JSON.parse(await readFile(join(dir, f), "utf8"))));
+    const before = await Promise.all(
+      files.map(async (f) => JSON.parse(await readFile(join(dir, f), "utf8"))),
+    );
     for (const f of before) expect(f.deviceUUID).toBe(uuidFor(f.deviceId));
 
     const again = await runFleet({ ...opts, count: 6 });
@@ -93,8 +102,16 @@ describe("Fleet", () => {
     const port = (s.address() as { port: number }).port;
     await new Promise<void>((r) => s.close(() => r()));
     const url = `mqtt://127.0.0.1:${port}`;
-    const err = await runFleet({ count: 3, rate: 10, mqttUrl: url, gatewayPublicKey: new Uint8Array(32) }).catch((e) => e);
-    expect(err).toMatchObject({ code: "E_GATEWAY_UNREACHABLE", message: `cannot reach gateway at ${url}: ECONNREFUSED` });
+    const err = await runFleet({
+      count: 3,
+      rate: 10,
+      mqttUrl: url,
+      gatewayPublicKey: new Uint8Array(32),
+    }).catch((e) => e);
+    expect(err).toMatchObject({
+      code: "E_GATEWAY_UNREACHABLE",
+      message: `cannot reach gateway at ${url}: ECONNREFUSED`,
+    });
   });
 
   it("refuses a corrupt identity file before booting anything", async () => {

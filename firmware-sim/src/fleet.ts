@@ -31,6 +31,8 @@ export interface FleetOptions {
   /** Per-device enrollment deadline, from that device's boot. Default 60 s. */
   deadlineMs?: number;
   retry?: Partial<RetrySettings>;
+  /** See VirtualMcuOptions.retryRejected. Default false: "rejected" is an outcome. */
+  retryRejected?: boolean;
   /** Default 120 s: enough to detect a dead broker, few pings from 10 000 devices. */
   keepaliveSeconds?: number;
   connectTimeoutMs?: number;
@@ -73,6 +75,8 @@ export interface FleetSummary {
   };
   /** Devices that did not end enrolled, by "<phase>: <reason>". */
   errors: Record<string, number>;
+  /** Every retry, by its cause (e.g. ECONNREFUSED, busy, reply-timeout, connack-3). */
+  retries: Record<string, number>;
   /** Totals over all devices. */
   counters: McuCounters;
   aborted?: { code: string; message: string };
@@ -101,20 +105,26 @@ export class Fleet extends EventEmitter<FleetEvents> {
   readonly #phases = Object.fromEntries(PHASES.map((p) => [p, 0])) as Record<McuPhase, number>;
   #identities: DeviceIdentity[] | undefined;
   #firstConnectAt: number[] = [];
+  #retries: Record<string, number> = {};
   #final = 0;
   #verified = 0;
   #badSignatures = 0;
   #startedAt = 0;
+  #lastBootAt = 0;
   #endedAt: number | undefined;
   #ramp: NodeJS.Timeout | undefined;
   #ticker: NodeJS.Timeout | undefined;
   #abort: SimError | undefined;
-  #finish: (() => void) | undefined;
+  #finish!: () => void;
+  readonly #done = new Promise<void>((resolve) => {
+    this.#finish = resolve;
+  });
   #running: Promise<FleetSummary> | undefined;
 
   constructor(opts: FleetOptions) {
     super();
-    if (!Number.isInteger(opts.count) || opts.count < 1) throw new SimError("E_BAD_OPTION", "count must be an integer >= 1");
+    if (!Number.isInteger(opts.count) || opts.count < 1)
+      throw new SimError("E_BAD_OPTION", "count must be an integer >= 1");
     if (!(opts.rate > 0)) throw new SimError("E_BAD_OPTION", "rate must be > 0 devices/s");
     if (!(opts.gatewayPublicKey instanceof Uint8Array) || opts.gatewayPublicKey.length !== 32) {
       throw new SimError("E_BAD_OPTION", "gatewayPublicKey must be 32 bytes");
@@ -133,7 +143,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
     this.#endedAt ??= Date.now();
     clearInterval(this.#ramp);
     await Promise.all(this.#devices.map((d) => d.stop()));
-    this.#finish?.();
+    this.#finish();
   }
 
   progress(): FleetProgress {
@@ -155,15 +165,12 @@ export class Fleet extends EventEmitter<FleetEvents> {
     if (o.identitiesDir) this.#identities = await loadFleetIdentities(o.identitiesDir, o.count, crypto);
 
     this.#startedAt = Date.now();
-    const done = new Promise<void>((resolve) => {
-      this.#finish = resolve;
-    });
     this.#ramp = setInterval(() => this.#rampTick(), 10);
     this.#rampTick();
     const every = o.progressIntervalMs ?? 1000;
     this.#ticker = setInterval(() => this.emit("progress", this.progress()), every);
     try {
-      await done;
+      await this.#done;
     } finally {
       clearInterval(this.#ramp);
       clearInterval(this.#ticker);
@@ -194,17 +201,23 @@ export class Fleet extends EventEmitter<FleetEvents> {
       metadata: o.metadata,
       crypto,
       retry: o.retry,
+      retryRejected: o.retryRejected,
       deadlineMs: o.deadlineMs ?? 60_000,
       keepaliveSeconds: o.keepaliveSeconds ?? 120,
       connectTimeoutMs: o.connectTimeoutMs,
     });
     this.#devices.push(d);
+    this.#lastBootAt = Date.now();
     this.#phases.booting++;
     let connected = false;
     let final = false;
     d.on("state", (phase, prev) => {
       this.#phases[prev]--;
       this.#phases[phase]++;
+      if (phase === "waiting") {
+        const why = d.state.lastError ?? "unknown";
+        this.#retries[why] = (this.#retries[why] ?? 0) + 1;
+      }
       if (!connected && prev === "connecting" && phase === "enrolling") {
         connected = true;
         this.#firstConnectAt.push(Date.now());
@@ -215,7 +228,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
       final = true;
       this.#final++;
       this.emit("device", outcome, index);
-      if (this.#final === o.count) this.#finish?.();
+      if (this.#final === o.count) this.#finish();
     });
     d.on("reply", () => {
       this.#verified++;
@@ -260,7 +273,9 @@ export class Fleet extends EventEmitter<FleetEvents> {
       if (out.replyLatencyMs !== undefined) reply.push(out.replyLatencyMs);
       if (out.phase !== "enrolled") {
         const why =
-          out.phase === "failed" && out.lastError ? `${out.reason} (last: ${out.lastError})` : (out.reason ?? "-");
+          out.phase === "failed" && out.lastError
+            ? `${out.reason} (last: ${out.lastError})`
+            : (out.reason ?? "-");
         const key = `${out.phase}: ${why}`;
         errors[key] = (errors[key] ?? 0) + 1;
       }
@@ -269,20 +284,23 @@ export class Fleet extends EventEmitter<FleetEvents> {
     const durationMs = (this.#endedAt ?? Date.now()) - this.#startedAt;
     const connects = this.#firstConnectAt;
     const span = connects.length > 1 ? (connects[connects.length - 1]! - connects[0]!) / 1000 : 0;
-    const bootSpan = durationMs / 1000;
+    const booted = this.#devices.length;
+    const bootSpan = (this.#lastBootAt - this.#startedAt) / 1000;
     const summary: FleetSummary = {
       count: o.count,
       crypto: o.crypto ?? "node",
       durationMs,
       rate: {
         target: o.rate,
-        boot: round1(bootSpan > 0 ? Math.min(this.#devices.length / bootSpan, Math.max(o.rate, 0)) : 0),
+        // Device 0 boots at t=0, so n devices span n-1 intervals.
+        boot: round1(booted > 1 && bootSpan > 0 ? (booted - 1) / bootSpan : booted),
         connect: round1(span > 0 ? (connects.length - 1) / span : connects.length),
       },
       outcomes,
       allFinal: outcomes.failed === 0 && outcomes.unfinished === 0,
       latencyMs: { reply: summarize(reply), bootToFinal: summarize(bootToFinal) },
       errors,
+      retries: { ...this.#retries },
       counters: counters as unknown as McuCounters,
     };
     if (this.#abort) summary.aborted = { code: this.#abort.code, message: this.#abort.message };

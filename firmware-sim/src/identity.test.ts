@@ -6,7 +6,13 @@ import { deviceIdFromPublicKey } from "@devreg/protocol";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { nodeCrypto, tweetnaclCrypto } from "./device-crypto.ts";
 import { SimError } from "./errors.ts";
-import { createIdentity, loadIdentity, loadOrCreateIdentity, saveIdentity, serializeIdentity } from "./identity.ts";
+import {
+  createIdentity,
+  loadIdentity,
+  loadOrCreateIdentity,
+  saveIdentity,
+  serializeIdentity,
+} from "./identity.ts";
 
 let dir: string;
 beforeEach(async () => {
@@ -48,8 +54,16 @@ describe("identity file", () => {
     ["a wrong version", () => JSON.stringify({ ...good(), version: 2 }), /unsupported version 2/],
     ["a short seed", () => JSON.stringify({ ...good(), seed: "AAAA" }), /seed is 3 bytes/],
     ["a non-base64 key", () => JSON.stringify({ ...good(), publicKey: "!!" }), /publicKey is not base64/],
-    ["a public key from another seed", () => JSON.stringify({ ...good(), publicKey: other().publicKey }), /does not belong/],
-    ["a wrong deviceId", () => JSON.stringify({ ...good(), deviceId: other().deviceId }), /deviceId does not match/],
+    [
+      "a public key from another seed",
+      () => JSON.stringify({ ...good(), publicKey: other().publicKey }),
+      /does not belong/,
+    ],
+    [
+      "a wrong deviceId",
+      () => JSON.stringify({ ...good(), deviceId: other().deviceId }),
+      /deviceId does not match/,
+    ],
     ["a bad UUID", () => JSON.stringify({ ...good(), deviceUUID: "nope" }), /deviceUUID is not a UUID/],
   ];
   for (const [what, text, why] of corrupt) {
@@ -67,7 +81,9 @@ describe("identity file", () => {
   }
 
   it("reports an unreadable location as E_IDENTITY_IO", async () => {
-    const err = await saveIdentity(join(dir, "missing-dir", "x.json"), createIdentity(nodeCrypto)).catch((e) => e);
+    const err = await saveIdentity(join(dir, "missing-dir", "x.json"), createIdentity(nodeCrypto)).catch(
+      (e) => e,
+    );
     expect(err).toMatchObject({ code: "E_IDENTITY_IO" });
   });
 

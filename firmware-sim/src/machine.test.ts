@@ -1,21 +1,36 @@
 import { type EnrollReply, PROTOCOL_VERSION, retryDelaySeconds } from "@devreg/protocol";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_RETRY, reconnectDelayMs } from "./backoff.ts";
-import { initialState, type MachineEnv, type McuEvent, type McuState, nextWake, type Step, transition } from "./machine.ts";
+import {
+  initialState,
+  type MachineEnv,
+  type McuEvent,
+  type McuState,
+  nextWake,
+  type Step,
+  transition,
+} from "./machine.ts";
 
 const DEV = "0123456789abcdef0123456789abcdef";
 const UUID = "11111111-2222-4333-8444-555555555555";
 
-function harness(opts: { deadlineMs?: number; stayConnected?: boolean; random?: number } = {}) {
+function harness(
+  opts: { deadlineMs?: number; stayConnected?: boolean; retryRejected?: boolean; random?: number } = {},
+) {
   let now = 1_000_000;
   let ids = 0;
   const env = (): MachineEnv => ({
     now,
     random: () => opts.random ?? 0.5,
     newRequestId: () => `req${++ids}`,
-    settings: { ...DEFAULT_RETRY, stayConnected: opts.stayConnected ?? true },
+    settings: {
+      ...DEFAULT_RETRY,
+      stayConnected: opts.stayConnected ?? true,
+      retryRejected: opts.retryRejected ?? false,
+      deadlineMs: opts.deadlineMs,
+    },
   });
-  let state: McuState = initialState(now, opts.deadlineMs);
+  let state: McuState = initialState(now);
   const h = {
     get state() {
       return state;
@@ -68,7 +83,9 @@ describe("state machine: happy path", () => {
     expect(h.send({ type: "identity-loaded", deviceId: DEV }).effects).toEqual([{ type: "connect" }]);
     expect(h.state.phase).toBe("connecting");
     const sent = h.send({ type: "connected" });
-    expect(sent.effects).toEqual([{ type: "publish", requestId: "req1", timestamp: Math.floor(h.now / 1000) }]);
+    expect(sent.effects).toEqual([
+      { type: "publish", requestId: "req1", timestamp: Math.floor(h.now / 1000) },
+    ]);
     expect(h.state.phase).toBe("enrolling");
     expect(h.state.wakeAt).toBe(h.now + 30_000); // REPLY_TIMEOUT_SECONDS
     h.advance(120);
@@ -97,7 +114,9 @@ describe("state machine: happy path", () => {
   it("rejected and deactivated are final and disconnect", () => {
     const r = harness();
     r.online();
-    expect(r.reply({ status: "rejected", reason: "PairingClosed" }).effects).toEqual([{ type: "disconnect" }]);
+    expect(r.reply({ status: "rejected", reason: "PairingClosed" }).effects).toEqual([
+      { type: "disconnect" },
+    ]);
     expect(r.state).toMatchObject({ phase: "rejected", reason: "PairingClosed" });
     const d = harness();
     d.online();
@@ -155,7 +174,10 @@ describe("state machine: replies it must not act on", () => {
     const before = h.state;
     h.send({ type: "reply-refused", code: "E_BAD_SIGNATURE" });
     expect(h.state.counters.refusedReplies).toBe(1);
-    expect({ ...h.state, counters: before.counters, lastError: undefined }).toEqual({ ...before, lastError: undefined });
+    expect({ ...h.state, counters: before.counters, lastError: undefined }).toEqual({
+      ...before,
+      lastError: undefined,
+    });
   });
 });
 
@@ -251,6 +273,30 @@ describe("state machine: retry and backoff", () => {
     expect(h.fireTimer().effects).toEqual([{ type: "connect" }]);
   });
 
+  it("a late decision for an earlier request of this device is honoured; a late busy is not", () => {
+    const h = harness({ random: 0 });
+    h.online();
+    h.reply({ status: "pending", retryAfterSeconds: 1 });
+    h.fireTimer(); // req2 goes out
+    expect(h.state.requestId).toBe("req2");
+    h.reply({ status: "busy", retryAfterSeconds: 60, requestId: "req1" });
+    expect(h.state).toMatchObject({ phase: "enrolling", requestId: "req2" });
+    h.reply({ status: "approved", deviceUUID: UUID, requestId: "req1" });
+    expect(h.state).toMatchObject({ phase: "enrolled", deviceUUID: UUID });
+  });
+
+  it("with retryRejected, rejected means wait retryAfterSeconds (or 600 s) and ask again", () => {
+    const h = harness({ retryRejected: true, random: 0 });
+    h.online();
+    h.reply({ status: "rejected", reason: "PairingDisabled" });
+    expect(h.state).toMatchObject({ phase: "waiting", lastError: "rejected:PairingDisabled" });
+    expect(h.state.wakeAt! - h.now).toBe(600_000);
+    h.fireTimer();
+    h.reply({ status: "rejected", reason: "PairingDisabled", retryAfterSeconds: 30 });
+    expect(h.state.wakeAt! - h.now).toBe(30_000);
+    expect(h.state.counters.rejectedReplies).toBe(2);
+  });
+
   it("a late approval for the latest request is honoured while backing off", () => {
     const h = harness();
     h.online();
@@ -272,6 +318,13 @@ describe("state machine: giving up", () => {
     }
     expect(h.state).toMatchObject({ phase: "failed", reason: "deadline", lastError: "ECONNREFUSED" });
     expect(h.now).toBe(1_000_000 + 60_000);
+  });
+
+  it("the deadline runs from boot, not from when the device was created", () => {
+    const h = harness({ deadlineMs: 5_000 });
+    h.advance(60_000);
+    h.send({ type: "boot" });
+    expect(h.state).toMatchObject({ bootAt: h.now, deadlineAt: h.now + 5_000 });
   });
 
   it("the deadline also bounds a long retry-after", () => {

@@ -44,6 +44,8 @@ export interface McuCounters {
   /** Verified answers that mean "try again later". */
   busyReplies: number;
   pendingReplies: number;
+  /** Only counted with retryRejected; otherwise "rejected" is final. */
+  rejectedReplies: number;
   errorReplies: number;
   replyTimeouts: number;
   connectFailures: number;
@@ -59,8 +61,14 @@ export interface McuState {
   readonly attempt: number;
   /** Failed connects / drops since the last good connect: the reconnect backoff exponent. */
   readonly reconnects: number;
-  /** The latest request. Only replies naming it are acted on. */
+  /** The latest request: the only one a non-final answer (busy, pending, error) is taken for. */
   readonly requestId?: string;
+  /**
+   * The last few requests, latest last. A final answer (approved, rejected, deactivated) to
+   * any of them counts: the gateway may publish the operator's decision later under the
+   * requestId it answered "pending" [PROTO-31]. Replies naming anything else are ignored.
+   */
+  readonly recentRequestIds: readonly string[];
   readonly publishedAt?: number;
   /** When the pending timeout or backoff ends (clock ms). */
   readonly wakeAt?: number;
@@ -105,6 +113,14 @@ export type McuEffect =
 export interface MachineSettings extends RetrySettings {
   /** Keep the connection after enrollment to hear an unsolicited deactivation. */
   stayConnected: boolean;
+  /**
+   * Treat "rejected" as "wait and ask again" (retryAfterSeconds, else 600 s), as SPEC
+   * [PROTO-31] has firmware do, instead of a final outcome. Off by default: a simulation
+   * run wants to report the rejection.
+   */
+  retryRejected: boolean;
+  /** The whole enrollment, from boot, gives up after this long; undefined = never. */
+  deadlineMs?: number;
 }
 
 export interface MachineEnv {
@@ -126,13 +142,14 @@ const ZERO_COUNTERS: McuCounters = Object.freeze({
   ignoredReplies: 0,
   busyReplies: 0,
   pendingReplies: 0,
+  rejectedReplies: 0,
   errorReplies: 0,
   replyTimeouts: 0,
   connectFailures: 0,
   disconnects: 0,
 });
 
-export function initialState(now: number, deadlineMs?: number): McuState {
+export function initialState(now: number): McuState {
   return {
     phase: "booting",
     bootAt: now,
@@ -140,7 +157,7 @@ export function initialState(now: number, deadlineMs?: number): McuState {
     attempt: 0,
     reconnects: 0,
     clockOffsetMs: 0,
-    deadlineAt: deadlineMs === undefined ? undefined : now + deadlineMs,
+    recentRequestIds: [],
     counters: ZERO_COUNTERS,
   };
 }
@@ -155,11 +172,20 @@ export function nextWake(s: McuState): number | undefined {
 
 const same = (state: McuState): Step => ({ state, effects: [] });
 
+/** How many past requestIds still count as "ours". */
+export const RECENT_REQUESTS = 4;
+
 function count(s: McuState, key: keyof McuCounters): McuState {
   return { ...s, counters: { ...s.counters, [key]: s.counters[key] + 1 } };
 }
 
-function finish(s: McuState, phase: FinalPhase, reason: string | undefined, env: MachineEnv, effects: McuEffect[] = []): Step {
+function finish(
+  s: McuState,
+  phase: FinalPhase,
+  reason: string | undefined,
+  env: MachineEnv,
+  effects: McuEffect[] = [],
+): Step {
   const keep = phase === "enrolled" && env.settings.stayConnected && s.connected;
   const state: McuState = {
     ...s,
@@ -181,6 +207,7 @@ function sendRequest(s: McuState, env: MachineEnv): Step {
       ...s,
       phase: "enrolling",
       requestId,
+      recentRequestIds: [...s.recentRequestIds.slice(1 - RECENT_REQUESTS), requestId],
       attempt: s.attempt + 1,
       publishedAt: env.now,
       wakeAt: env.now + env.settings.replyTimeoutMs,
@@ -214,42 +241,46 @@ function scheduleRetry(s: McuState, outcome: EnrollReply | "timeout", env: Machi
 function onReply(s: McuState, reply: EnrollReply, env: MachineEnv): Step {
   s = count(s, "verifiedReplies");
   if (s.deviceId !== undefined && reply.deviceId !== s.deviceId) return same(count(s, "ignoredReplies"));
+  const ours = reply.requestId !== "" && s.recentRequestIds.includes(reply.requestId);
 
   // An unsolicited push (no requestId) can end any live or enrolled device. The codec only
   // allows an empty requestId on "error", so the gateway may send the push as an error
   // reply with reason "Deactivated" instead.
-  const deactivation = reply.status === "deactivated" || (reply.status === "error" && reply.reason === "Deactivated");
-  if (deactivation && (reply.requestId === "" || reply.requestId === s.requestId)) {
+  const deactivation =
+    reply.status === "deactivated" || (reply.status === "error" && reply.reason === "Deactivated");
+  if (deactivation && (reply.requestId === "" || ours)) {
     if (s.phase === "failed" || s.phase === "booting") return same(s);
     return finish({ ...s, deviceUUID: reply.deviceUUID ?? s.deviceUUID }, "deactivated", reply.reason, env);
-  }
-
-  const ours = reply.requestId === s.requestId && s.requestId !== undefined;
-  // [PROTO-28] an error reply with an empty requestId answers a request the gateway could not read.
-  const unreadable = reply.requestId === "" && reply.status === "error" && s.phase === "enrolling";
-  if (!ours && !unreadable) return same(count(s, "ignoredReplies"));
-  // A late answer while already backing off only matters if it settles the enrollment.
-  if (s.phase === "waiting" && reply.status !== "approved" && reply.status !== "rejected") {
-    return same(count(s, "ignoredReplies"));
   }
   if (s.phase !== "enrolling" && s.phase !== "waiting") return same(count(s, "ignoredReplies"));
 
   const latency = s.publishedAt === undefined ? undefined : env.now - s.publishedAt;
-  switch (reply.status) {
-    case "approved": {
-      const uuid = reply.deviceUUID!;
-      const effects: McuEffect[] = uuid !== s.deviceUUID ? [{ type: "save-uuid", deviceUUID: uuid }] : [];
-      return finish({ ...s, deviceUUID: uuid, replyLatencyMs: latency }, "enrolled", undefined, env, effects);
-    }
-    case "rejected":
+  if (ours && reply.status === "approved") {
+    const uuid = reply.deviceUUID!;
+    const effects: McuEffect[] = uuid !== s.deviceUUID ? [{ type: "save-uuid", deviceUUID: uuid }] : [];
+    return finish({ ...s, deviceUUID: uuid, replyLatencyMs: latency }, "enrolled", undefined, env, effects);
+  }
+  if (ours && reply.status === "rejected") {
+    if (!env.settings.retryRejected)
       return finish({ ...s, replyLatencyMs: latency }, "rejected", reply.reason, env);
+    if (s.phase === "waiting") return same(count(s, "ignoredReplies"));
+    return scheduleRetry(count(s, "rejectedReplies"), reply, env, `rejected:${reply.reason ?? "unknown"}`);
+  }
+
+  // "Try again later" answers only matter for the request in flight. [PROTO-28] An error
+  // reply with an empty requestId answers a request the gateway could not read.
+  const current = reply.requestId === s.requestId || (reply.requestId === "" && reply.status === "error");
+  if (!current || s.phase !== "enrolling") return same(count(s, "ignoredReplies"));
+  switch (reply.status) {
     case "pending":
       return scheduleRetry(count(s, "pendingReplies"), reply, env, "pending");
     case "busy":
       return scheduleRetry(count(s, "busyReplies"), reply, env, "busy");
     case "error": {
-      // A verified reply carries the gateway's clock: adopt it so the retry passes the skew check. [PROTO-32]
-      const offset = reply.reason === "ClockSkew" ? reply.timestamp * 1000 - env.now : s.clockOffsetMs;
+      // A verified reply to our own request carries the gateway's clock: adopt it so the retry
+      // passes the skew check. [PROTO-32]
+      const skew = reply.reason === "ClockSkew" && reply.requestId === s.requestId;
+      const offset = skew ? reply.timestamp * 1000 - env.now : s.clockOffsetMs;
       const next = count({ ...s, clockOffsetMs: offset }, "errorReplies");
       return scheduleRetry(next, reply, env, `error:${reply.reason ?? "unknown"}`);
     }
@@ -281,13 +312,19 @@ export function transition(s: McuState, e: McuEvent, env: MachineEnv): Step {
   if (e.type === "reply-refused") {
     return same({ ...count(s, "refusedReplies"), lastError: `refused-reply:${e.code}` });
   }
-  if (e.type === "reply") return isFinal(s.phase) && s.phase !== "enrolled" ? same(s) : onReply(s, e.reply, env);
+  if (e.type === "reply")
+    return isFinal(s.phase) && s.phase !== "enrolled" ? same(s) : onReply(s, e.reply, env);
   if (e.type === "disconnected" && isFinal(s.phase)) return same({ ...s, connected: false });
   if (isFinal(s.phase)) return same(s);
 
   switch (e.type) {
-    case "boot":
-      return s.phase === "booting" ? { state: s, effects: [{ type: "load-identity" }] } : same(s);
+    case "boot": {
+      if (s.phase !== "booting") return same(s);
+      // The deadline runs from boot, not from construction.
+      const deadlineAt =
+        env.settings.deadlineMs === undefined ? undefined : env.now + env.settings.deadlineMs;
+      return { state: { ...s, bootAt: env.now, deadlineAt }, effects: [{ type: "load-identity" }] };
+    }
     case "identity-loaded":
       if (s.phase !== "booting") return same(s);
       return {

@@ -17,6 +17,9 @@ export function checkMetadata(metadata: DeviceMetadata): void {
     });
   } catch (err) {
     const e = err as { field?: string; message?: string };
-    throw new SimError("E_BAD_OPTION", `invalid device metadata${e.field ? ` (${e.field})` : ""}: ${e.message ?? String(err)}`);
+    throw new SimError(
+      "E_BAD_OPTION",
+      `invalid device metadata${e.field ? ` (${e.field})` : ""}: ${e.message ?? String(err)}`,
+    );
   }
 }

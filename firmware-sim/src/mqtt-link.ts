@@ -88,7 +88,9 @@ export class MqttLink {
   /** QoS 1; a failed publish surfaces as a reply timeout or a close, like on a real device. */
   publish(topic: string, payload: Uint8Array): void {
     if (!this.ready) return;
-    this.#client.publish(topic, Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), { qos: 1 });
+    this.#client.publish(topic, Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), {
+      qos: 1,
+    });
   }
 
   /** Idempotent; no handler runs after it. */

@@ -3,7 +3,12 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createGatewaySigner, encodeEnrollReply, PROTOCOL_VERSION, type ProtocolError } from "@devreg/protocol";
+import {
+  createGatewaySigner,
+  encodeEnrollReply,
+  PROTOCOL_VERSION,
+  type ProtocolError,
+} from "@devreg/protocol";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { approveAll, type FakeGateway, startFakeGateway, uuidFor } from "../test/support/fake-gateway.ts";
 import { nodeCrypto } from "./device-crypto.ts";
@@ -25,7 +30,9 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function mcu(opts: Partial<VirtualMcuOptions> & { gatewayPublicKey: Uint8Array; mqttUrl: string }): VirtualMcu {
+function mcu(
+  opts: Partial<VirtualMcuOptions> & { gatewayPublicKey: Uint8Array; mqttUrl: string },
+): VirtualMcu {
   const d = new VirtualMcu({ identity: createIdentity(nodeCrypto), ...opts });
   devices.push(d);
   return d;
@@ -104,7 +111,11 @@ describe("VirtualMcu against a real broker", () => {
       retry: { replyTimeoutMs: 200, retryDelaySeconds: () => 0.1 },
     });
     const outcome = await d.start();
-    expect(outcome).toMatchObject({ phase: "failed", reason: "deadline", lastError: "refused-reply:E_BAD_SIGNATURE" });
+    expect(outcome).toMatchObject({
+      phase: "failed",
+      reason: "deadline",
+      lastError: "refused-reply:E_BAD_SIGNATURE",
+    });
     expect(outcome.counters.refusedReplies).toBeGreaterThan(1);
     expect(outcome.counters.verifiedReplies).toBe(0);
   });
@@ -129,12 +140,17 @@ describe("VirtualMcu against a real broker", () => {
         if (attempt > 0) return approveAll(req, { attempt });
         dropped = true;
         // Kick the device right after its first request, as a restarting gateway would.
-        const clients = (gateway!.broker as unknown as { clients: Record<string, { close(): void }> }).clients;
+        const clients = (gateway!.broker as unknown as { clients: Record<string, { close(): void }> })
+          .clients;
         setImmediate(() => clients[req.deviceId]?.close());
         return "drop";
       },
     });
-    const d = mcu({ mqttUrl: gateway.url, gatewayPublicKey: gateway.publicKey, retry: { reconnectBaseMs: 50 } });
+    const d = mcu({
+      mqttUrl: gateway.url,
+      gatewayPublicKey: gateway.publicKey,
+      retry: { reconnectBaseMs: 50 },
+    });
     const outcome = await d.start();
     expect(dropped).toBe(true);
     expect(outcome).toMatchObject({ phase: "enrolled" });
@@ -147,7 +163,12 @@ describe("VirtualMcu against a real broker", () => {
     const enrolled = await d.start();
     const final = once(d, "final");
     // The gateway's push form: the codec allows requestId "" only on error replies.
-    await gateway.reply(d.deviceId!, { requestId: "", status: "error", reason: "Deactivated", deviceUUID: enrolled.deviceUUID! });
+    await gateway.reply(d.deviceId!, {
+      requestId: "",
+      status: "error",
+      reason: "Deactivated",
+      deviceUUID: enrolled.deviceUUID!,
+    });
     const [outcome] = await final;
     expect(outcome).toMatchObject({ phase: "deactivated" });
   });
@@ -155,7 +176,11 @@ describe("VirtualMcu against a real broker", () => {
   it("rejects start() with a typed error for a corrupt identity file", async () => {
     const identityPath = join(dir, "flash.json");
     await writeFile(identityPath, "{ not json");
-    const d = new VirtualMcu({ mqttUrl: "mqtt://127.0.0.1:1", gatewayPublicKey: new Uint8Array(32), identityPath });
+    const d = new VirtualMcu({
+      mqttUrl: "mqtt://127.0.0.1:1",
+      gatewayPublicKey: new Uint8Array(32),
+      identityPath,
+    });
     devices.push(d);
     await expect(d.start()).rejects.toMatchObject({ code: "E_IDENTITY_CORRUPT" });
     expect(d.state).toMatchObject({ phase: "failed", reason: "identity" });
@@ -163,7 +188,11 @@ describe("VirtualMcu against a real broker", () => {
 
   it("fails fast with E_BAD_OPTION for metadata the codec refuses", async () => {
     gateway = await startFakeGateway();
-    const d = mcu({ mqttUrl: gateway.url, gatewayPublicKey: gateway.publicKey, metadata: { model: "", firmwareVersion: "1" } });
+    const d = mcu({
+      mqttUrl: gateway.url,
+      gatewayPublicKey: gateway.publicKey,
+      metadata: { model: "", firmwareVersion: "1" },
+    });
     await expect(d.start()).rejects.toMatchObject({ code: "E_BAD_OPTION" });
   });
 });
@@ -173,7 +202,11 @@ describe("VirtualMcu timing (fake timers)", () => {
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
     gateway = await startFakeGateway({
       decide: (req, { attempt }) =>
-        attempt === 0 ? { status: "busy", retryAfterSeconds: 30 } : attempt === 1 ? "drop" : approveAll(req, { attempt }),
+        attempt === 0
+          ? { status: "busy", retryAfterSeconds: 30 }
+          : attempt === 1
+            ? "drop"
+            : approveAll(req, { attempt }),
     });
     const d = mcu({ mqttUrl: gateway.url, gatewayPublicKey: gateway.publicKey, random: () => 0 });
     const published: number[] = [];

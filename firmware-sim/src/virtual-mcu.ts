@@ -54,6 +54,8 @@ export interface VirtualMcuOptions {
   deadlineMs?: number;
   /** Keep the session after enrollment to hear a deactivation push. Default true. */
   stayConnected?: boolean;
+  /** Retry after "rejected" as SPEC [PROTO-31] says, instead of ending there. Default false. */
+  retryRejected?: boolean;
   keepaliveSeconds?: number;
   connectTimeoutMs?: number;
   /** Milliseconds clock; default Date.now (which vitest's fake timers also drive). */
@@ -111,15 +113,23 @@ export class VirtualMcu extends EventEmitter<VirtualMcuEvents> {
     if (!(opts.gatewayPublicKey instanceof Uint8Array) || opts.gatewayPublicKey.length !== 32) {
       throw new SimError("E_BAD_OPTION", "gatewayPublicKey must be 32 bytes");
     }
-    if (!opts.identity && !opts.identityPath) throw new SimError("E_BAD_OPTION", "identity or identityPath is required");
+    if (!opts.identity && !opts.identityPath)
+      throw new SimError("E_BAD_OPTION", "identity or identityPath is required");
     this.#opts = opts;
     this.#crypto = deviceCrypto(opts.crypto);
-    this.#settings = { ...DEFAULT_RETRY, ...opts.retry, stayConnected: opts.stayConnected ?? true };
+    this.#settings = {
+      ...DEFAULT_RETRY,
+      ...opts.retry,
+      stayConnected: opts.stayConnected ?? true,
+      retryRejected: opts.retryRejected ?? false,
+      deadlineMs: Number.isFinite(opts.deadlineMs ?? DEFAULT_DEADLINE_MS)
+        ? (opts.deadlineMs ?? DEFAULT_DEADLINE_MS)
+        : undefined,
+    };
     this.#clock = opts.clock ?? Date.now;
     this.#random = opts.random ?? Math.random;
     this.#identity = opts.identity;
-    const deadline = opts.deadlineMs ?? DEFAULT_DEADLINE_MS;
-    this.#state = initialState(this.#clock(), Number.isFinite(deadline) ? deadline : undefined);
+    this.#state = initialState(this.#clock());
   }
 
   get state(): McuState {
@@ -253,7 +263,8 @@ export class VirtualMcu extends EventEmitter<VirtualMcuEvents> {
       return;
     }
     loadOrCreateIdentity(this.#opts.identityPath!, this.#crypto).then(loaded, (err: unknown) => {
-      const fatal = err instanceof SimError ? err : new SimError("E_IDENTITY_IO", String(err), { cause: err });
+      const fatal =
+        err instanceof SimError ? err : new SimError("E_IDENTITY_IO", String(err), { cause: err });
       this.#failFatal("identity", fatal);
     });
   }
@@ -267,7 +278,7 @@ export class VirtualMcu extends EventEmitter<VirtualMcuEvents> {
         clientId: deviceId,
         replyTopic: replyTopic(deviceId),
         keepaliveSeconds: this.#opts.keepaliveSeconds ?? 60,
-        connectTimeoutMs: this.#opts.connectTimeoutMs ?? 10_000,
+        connectTimeoutMs: this.#opts.connectTimeoutMs ?? 30_000,
       },
       {
         // Events from a link that was replaced or closed are stale.

@@ -19,7 +19,9 @@ describe("gateway options", () => {
     expect(c.limits.maxWaiting).toBe(10_000);
   });
   it("reports every bad field with its path and a stable code", () => {
-    expect(() => parseGatewayOptions({ gatewayId: "no spaces", mqtt: { port: 70_000 }, namespace: "Bad_NS" })).toThrow(
+    expect(() =>
+      parseGatewayOptions({ gatewayId: "no spaces", mqtt: { port: 70_000 }, namespace: "Bad_NS" }),
+    ).toThrow(
       expect.objectContaining({
         code: "E_GW_CONFIG",
         message: expect.stringMatching(/gatewayId.*namespace|namespace.*gatewayId/s),

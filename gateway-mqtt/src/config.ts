@@ -7,7 +7,10 @@ import { GatewayError } from "./errors.ts";
 const port = z.number().int().min(0).max(65535);
 const bucket = (ratePerSecond: number, burst: number) =>
   z
-    .object({ ratePerSecond: z.number().positive().default(ratePerSecond), burst: z.number().min(1).default(burst) })
+    .object({
+      ratePerSecond: z.number().positive().default(ratePerSecond),
+      burst: z.number().min(1).default(burst),
+    })
     .prefault({});
 
 /** Kubernetes label value: what LABEL_GATEWAY carries. */
@@ -22,17 +25,24 @@ export const GatewayOptionsSchema = z.object({
   kubeconfig: z.string().optional(),
   namespace: z.string().regex(DNS1123_LABEL, "namespace must be a DNS-1123 label").default(DEFAULT_NAMESPACE),
   /** This replica's id: the value of the gateway label on registrations it creates (e.g. the pod name). */
-  gatewayId: z.string().regex(LABEL_VALUE, "gatewayId must be a Kubernetes label value").default(defaultGatewayId()),
+  gatewayId: z
+    .string()
+    .regex(LABEL_VALUE, "gatewayId must be a Kubernetes label value")
+    .default(defaultGatewayId()),
   mqtt: z.object({ host: z.string().default("0.0.0.0"), port: port.default(1883) }).prefault({}),
   /** MQTT over WebSocket (same broker, same ACL). */
-  ws: z.object({ host: z.string().default("0.0.0.0"), port: port, path: z.string().default("/mqtt") }).optional(),
+  ws: z
+    .object({ host: z.string().default("0.0.0.0"), port: port, path: z.string().default("/mqtt") })
+    .optional(),
   /** With cert+key, the MQTT and WebSocket listeners speak TLS. PEM text or file paths. */
   tls: z.object({ cert: pemOrPath, key: pemOrPath, ca: pemOrPath.optional() }).optional(),
   /** Device-facing HTTP (POST /enroll); false turns it off. */
-  http: z.union([z.literal(false), z.object({ host: z.string().default("0.0.0.0"), port: port.default(8080) })]).default({
-    host: "0.0.0.0",
-    port: 8080,
-  }),
+  http: z
+    .union([z.literal(false), z.object({ host: z.string().default("0.0.0.0"), port: port.default(8080) })])
+    .default({
+      host: "0.0.0.0",
+      port: 8080,
+    }),
   /** Operator-facing /healthz, /readyz, /metrics, on their own port so devices never reach them. */
   admin: z.object({ host: z.string().default("0.0.0.0"), port: port.default(9090) }).prefault({}),
   /** Gateway signing key: PKCS#8 PEM text or a 32-byte seed. */
@@ -42,6 +52,11 @@ export const GatewayOptionsSchema = z.object({
   /** How long a request waits for the operator before it is answered "pending". */
   decisionTimeoutMs: z.number().int().min(1).default(10_000),
   pendingRetryAfterSeconds: z.number().int().min(1).max(86_400).default(10),
+  /**
+   * After a "pending" answer over MQTT, publish the decision with the same requestId if it
+   * comes within this long and the device is still connected (SPEC §14.3, PROTO-31). 0: off.
+   */
+  latePushMs: z.number().int().min(0).default(60_000),
   busyRetryAfterSeconds: z.number().int().min(1).max(86_400).default(5),
   /** [PROTO-22] accepted clock skew. */
   maxSkewSeconds: z.number().int().min(1).optional(),

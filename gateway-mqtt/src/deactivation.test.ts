@@ -1,4 +1,9 @@
-import { createGatewaySigner, generateDeviceKeyPair, deviceIdFromPublicKey, verifyEnrollReply } from "@devreg/protocol";
+import {
+  createGatewaySigner,
+  generateDeviceKeyPair,
+  deviceIdFromPublicKey,
+  verifyEnrollReply,
+} from "@devreg/protocol";
 import { describe, expect, it } from "vitest";
 import { deactivationPush, deviceIdOf } from "./deactivation.ts";
 
@@ -23,7 +28,9 @@ describe("deactivation push", () => {
     const id = "0123456789abcdef0123456789abcdef";
     const base = { apiVersion: "v", kind: "k", spec: { publicKey: "k" } };
     expect(deviceIdOf({ ...base, metadata: { name: "x" }, spec: { publicKey: "k", deviceId: id } })).toBe(id);
-    expect(deviceIdOf({ ...base, metadata: { name: "x", labels: { "devices.example.com/device-id": id } } })).toBe(id);
+    expect(
+      deviceIdOf({ ...base, metadata: { name: "x", labels: { "devices.example.com/device-id": id } } }),
+    ).toBe(id);
     expect(deviceIdOf({ ...base, metadata: { name: `dev-${id}` } })).toBe(id);
     expect(deviceIdOf({ ...base, metadata: { name: "admin-made" } })).toBeNull();
   });

@@ -10,7 +10,8 @@ import type { GatewaySigner } from "./key-store.ts";
 
 /** Device id of a registration: spec, then label, then the name devreg derived [PROTO-3]. */
 export function deviceIdOf(reg: DeviceRegistration): string | null {
-  for (const c of [reg.spec.deviceId, reg.metadata.labels?.[LABEL_DEVICE_ID]]) if (c && isValidDeviceId(c)) return c;
+  for (const c of [reg.spec?.deviceId, reg.metadata.labels?.[LABEL_DEVICE_ID]])
+    if (c && isValidDeviceId(c)) return c;
   return deviceIdFromRegistrationName(reg.metadata.name);
 }
 
@@ -32,7 +33,12 @@ export function deactivationPush(
   try {
     return { reply: preferred, frame: encodeEnrollReply(preferred, signer) };
   } catch {
-    const fallback: EnrollReply = { ...base, status: "error", reason: "Deactivated", message: "device deactivated" };
+    const fallback: EnrollReply = {
+      ...base,
+      status: "error",
+      reason: "Deactivated",
+      message: "device deactivated",
+    };
     return { reply: fallback, frame: encodeEnrollReply(fallback, signer) };
   }
 }

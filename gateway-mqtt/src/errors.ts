@@ -33,6 +33,9 @@ export function isGatewayError(err: unknown, code?: GatewayErrorCode): err is Ga
 
 /** One line for logs from anything thrown; never includes payloads. */
 export function errorText(err: unknown): string {
-  if (err instanceof Error) return (err as { code?: unknown }).code ? `${String((err as { code?: unknown }).code)}: ${err.message}` : err.message;
+  if (err instanceof Error)
+    return (err as { code?: unknown }).code
+      ? `${String((err as { code?: unknown }).code)}: ${err.message}`
+      : err.message;
   return String(err);
 }

@@ -13,13 +13,14 @@ import type { EnrollContext } from "./enroll/context.ts";
 import type { Decision } from "./enroll/decision.ts";
 import { DecisionBoard } from "./enroll/decision-board.ts";
 import { type IncomingRequest, runEnroll, shedRequest } from "./enroll/pipeline.ts";
-import { jittered } from "./enroll/replies.ts";
+import { decidedReply, jittered } from "./enroll/replies.ts";
+import { signReply } from "./enroll/steps/sign-reply.ts";
 import { GatewayError, errorText } from "./errors.ts";
 import type { GatewayEvents } from "./events.ts";
 import { createEnrollServer } from "./http/enroll-server.ts";
 import { loadGatewayKey } from "./key-store.ts";
 import { Semaphore } from "./limits/semaphore.ts";
-import { TokenBucket } from "./limits/token-bucket.ts";
+import { KeyedBuckets, TokenBucket } from "./limits/token-bucket.ts";
 import { createLogger } from "./log.ts";
 import { GatewayMetrics } from "./metrics.ts";
 
@@ -41,12 +42,26 @@ export interface GatewayHandle {
   stop(): Promise<void>;
 }
 
+/** True if `p` settled within `ms`; the timer never outlives the wait. */
+async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((r) => {
+    timer = setTimeout(() => r(false), ms);
+  });
+  try {
+    return await Promise.race([p.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Starts one gateway replica: informer, broker, HTTP and admin listeners. */
 export async function startGateway(opts: GatewayOptions): Promise<GatewayHandle> {
   const cfg = parseGatewayOptions(opts);
   const log = createLogger(cfg.logLevel, cfg.logger, cfg.gatewayId);
   const { signer, origin } = loadGatewayKey(cfg.key, cfg.keyFile);
-  if (origin === "ephemeral") log.warn("no key or key file given: using an ephemeral key devices cannot pin across restarts");
+  if (origin === "ephemeral")
+    log.warn("no key or key file given: using an ephemeral key devices cannot pin across restarts");
   const metrics = new GatewayMetrics(cfg.gatewayId);
   const events = new EventEmitter<GatewayEvents>();
 
@@ -67,9 +82,20 @@ export async function startGateway(opts: GatewayOptions): Promise<GatewayHandle>
       log.error({ event: name, err: errorText(e) }, "gateway event listener threw");
     }
   };
+  // Every refusal is counted; log lines are rate-limited per kind so a flood cannot turn
+  // into a logging DoS (the count of suppressed lines rides on the next one).
+  const refusalLogBudget = new KeyedBuckets({ ratePerSecond: 10, burst: 20 }, 64);
+  const suppressed = new Map<RefusalKind, number>();
   const refuse = (kind: RefusalKind, f: { clientId?: string; remote?: string; detail?: string }) => {
     metrics.refused(kind);
-    log.info({ refusal: kind, clientId: f.clientId, remote: f.remote, detail: f.detail }, "refused");
+    if (refusalLogBudget.tryTake(kind)) {
+      const skipped = suppressed.get(kind);
+      suppressed.delete(kind);
+      log.info(
+        { refusal: kind, clientId: f.clientId, remote: f.remote, detail: f.detail, suppressed: skipped },
+        "refused",
+      );
+    } else suppressed.set(kind, (suppressed.get(kind) ?? 0) + 1);
     emit("refused", { kind, clientId: f.clientId, remote: f.remote });
   };
 
@@ -82,7 +108,13 @@ export async function startGateway(opts: GatewayOptions): Promise<GatewayHandle>
       log.debug({ deviceId }, "deactivated device not connected here; it learns at its next enroll");
       return;
     }
-    const push = deactivationPush(signer, deviceId, decision.deviceUUID, decision.reason, Math.floor(Date.now() / 1000));
+    const push = deactivationPush(
+      signer,
+      deviceId,
+      decision.deviceUUID,
+      decision.reason,
+      Math.floor(Date.now() / 1000),
+    );
     broker
       .pushAndDisconnect(client, push.frame)
       .then((sent) => {
@@ -93,7 +125,9 @@ export async function startGateway(opts: GatewayOptions): Promise<GatewayHandle>
       .catch((e) => log.warn({ deviceId, err: errorText(e) }, "deactivation push failed"));
   };
 
-  const board = new DecisionBoard(rest, cfg.namespace, cfg.gatewayId, onDecided, (n) => metrics.waiting.set(n));
+  const board = new DecisionBoard(rest, cfg.namespace, cfg.gatewayId, onDecided, (n) =>
+    metrics.waiting.set(n),
+  );
   board.informer.on("error", (err, retryInMs) => {
     metrics.informerErrors.inc();
     log.warn({ err: errorText(err), retryInMs }, "registration informer failed; retrying");
@@ -125,6 +159,31 @@ export async function startGateway(opts: GatewayOptions): Promise<GatewayHandle>
     }
   };
 
+  /** SPEC §14.3: the decision after a "pending" answer, same requestId, if the device is still here. */
+  const followLate = (name: string, deviceId: string, requestId: string) => {
+    board.follow(name, Date.now() + cfg.latePushMs, cfg.limits.maxWaiting, (decision) => {
+      if (stopping || !broker?.client(deviceId)) return;
+      const signed = signReply(
+        ctx,
+        decidedReply({ requestId, deviceId }, decision),
+        Math.floor(Date.now() / 1000),
+      );
+      metrics.latePushes.inc();
+      void broker
+        .publishReply(deviceId, signed.frame)
+        .then(() =>
+          emit("replied", {
+            transport: "mqtt",
+            deviceId,
+            requestId,
+            status: signed.reply.status,
+            reason: signed.reply.reason,
+            ms: 0,
+          }),
+        );
+    });
+  };
+
   const onMqttRequest = (client: Client, packet: PublishPacket, remote: string) => {
     const deviceId = client.id;
     const payload = typeof packet.payload === "string" ? Buffer.from(packet.payload) : packet.payload;
@@ -140,7 +199,13 @@ export async function startGateway(opts: GatewayOptions): Promise<GatewayHandle>
     const t0 = performance.now();
     if (stopping || !ctx.global.tryTake()) {
       if (!stopping) refuse("global_rate", { clientId: deviceId, remote });
-      const shed = shedRequest(ctx, inc, "mqtt", stopping ? "ShuttingDown" : "RateLimited", jittered(cfg.busyRetryAfterSeconds));
+      const shed = shedRequest(
+        ctx,
+        inc,
+        "mqtt",
+        stopping ? "ShuttingDown" : "RateLimited",
+        jittered(cfg.busyRetryAfterSeconds),
+      );
       void track(b.publishReply(deviceId, shed.frame));
       return;
     }
@@ -148,6 +213,8 @@ export async function startGateway(opts: GatewayOptions): Promise<GatewayHandle>
       runEnroll(ctx, inc, "mqtt").then(async (r) => {
         if (r.kind !== "reply") return;
         await b.publishReply(deviceId, r.frame);
+        if (r.pendingName !== undefined && cfg.latePushMs > 0)
+          followLate(r.pendingName, deviceId, r.reply.requestId);
         emit("replied", {
           transport: "mqtt",
           deviceId,
@@ -177,7 +244,14 @@ export async function startGateway(opts: GatewayOptions): Promise<GatewayHandle>
   const admin = createAdminServer({
     registry: metrics.registry,
     log,
-    notReady: () => (stopping ? "stopping" : !started ? "starting" : !board.informer.hasSynced ? "informer not synced" : null),
+    notReady: () =>
+      stopping
+        ? "stopping"
+        : !started
+          ? "starting"
+          : !board.informer.hasSynced
+            ? "informer not synced"
+            : null,
   });
   let httpServer: http.Server | undefined;
   let adminPort = 0;
@@ -204,7 +278,10 @@ export async function startGateway(opts: GatewayOptions): Promise<GatewayHandle>
     try {
       await board.informer.waitForSync(cfg.syncTimeoutMs);
     } catch (e) {
-      throw new GatewayError("E_GW_KUBE_UNAVAILABLE", `registrations in ${cfg.namespace} could not be listed: ${errorText(e)}`);
+      throw new GatewayError(
+        "E_GW_KUBE_UNAVAILABLE",
+        `registrations in ${cfg.namespace} could not be listed: ${errorText(e)}`,
+      );
     }
     await broker.start();
     if (cfg.http !== false) {
@@ -215,7 +292,13 @@ export async function startGateway(opts: GatewayOptions): Promise<GatewayHandle>
         refuse,
         enroll: (inc) => track(runEnroll(ctx, inc, "http")),
         replied: (i) =>
-          emit("replied", { transport: "http", deviceId: i.deviceId, requestId: i.requestId, status: i.status as never, ms: i.ms }),
+          emit("replied", {
+            transport: "http",
+            deviceId: i.deviceId,
+            requestId: i.requestId,
+            status: i.status as never,
+            ms: i.ms,
+          }),
       });
       httpPort = await listen(httpServer, cfg.http.port, cfg.http.host, "HTTP");
     }
@@ -249,11 +332,12 @@ export async function startGateway(opts: GatewayOptions): Promise<GatewayHandle>
       httpServer?.closeIdleConnections();
       // Waiting requests get at most the grace period to be decided, then "pending".
       board.shortenDeadlines(cfg.stopGraceMs);
+      board.dropFollowers();
       const until = Date.now() + cfg.stopGraceMs + 5_000;
       while (inFlight > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
       await broker!.flush(1_000);
       await broker!.close();
-      await Promise.race([listenersClosed, new Promise((r) => setTimeout(r, 2_000))]);
+      if (!(await within(listenersClosed, 2_000))) log.warn("listeners did not close within 2 s");
       if (httpServer) {
         httpServer.closeAllConnections();
         await closeServer(httpServer);

@@ -4,7 +4,13 @@
  * device with the operator's decision, signed with the gateway's key. See README.md.
  */
 export { startGateway, type GatewayHandle } from "./gateway.ts";
-export { type GatewayOptions, type GatewayConfig, GatewayOptionsSchema, parseGatewayOptions, defaultGatewayId } from "./config.ts";
+export {
+  type GatewayOptions,
+  type GatewayConfig,
+  GatewayOptionsSchema,
+  parseGatewayOptions,
+  defaultGatewayId,
+} from "./config.ts";
 export { GatewayError, type GatewayErrorCode, isGatewayError } from "./errors.ts";
 export type { GatewayEvents } from "./events.ts";
 export { REFUSAL_KINDS, type RefusalKind } from "./broker/refusals.ts";

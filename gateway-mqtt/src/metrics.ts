@@ -17,6 +17,7 @@ export class GatewayMetrics {
   readonly refusals: Counter<"kind">;
   readonly takeovers: Counter;
   readonly deactivationPushes: Counter;
+  readonly latePushes: Counter;
   readonly informerErrors: Counter;
 
   constructor(gatewayId: string) {
@@ -66,6 +67,11 @@ export class GatewayMetrics {
       help: "Deactivated replies pushed to connected devices",
       registers,
     });
+    this.latePushes = new Counter({
+      name: `${METRIC_PREFIX}late_decision_pushes_total`,
+      help: "Decisions published after a pending answer, with the same requestId (SPEC 14.3)",
+      registers,
+    });
     this.informerErrors = new Counter({
       name: `${METRIC_PREFIX}informer_errors_total`,
       help: "List/watch failures of the registration informer (it retries by itself)",
@@ -73,7 +79,8 @@ export class GatewayMetrics {
     });
     // Every label value exists from the start, so dashboards and rate() see zeros.
     for (const kind of REFUSAL_KINDS) this.refusals.inc({ kind }, 0);
-    for (const outcome of OUTCOMES) for (const transport of TRANSPORTS) this.enrollments.inc({ outcome, transport }, 0);
+    for (const outcome of OUTCOMES)
+      for (const transport of TRANSPORTS) this.enrollments.inc({ outcome, transport }, 0);
     collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
   }
 

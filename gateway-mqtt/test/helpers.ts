@@ -91,7 +91,10 @@ export class TestDevice {
   }
 
   /** Connects (client id = device id unless overridden) and subscribes to its reply topic. */
-  async connect(port: number, opts: IClientOptions & { subscribe?: boolean; url?: string } = {}): Promise<MqttClient> {
+  async connect(
+    port: number,
+    opts: IClientOptions & { subscribe?: boolean; url?: string } = {},
+  ): Promise<MqttClient> {
     const { subscribe = true, url = `mqtt://127.0.0.1:${port}`, ...rest } = opts;
     const client = await mqtt.connectAsync(url, {
       clientId: this.deviceId,
@@ -109,19 +112,27 @@ export class TestDevice {
       if (w) w(payload);
       else this.replies.push(payload);
     });
-    if (subscribe && (await subscribeResult(client, this.replyTopic)) === 128) throw new Error("own reply topic refused");
+    if (subscribe && (await subscribeResult(client, this.replyTopic)) === 128)
+      throw new Error("own reply topic refused");
     return client;
   }
 
   /** A signed enroll request frame with fresh requestId and nonce. */
-  request(over: { timestamp?: number; requestId?: string; keyPair?: DeviceKeyPair } = {}): { frame: Uint8Array; requestId: string } {
+  request(over: { timestamp?: number; requestId?: string; keyPair?: DeviceKeyPair } = {}): {
+    frame: Uint8Array;
+    requestId: string;
+  } {
     const requestId = over.requestId ?? newRequestId();
     const frame = encodeEnrollRequest({
       keyPair: over.keyPair ?? this.keyPair,
       requestId,
       nonce: newNonce(),
       timestamp: over.timestamp ?? Math.floor(Date.now() / 1000),
-      metadata: { model: "test-mcu", firmwareVersion: "1.0.0", serialNumber: `SN-${this.deviceId.slice(0, 8)}` },
+      metadata: {
+        model: "test-mcu",
+        firmwareVersion: "1.0.0",
+        serialNumber: `SN-${this.deviceId.slice(0, 8)}`,
+      },
     });
     return { frame, requestId };
   }
@@ -163,7 +174,12 @@ export class TestDevice {
   }
 }
 
-export function verifiedReply(frame: Uint8Array, gatewayKey: Uint8Array, deviceId: string, requestId?: string): EnrollReply {
+export function verifiedReply(
+  frame: Uint8Array,
+  gatewayKey: Uint8Array,
+  deviceId: string,
+  requestId?: string,
+): EnrollReply {
   const v = verifyEnrollReply(new Uint8Array(frame), gatewayKey, { deviceId, requestId });
   if (!v.ok) throw new Error(`reply does not verify: ${v.error.code} ${v.error.message}`);
   return v.value;
@@ -210,7 +226,11 @@ export function uuid4(): string {
 }
 
 /** Scrapes /metrics and returns one sample's value (0 when absent). */
-export async function metric(adminPort: number, name: string, labels: Record<string, string> = {}): Promise<number> {
+export async function metric(
+  adminPort: number,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
   let total = 0;
   let found = false;
@@ -224,7 +244,11 @@ export async function metric(adminPort: number, name: string, labels: Record<str
   return found ? total : 0;
 }
 
-export async function waitFor<T>(fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000, what = "condition"): Promise<T> {
+export async function waitFor<T>(
+  fn: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 10_000,
+  what = "condition",
+): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
@@ -240,7 +264,8 @@ export async function subscribeResult(client: MqttClient, filter: string): Promi
     const granted = await client.subscribeAsync(filter, { qos: 1 });
     return granted[0]?.qos ?? -1;
   } catch (e) {
-    if ((e as Error).name === "ErrorWithSubackPacket" || /Subscribe error/.test((e as Error).message)) return 128;
+    if ((e as Error).name === "ErrorWithSubackPacket" || /Subscribe error/.test((e as Error).message))
+      return 128;
     throw e;
   }
 }

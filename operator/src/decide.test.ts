@@ -13,10 +13,10 @@ const UUID_A = "11111111-1111-4111-8111-111111111111";
 const UUID_B = "22222222-2222-4222-8222-222222222222";
 
 function ctx(over: Partial<DecideContext> = {}): DecideContext & { minted: number } {
-  const c = {
+  const c: DecideContext & { minted: number } = {
     minted: 0,
     deviceIdOf: deviceIdFromPublicKey,
-    newUUID: () => {
+    newUUID: (): string => {
       c.minted++;
       return c.minted === 1 ? UUID_A : UUID_B;
     },

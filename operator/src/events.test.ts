@@ -88,3 +88,34 @@ describe("EventRecorder", () => {
     r.stop();
   });
 });
+
+describe("EventRecorder yields to decisions", () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("sends nothing while yieldTo() is true, then catches up", async () => {
+    const f = fakeRest(1);
+    let backlog = true;
+    const r = new EventRecorder(f.rest, {
+      component: "c",
+      instance: "i",
+      queueSize: 100,
+      concurrency: 2,
+      qps: 1000,
+      burst: 1000,
+      log: pino({ level: "silent" }),
+      yieldTo: () => backlog,
+    });
+    for (let i = 0; i < 5; i++) r.record(ref, "Normal", "Approved", "x");
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(f.bodies).toHaveLength(0);
+    expect(r.pending).toBe(5);
+    backlog = false;
+    await vi.advanceTimersByTimeAsync(200);
+    expect(f.bodies).toHaveLength(5);
+  });
+});

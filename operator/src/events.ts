@@ -24,10 +24,17 @@ export interface EventRecorderOptions {
   qps: number;
   burst: number;
   log: Logger;
+  /**
+   * While this says true (the reconciler has a backlog), nothing is sent: Events and decisions
+   * share one apiserver, and decisions come first. Queued Events wait (or drop when full).
+   */
+  yieldTo?: () => boolean;
   onDropped?: () => void;
   onSent?: () => void;
   onFailed?: () => void;
 }
+
+const YIELD_POLL_MS = 100;
 
 interface Pending {
   ref: ObjectRef;
@@ -39,8 +46,9 @@ interface Pending {
 
 /**
  * Best-effort core/v1 Events, like client-go's broadcaster: `record` never blocks or throws;
- * a bounded queue is drained by a few senders under a token bucket, so Events can never
- * slow decisions (the apiserver is the shared bottleneck). A full queue drops and counts.
+ * a bounded queue is drained by a few senders under a token bucket, and not at all while the
+ * reconciler has a backlog (`yieldTo`), so Events never take apiserver time from decisions.
+ * A full queue drops and counts.
  */
 export class EventRecorder {
   private readonly queue: Pending[] = [];
@@ -109,7 +117,7 @@ export class EventRecorder {
 
   private pump(): void {
     while (!this.stopped && this.active < this.opts.concurrency && this.queue.length > 0 && !this.timer) {
-      const wait = this.takeToken();
+      const wait = this.opts.yieldTo?.() ? YIELD_POLL_MS : this.takeToken();
       if (wait > 0) {
         this.timer = setTimeout(() => {
           this.timer = undefined;

@@ -97,6 +97,7 @@ export async function startOperator(opts: OperatorOptions = {}): Promise<Operato
     qps: cfg.eventQps,
     burst: cfg.eventBurst,
     log,
+    yieldTo: () => (queue?.depth ?? 0) > 0,
     onDropped: () => metrics.eventsDropped.inc(),
     onSent: () => metrics.eventsSent.inc(),
     onFailed: () => metrics.eventsFailed.inc(),

@@ -7,6 +7,7 @@ import { type KeyIndex, keyOwner } from "./key-owner.ts";
 import type { OperatorMetrics } from "./metrics.ts";
 import type { PairingState } from "./pairing.ts";
 import type { DeviceIdOf } from "./spec-validation.ts";
+import { writeStatus } from "./status-writer.ts";
 
 /** A decision the operator wrote (for logs, tests and benchmarks). */
 export interface DecisionRecord {
@@ -91,7 +92,7 @@ export class Reconciler {
       });
       if (decision.action === "skip") return "skipped";
       try {
-        const updated = await this.d.regs.patchStatus(obj.metadata.name, decision.status, obj.metadata.resourceVersion);
+        const updated = await writeStatus(this.d.regs, obj.metadata.name, decision.status, obj.metadata.resourceVersion);
         const from = obj.metadata.resourceVersion ?? "";
         // Remember the write only while the cache still shows the version we wrote over.
         if (this.d.cache.get(key)?.metadata.resourceVersion === from) this.written.set(key, { fromResourceVersion: from, obj: updated });

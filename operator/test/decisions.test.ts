@@ -55,6 +55,9 @@ describe("operator decisions on a real apiserver", () => {
     const ev = await waitForEvent(rest, ns, created.metadata.name, "Approved");
     expect(ev).toMatchObject({ type: "Normal", involvedObject: { kind: "DeviceRegistration", uid: created.metadata.uid } });
     expect(ev.message).toContain(r.status?.deviceUUID);
+    // The audit trail names the operator as the writer of status.
+    const managers = (r.metadata as { managedFields?: Array<{ manager: string; fieldsV1?: Record<string, unknown> }> }).managedFields ?? [];
+    expect(managers.find((m) => m.manager === "devreg-operator")?.fieldsV1).toHaveProperty("f:status");
   });
 
   it("rejects with PairingDisabled while pairing is closed, with a Warning Event", async () => {

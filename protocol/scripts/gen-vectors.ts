@@ -13,8 +13,8 @@ import { createGatewaySigner } from "../src/gateway.ts";
 import { fromHex, toHex } from "../src/hex.ts";
 import {
   deviceIdFromPublicKey,
-  encodeEnrollRequest,
   type EnrollReply,
+  encodeEnrollRequest,
   type ProtocolErrorCode,
   registrationName,
   replyTopic,
@@ -49,7 +49,8 @@ const tstr = (s: string) => {
 };
 type Entry = [Uint8Array, Uint8Array];
 const map = (entries: Entry[]) => concatBytes(cborHead(5, entries.length), ...entries.flat());
-const indefiniteMap = (entries: Entry[]) => concatBytes(Uint8Array.of(0xbf), ...entries.flat(), Uint8Array.of(0xff));
+const indefiniteMap = (entries: Entry[]) =>
+  concatBytes(Uint8Array.of(0xbf), ...entries.flat(), Uint8Array.of(0xff));
 const float64 = (n: number) => {
   const b = new Uint8Array(9);
   b[0] = 0xfb;
@@ -60,7 +61,11 @@ const float64 = (n: number) => {
 const sign1Raw = (prot: Uint8Array, unprot: Uint8Array, payload: Uint8Array, sig: Uint8Array) =>
   concatBytes(Uint8Array.of(0xd2, 0x84), bstr(prot), unprot, bstr(payload), bstr(sig));
 
-function deviceSigned(payload: Uint8Array, secretKey = deviceA.secretKey, prot = EDDSA_PROTECTED_HEADER): Uint8Array {
+function deviceSigned(
+  payload: Uint8Array,
+  secretKey = deviceA.secretKey,
+  prot = EDDSA_PROTECTED_HEADER,
+): Uint8Array {
   const sig = nacl.sign.detached(sigStructure(prot, payload), secretKey);
   return sign1Raw(prot, Uint8Array.of(0xa0), payload, sig);
 }
@@ -98,7 +103,8 @@ function replyEntries(): Entry[] {
 
 const withValue = (entries: Entry[], key: number, value: Uint8Array): Entry[] =>
   entries.map(([k, v]) => [k, k.length === 1 && k[0] === key ? value : v]);
-const without = (entries: Entry[], key: number): Entry[] => entries.filter(([k]) => !(k.length === 1 && k[0] === key));
+const without = (entries: Entry[], key: number): Entry[] =>
+  entries.filter(([k]) => !(k.length === 1 && k[0] === key));
 
 function flipBit(frame: Uint8Array, index: number, bit = 0): Uint8Array {
   const out = frame.slice();
@@ -148,7 +154,12 @@ const requestCases: RequestCase[] = [
     requestId: "a1b2c3d4e5f60718",
     nonce: "f0e1d2c3b4a5968778695a4b3c2d1e0f",
     timestamp: NOW + 42,
-    metadata: { model: "acme-thermo-2", firmwareVersion: "2.4.1+build.7", hardwareRevision: "rev-B", serialNumber: "SN-000042" },
+    metadata: {
+      model: "acme-thermo-2",
+      firmwareVersion: "2.4.1+build.7",
+      hardwareRevision: "rev-B",
+      serialNumber: "SN-000042",
+    },
   },
   {
     name: "max-lengths",
@@ -213,7 +224,14 @@ const replyCases: { name: string; description: string; reply: EnrollReply }[] = 
   {
     name: "approved",
     description: "Answer to request vector 'minimal'.",
-    reply: { version: 1, requestId: "0123456789abcdef", deviceId: deviceAId, status: "approved", deviceUUID: UUID, timestamp: NOW + 1 },
+    reply: {
+      version: 1,
+      requestId: "0123456789abcdef",
+      deviceId: deviceAId,
+      status: "approved",
+      deviceUUID: UUID,
+      timestamp: NOW + 1,
+    },
   },
   {
     name: "approved-reenroll",
@@ -297,7 +315,14 @@ const replyCases: { name: string; description: string; reply: EnrollReply }[] = 
   {
     name: "error-malformed-no-request-id",
     description: "The request could not be read at all, so requestId is empty.",
-    reply: { version: 1, requestId: "", deviceId: deviceAId, status: "error", reason: "Malformed", timestamp: NOW + 1 },
+    reply: {
+      version: 1,
+      requestId: "",
+      deviceId: deviceAId,
+      status: "error",
+      reason: "Malformed",
+      timestamp: NOW + 1,
+    },
   },
   {
     name: "approved-utf8-message",
@@ -350,78 +375,513 @@ const nested = (depth: number) =>
 
 const negatives: NegativeCase[] = [
   // --- request: signatures and keys
-  { name: "req-signature-bit-flip", kind: "request", description: "Lowest bit of the signature's first byte flipped.", frame: flipBit(goodRequest, goodRequest.length - 64), expectedError: "E_BAD_SIGNATURE" },
-  { name: "req-payload-bit-flip", kind: "request", description: "Last character of firmwareVersion changed ('0' to '1') after signing.", frame: flipBit(goodRequest, goodRequest.length - 67), expectedError: "E_BAD_SIGNATURE" },
-  { name: "req-wrong-key", kind: "request", description: "Payload carries device B's public key but is signed with device A's secret key.", frame: req(requestEntries(deviceB.publicKey)), expectedError: "E_BAD_SIGNATURE" },
-  { name: "req-non-canonical-s", kind: "request", description: "Valid signature with S replaced by S + L; tweetnacl alone would accept it.", frame: malleate(goodRequest), expectedError: "E_BAD_SIGNATURE" },
-  { name: "req-small-order-key", kind: "request", description: "Public key is the identity point with the all-identity signature that 'verifies' for any message.", frame: sign1Raw(EDDSA_PROTECTED_HEADER, Uint8Array.of(0xa0), map(requestEntries(fromHex("01".padEnd(64, "0")))), fromHex("01".padEnd(128, "0"))), expectedError: "E_BAD_KEY" },
-  { name: "req-short-public-key", kind: "request", description: "Public key of 31 bytes.", frame: req(withValue(requestEntries(), 4, bstr(deviceA.publicKey.subarray(1)))), expectedError: "E_BAD_KEY" },
-  { name: "req-signature-63-bytes", kind: "request", description: "Signature one byte short.", frame: sign1Raw(EDDSA_PROTECTED_HEADER, Uint8Array.of(0xa0), map(requestEntries()), new Uint8Array(63)), expectedError: "E_BAD_SIGNATURE" },
-  { name: "req-clock-skew", kind: "request", description: "Valid request checked 301 s after its timestamp (limit 300).", frame: goodRequest, nowSeconds: NOW + 301, expectedError: "E_CLOCK_SKEW" },
-  { name: "req-clock-skew-future", kind: "request", description: "Valid request checked 301 s before its timestamp.", frame: goodRequest, nowSeconds: NOW - 301, expectedError: "E_CLOCK_SKEW" },
-  { name: "req-topic-mismatch", kind: "request", description: "Valid request from device A arriving on device B's request topic.", frame: goodRequest, expectedDeviceId: deviceIdFromPublicKey(deviceB.publicKey), expectedError: "E_TOPIC_MISMATCH" },
+  {
+    name: "req-signature-bit-flip",
+    kind: "request",
+    description: "Lowest bit of the signature's first byte flipped.",
+    frame: flipBit(goodRequest, goodRequest.length - 64),
+    expectedError: "E_BAD_SIGNATURE",
+  },
+  {
+    name: "req-payload-bit-flip",
+    kind: "request",
+    description: "Last character of firmwareVersion changed ('0' to '1') after signing.",
+    frame: flipBit(goodRequest, goodRequest.length - 67),
+    expectedError: "E_BAD_SIGNATURE",
+  },
+  {
+    name: "req-wrong-key",
+    kind: "request",
+    description: "Payload carries device B's public key but is signed with device A's secret key.",
+    frame: req(requestEntries(deviceB.publicKey)),
+    expectedError: "E_BAD_SIGNATURE",
+  },
+  {
+    name: "req-non-canonical-s",
+    kind: "request",
+    description: "Valid signature with S replaced by S + L; tweetnacl alone would accept it.",
+    frame: malleate(goodRequest),
+    expectedError: "E_BAD_SIGNATURE",
+  },
+  {
+    name: "req-small-order-key",
+    kind: "request",
+    description:
+      "Public key is the identity point with the all-identity signature that 'verifies' for any message.",
+    frame: sign1Raw(
+      EDDSA_PROTECTED_HEADER,
+      Uint8Array.of(0xa0),
+      map(requestEntries(fromHex("01".padEnd(64, "0")))),
+      fromHex("01".padEnd(128, "0")),
+    ),
+    expectedError: "E_BAD_KEY",
+  },
+  {
+    name: "req-short-public-key",
+    kind: "request",
+    description: "Public key of 31 bytes.",
+    frame: req(withValue(requestEntries(), 4, bstr(deviceA.publicKey.subarray(1)))),
+    expectedError: "E_BAD_KEY",
+  },
+  {
+    name: "req-signature-63-bytes",
+    kind: "request",
+    description: "Signature one byte short.",
+    frame: sign1Raw(EDDSA_PROTECTED_HEADER, Uint8Array.of(0xa0), map(requestEntries()), new Uint8Array(63)),
+    expectedError: "E_BAD_SIGNATURE",
+  },
+  {
+    name: "req-clock-skew",
+    kind: "request",
+    description: "Valid request checked 301 s after its timestamp (limit 300).",
+    frame: goodRequest,
+    nowSeconds: NOW + 301,
+    expectedError: "E_CLOCK_SKEW",
+  },
+  {
+    name: "req-clock-skew-future",
+    kind: "request",
+    description: "Valid request checked 301 s before its timestamp.",
+    frame: goodRequest,
+    nowSeconds: NOW - 301,
+    expectedError: "E_CLOCK_SKEW",
+  },
+  {
+    name: "req-topic-mismatch",
+    kind: "request",
+    description: "Valid request from device A arriving on device B's request topic.",
+    frame: goodRequest,
+    expectedDeviceId: deviceIdFromPublicKey(deviceB.publicKey),
+    expectedError: "E_TOPIC_MISMATCH",
+  },
   // --- request: framing and CBOR profile
-  { name: "req-empty", kind: "request", description: "Zero-length frame.", frame: new Uint8Array(0), expectedError: "E_MALFORMED_CBOR" },
-  { name: "req-truncated-last-byte", kind: "request", description: "Valid frame missing its last byte.", frame: goodRequest.subarray(0, goodRequest.length - 1), expectedError: "E_MALFORMED_CBOR" },
-  { name: "req-truncated-half", kind: "request", description: "First half of a valid frame.", frame: goodRequest.subarray(0, goodRequest.length >> 1), expectedError: "E_MALFORMED_CBOR" },
-  { name: "req-trailing-byte", kind: "request", description: "Valid frame followed by 0x00.", frame: concatBytes(goodRequest, Uint8Array.of(0)), expectedError: "E_TRAILING_BYTES" },
-  { name: "req-too-large", kind: "request", description: "Signed request of 1025+ bytes (model of 900 characters); rejected before parsing.", frame: req(withValue(requestEntries(), 7, tstr("x".repeat(900)))), expectedError: "E_TOO_LARGE" },
-  { name: "req-duplicate-payload-key", kind: "request", description: "Payload map repeats key 6 (timestamp).", frame: req([...requestEntries(), [uint(6), uint(NOW)]]), expectedError: "E_DUPLICATE_KEY" },
-  { name: "req-duplicate-key-wide-head", kind: "request", description: "Key 6 appears as 0x06 and as 0x1806 (same value, different head).", frame: req([...requestEntries(), [Uint8Array.of(0x18, 0x06), uint(NOW)]]), expectedError: "E_DUPLICATE_KEY" },
-  { name: "req-duplicate-header-key", kind: "request", description: "Protected header {1: -8, 1: -8}.", frame: deviceSigned(map(requestEntries()), deviceA.secretKey, Uint8Array.of(0xa2, 0x01, 0x27, 0x01, 0x27)), expectedError: "E_DUPLICATE_KEY" },
-  { name: "req-indefinite-payload-map", kind: "request", description: "Payload map with indefinite length (0xbf ... 0xff).", frame: deviceSigned(indefiniteMap(requestEntries())), expectedError: "E_INDEFINITE_LENGTH" },
-  { name: "req-indefinite-envelope", kind: "request", description: "COSE array with indefinite length (0x9f ... 0xff).", frame: concatBytes(Uint8Array.of(0xd2, 0x9f), goodRequest.subarray(2), Uint8Array.of(0xff)), expectedError: "E_INDEFINITE_LENGTH" },
-  { name: "req-indefinite-text", kind: "request", description: "model as an indefinite-length text string (0x7f ... 0xff).", frame: req(withValue(requestEntries(), 7, concatBytes(Uint8Array.of(0x7f), tstr("devreg"), tstr("-sim"), Uint8Array.of(0xff)))), expectedError: "E_INDEFINITE_LENGTH" },
-  { name: "req-too-deep", kind: "request", description: "model as an array nested 5 deep inside the payload map (depth 6 > 4).", frame: req(withValue(requestEntries(), 7, nested(5))), expectedError: "E_TOO_DEEP" },
-  { name: "req-invalid-utf8", kind: "request", description: "model contains the byte 0xff.", frame: req(withValue(requestEntries(), 7, Uint8Array.of(0x63, 0x61, 0xff, 0x62))), expectedError: "E_MALFORMED_CBOR" },
-  { name: "req-reserved-additional-info", kind: "request", description: "Payload contains head byte 0x1c (additional information 28, reserved).", frame: req(withValue(requestEntries(), 6, Uint8Array.of(0x1c))), expectedError: "E_MALFORMED_CBOR" },
-  { name: "req-float-timestamp", kind: "request", description: "timestamp as float64 1700000000.0.", frame: req(withValue(requestEntries(), 6, float64(NOW))), expectedError: "E_WRONG_TYPE" },
-  { name: "req-unknown-tag", kind: "request", description: "timestamp wrapped in tag 1 (epoch date).", frame: req(withValue(requestEntries(), 6, concatBytes(Uint8Array.of(0xc1), uint(NOW)))), expectedError: "E_WRONG_TYPE" },
+  {
+    name: "req-empty",
+    kind: "request",
+    description: "Zero-length frame.",
+    frame: new Uint8Array(0),
+    expectedError: "E_MALFORMED_CBOR",
+  },
+  {
+    name: "req-truncated-last-byte",
+    kind: "request",
+    description: "Valid frame missing its last byte.",
+    frame: goodRequest.subarray(0, goodRequest.length - 1),
+    expectedError: "E_MALFORMED_CBOR",
+  },
+  {
+    name: "req-truncated-half",
+    kind: "request",
+    description: "First half of a valid frame.",
+    frame: goodRequest.subarray(0, goodRequest.length >> 1),
+    expectedError: "E_MALFORMED_CBOR",
+  },
+  {
+    name: "req-trailing-byte",
+    kind: "request",
+    description: "Valid frame followed by 0x00.",
+    frame: concatBytes(goodRequest, Uint8Array.of(0)),
+    expectedError: "E_TRAILING_BYTES",
+  },
+  {
+    name: "req-too-large",
+    kind: "request",
+    description: "Signed request of 1025+ bytes (model of 900 characters); rejected before parsing.",
+    frame: req(withValue(requestEntries(), 7, tstr("x".repeat(900)))),
+    expectedError: "E_TOO_LARGE",
+  },
+  {
+    name: "req-duplicate-payload-key",
+    kind: "request",
+    description: "Payload map repeats key 6 (timestamp).",
+    frame: req([...requestEntries(), [uint(6), uint(NOW)]]),
+    expectedError: "E_DUPLICATE_KEY",
+  },
+  {
+    name: "req-duplicate-key-wide-head",
+    kind: "request",
+    description: "Key 6 appears as 0x06 and as 0x1806 (same value, different head).",
+    frame: req([...requestEntries(), [Uint8Array.of(0x18, 0x06), uint(NOW)]]),
+    expectedError: "E_DUPLICATE_KEY",
+  },
+  {
+    name: "req-duplicate-header-key",
+    kind: "request",
+    description: "Protected header {1: -8, 1: -8}.",
+    frame: deviceSigned(
+      map(requestEntries()),
+      deviceA.secretKey,
+      Uint8Array.of(0xa2, 0x01, 0x27, 0x01, 0x27),
+    ),
+    expectedError: "E_DUPLICATE_KEY",
+  },
+  {
+    name: "req-indefinite-payload-map",
+    kind: "request",
+    description: "Payload map with indefinite length (0xbf ... 0xff).",
+    frame: deviceSigned(indefiniteMap(requestEntries())),
+    expectedError: "E_INDEFINITE_LENGTH",
+  },
+  {
+    name: "req-indefinite-envelope",
+    kind: "request",
+    description: "COSE array with indefinite length (0x9f ... 0xff).",
+    frame: concatBytes(Uint8Array.of(0xd2, 0x9f), goodRequest.subarray(2), Uint8Array.of(0xff)),
+    expectedError: "E_INDEFINITE_LENGTH",
+  },
+  {
+    name: "req-indefinite-text",
+    kind: "request",
+    description: "model as an indefinite-length text string (0x7f ... 0xff).",
+    frame: req(
+      withValue(
+        requestEntries(),
+        7,
+        concatBytes(Uint8Array.of(0x7f), tstr("devreg"), tstr("-sim"), Uint8Array.of(0xff)),
+      ),
+    ),
+    expectedError: "E_INDEFINITE_LENGTH",
+  },
+  {
+    name: "req-too-deep",
+    kind: "request",
+    description: "model as an array nested 5 deep inside the payload map (depth 6 > 4).",
+    frame: req(withValue(requestEntries(), 7, nested(5))),
+    expectedError: "E_TOO_DEEP",
+  },
+  {
+    name: "req-invalid-utf8",
+    kind: "request",
+    description: "model contains the byte 0xff.",
+    frame: req(withValue(requestEntries(), 7, Uint8Array.of(0x63, 0x61, 0xff, 0x62))),
+    expectedError: "E_MALFORMED_CBOR",
+  },
+  {
+    name: "req-reserved-additional-info",
+    kind: "request",
+    description: "Payload contains head byte 0x1c (additional information 28, reserved).",
+    frame: req(withValue(requestEntries(), 6, Uint8Array.of(0x1c))),
+    expectedError: "E_MALFORMED_CBOR",
+  },
+  {
+    name: "req-float-timestamp",
+    kind: "request",
+    description: "timestamp as float64 1700000000.0.",
+    frame: req(withValue(requestEntries(), 6, float64(NOW))),
+    expectedError: "E_WRONG_TYPE",
+  },
+  {
+    name: "req-unknown-tag",
+    kind: "request",
+    description: "timestamp wrapped in tag 1 (epoch date).",
+    frame: req(withValue(requestEntries(), 6, concatBytes(Uint8Array.of(0xc1), uint(NOW)))),
+    expectedError: "E_WRONG_TYPE",
+  },
   // --- request: envelope
-  { name: "req-untagged", kind: "request", description: "COSE_Sign1 array without tag 18.", frame: goodRequest.subarray(1), expectedError: "E_WRONG_TYPE" },
-  { name: "req-wrong-tag", kind: "request", description: "Tag 98 (COSE_Sign) instead of 18.", frame: concatBytes(Uint8Array.of(0xd8, 0x62), goodRequest.subarray(1)), expectedError: "E_WRONG_TYPE" },
-  { name: "req-three-elements", kind: "request", description: "COSE array of 3 (signature missing).", frame: concatBytes(Uint8Array.of(0xd2, 0x83), goodRequest.subarray(2, goodRequest.length - 66)), expectedError: "E_MISSING_FIELD" },
-  { name: "req-bad-algorithm", kind: "request", description: "Protected header alg -7 (ES256).", frame: deviceSigned(map(requestEntries()), deviceA.secretKey, Uint8Array.of(0xa1, 0x01, 0x26)), expectedError: "E_BAD_ALGORITHM" },
-  { name: "req-empty-protected", kind: "request", description: "Zero-length protected header: no alg.", frame: deviceSigned(map(requestEntries()), deviceA.secretKey, new Uint8Array(0)), expectedError: "E_BAD_ALGORITHM" },
-  { name: "req-extra-header", kind: "request", description: "Protected header also carries kid (4).", frame: deviceSigned(map(requestEntries()), deviceA.secretKey, Uint8Array.of(0xa2, 0x01, 0x27, 0x04, 0x41, 0x00)), expectedError: "E_EXTRA_FIELD" },
-  { name: "req-unprotected-not-empty", kind: "request", description: "Unprotected header {4: h'00'}.", frame: sign1Raw(EDDSA_PROTECTED_HEADER, Uint8Array.of(0xa1, 0x04, 0x41, 0x00), goodRequestPayload(), goodRequest.subarray(goodRequest.length - 64)), expectedError: "E_EXTRA_FIELD" },
-  { name: "req-detached-payload", kind: "request", description: "Payload nil (detached content is not supported).", frame: concatBytes(goodRequest.subarray(0, 7), Uint8Array.of(0xf6), goodRequest.subarray(goodRequest.length - 66)), expectedError: "E_WRONG_TYPE" },
+  {
+    name: "req-untagged",
+    kind: "request",
+    description: "COSE_Sign1 array without tag 18.",
+    frame: goodRequest.subarray(1),
+    expectedError: "E_WRONG_TYPE",
+  },
+  {
+    name: "req-wrong-tag",
+    kind: "request",
+    description: "Tag 98 (COSE_Sign) instead of 18.",
+    frame: concatBytes(Uint8Array.of(0xd8, 0x62), goodRequest.subarray(1)),
+    expectedError: "E_WRONG_TYPE",
+  },
+  {
+    name: "req-three-elements",
+    kind: "request",
+    description: "COSE array of 3 (signature missing).",
+    frame: concatBytes(Uint8Array.of(0xd2, 0x83), goodRequest.subarray(2, goodRequest.length - 66)),
+    expectedError: "E_MISSING_FIELD",
+  },
+  {
+    name: "req-bad-algorithm",
+    kind: "request",
+    description: "Protected header alg -7 (ES256).",
+    frame: deviceSigned(map(requestEntries()), deviceA.secretKey, Uint8Array.of(0xa1, 0x01, 0x26)),
+    expectedError: "E_BAD_ALGORITHM",
+  },
+  {
+    name: "req-empty-protected",
+    kind: "request",
+    description: "Zero-length protected header: no alg.",
+    frame: deviceSigned(map(requestEntries()), deviceA.secretKey, new Uint8Array(0)),
+    expectedError: "E_BAD_ALGORITHM",
+  },
+  {
+    name: "req-extra-header",
+    kind: "request",
+    description: "Protected header also carries kid (4).",
+    frame: deviceSigned(
+      map(requestEntries()),
+      deviceA.secretKey,
+      Uint8Array.of(0xa2, 0x01, 0x27, 0x04, 0x41, 0x00),
+    ),
+    expectedError: "E_EXTRA_FIELD",
+  },
+  {
+    name: "req-unprotected-not-empty",
+    kind: "request",
+    description: "Unprotected header {4: h'00'}.",
+    frame: sign1Raw(
+      EDDSA_PROTECTED_HEADER,
+      Uint8Array.of(0xa1, 0x04, 0x41, 0x00),
+      goodRequestPayload(),
+      goodRequest.subarray(goodRequest.length - 64),
+    ),
+    expectedError: "E_EXTRA_FIELD",
+  },
+  {
+    name: "req-detached-payload",
+    kind: "request",
+    description: "Payload nil (detached content is not supported).",
+    frame: concatBytes(
+      goodRequest.subarray(0, 7),
+      Uint8Array.of(0xf6),
+      goodRequest.subarray(goodRequest.length - 66),
+    ),
+    expectedError: "E_WRONG_TYPE",
+  },
   // --- request: payload schema
-  { name: "req-wrong-version", kind: "request", description: "version 2, otherwise a valid v1 payload.", frame: req(withValue(requestEntries(), 1, uint(2))), expectedError: "E_UNKNOWN_VERSION" },
-  { name: "req-v2-shaped", kind: "request", description: "version 2 with an unknown key 11: version wins over the extra field.", frame: req([...withValue(requestEntries(), 1, uint(2)), [uint(11), uint(0)]]), expectedError: "E_UNKNOWN_VERSION" },
-  { name: "req-missing-version", kind: "request", description: "No key 1.", frame: req(without(requestEntries(), 1)), expectedError: "E_MISSING_FIELD" },
-  { name: "req-reply-message-type", kind: "request", description: "messageType 2 (reply) in a request.", frame: req(withValue(requestEntries(), 2, uint(2))), expectedError: "E_WRONG_MESSAGE_TYPE" },
-  { name: "req-missing-nonce", kind: "request", description: "No key 5.", frame: req(without(requestEntries(), 5)), expectedError: "E_MISSING_FIELD" },
-  { name: "req-missing-model", kind: "request", description: "No key 7.", frame: req(without(requestEntries(), 7)), expectedError: "E_MISSING_FIELD" },
-  { name: "req-extra-field", kind: "request", description: "Unknown key 11.", frame: req([...requestEntries(), [uint(11), uint(0)]]), expectedError: "E_EXTRA_FIELD" },
-  { name: "req-text-key", kind: "request", description: "Text key \"model\" instead of 7.", frame: req([...without(requestEntries(), 7), [tstr("model"), tstr("x")]]), expectedError: "E_EXTRA_FIELD" },
-  { name: "req-timestamp-text", kind: "request", description: "timestamp as a text string.", frame: req(withValue(requestEntries(), 6, tstr("1700000000"))), expectedError: "E_WRONG_TYPE" },
-  { name: "req-timestamp-negative", kind: "request", description: "timestamp -1 (major type 1).", frame: req(withValue(requestEntries(), 6, nint(-1))), expectedError: "E_WRONG_TYPE" },
-  { name: "req-nonce-text", kind: "request", description: "nonce as a text string.", frame: req(withValue(requestEntries(), 5, tstr("0001020304050607"))), expectedError: "E_WRONG_TYPE" },
-  { name: "req-nonce-8-bytes", kind: "request", description: "nonce of 8 bytes (must be 16).", frame: req(withValue(requestEntries(), 5, bstr(new Uint8Array(8)))), expectedError: "E_INVALID_VALUE" },
-  { name: "req-request-id-slash", kind: "request", description: "requestId containing '/'.", frame: req(withValue(requestEntries(), 3, tstr("a/b"))), expectedError: "E_INVALID_VALUE" },
-  { name: "req-model-empty", kind: "request", description: "model is the empty string.", frame: req(withValue(requestEntries(), 7, tstr(""))), expectedError: "E_INVALID_VALUE" },
-  { name: "req-model-non-ascii", kind: "request", description: "model contains U+00E9 (metadata is printable ASCII).", frame: req(withValue(requestEntries(), 7, tstr("caf\u00e9"))), expectedError: "E_INVALID_VALUE" },
-  { name: "req-payload-array", kind: "request", description: "Payload is an array, not a map.", frame: deviceSigned(Uint8Array.of(0x82, 0x01, 0x01)), expectedError: "E_WRONG_TYPE" },
+  {
+    name: "req-wrong-version",
+    kind: "request",
+    description: "version 2, otherwise a valid v1 payload.",
+    frame: req(withValue(requestEntries(), 1, uint(2))),
+    expectedError: "E_UNKNOWN_VERSION",
+  },
+  {
+    name: "req-v2-shaped",
+    kind: "request",
+    description: "version 2 with an unknown key 11: version wins over the extra field.",
+    frame: req([...withValue(requestEntries(), 1, uint(2)), [uint(11), uint(0)]]),
+    expectedError: "E_UNKNOWN_VERSION",
+  },
+  {
+    name: "req-missing-version",
+    kind: "request",
+    description: "No key 1.",
+    frame: req(without(requestEntries(), 1)),
+    expectedError: "E_MISSING_FIELD",
+  },
+  {
+    name: "req-reply-message-type",
+    kind: "request",
+    description: "messageType 2 (reply) in a request.",
+    frame: req(withValue(requestEntries(), 2, uint(2))),
+    expectedError: "E_WRONG_MESSAGE_TYPE",
+  },
+  {
+    name: "req-missing-nonce",
+    kind: "request",
+    description: "No key 5.",
+    frame: req(without(requestEntries(), 5)),
+    expectedError: "E_MISSING_FIELD",
+  },
+  {
+    name: "req-missing-model",
+    kind: "request",
+    description: "No key 7.",
+    frame: req(without(requestEntries(), 7)),
+    expectedError: "E_MISSING_FIELD",
+  },
+  {
+    name: "req-extra-field",
+    kind: "request",
+    description: "Unknown key 11.",
+    frame: req([...requestEntries(), [uint(11), uint(0)]]),
+    expectedError: "E_EXTRA_FIELD",
+  },
+  {
+    name: "req-text-key",
+    kind: "request",
+    description: 'Text key "model" instead of 7.',
+    frame: req([...without(requestEntries(), 7), [tstr("model"), tstr("x")]]),
+    expectedError: "E_EXTRA_FIELD",
+  },
+  {
+    name: "req-timestamp-text",
+    kind: "request",
+    description: "timestamp as a text string.",
+    frame: req(withValue(requestEntries(), 6, tstr("1700000000"))),
+    expectedError: "E_WRONG_TYPE",
+  },
+  {
+    name: "req-timestamp-negative",
+    kind: "request",
+    description: "timestamp -1 (major type 1).",
+    frame: req(withValue(requestEntries(), 6, nint(-1))),
+    expectedError: "E_WRONG_TYPE",
+  },
+  {
+    name: "req-nonce-text",
+    kind: "request",
+    description: "nonce as a text string.",
+    frame: req(withValue(requestEntries(), 5, tstr("0001020304050607"))),
+    expectedError: "E_WRONG_TYPE",
+  },
+  {
+    name: "req-nonce-8-bytes",
+    kind: "request",
+    description: "nonce of 8 bytes (must be 16).",
+    frame: req(withValue(requestEntries(), 5, bstr(new Uint8Array(8)))),
+    expectedError: "E_INVALID_VALUE",
+  },
+  {
+    name: "req-request-id-slash",
+    kind: "request",
+    description: "requestId containing '/'.",
+    frame: req(withValue(requestEntries(), 3, tstr("a/b"))),
+    expectedError: "E_INVALID_VALUE",
+  },
+  {
+    name: "req-model-empty",
+    kind: "request",
+    description: "model is the empty string.",
+    frame: req(withValue(requestEntries(), 7, tstr(""))),
+    expectedError: "E_INVALID_VALUE",
+  },
+  {
+    name: "req-model-non-ascii",
+    kind: "request",
+    description: "model contains U+00E9 (metadata is printable ASCII).",
+    frame: req(withValue(requestEntries(), 7, tstr("caf\u00e9"))),
+    expectedError: "E_INVALID_VALUE",
+  },
+  {
+    name: "req-payload-array",
+    kind: "request",
+    description: "Payload is an array, not a map.",
+    frame: deviceSigned(Uint8Array.of(0x82, 0x01, 0x01)),
+    expectedError: "E_WRONG_TYPE",
+  },
 
   // --- reply
-  { name: "rep-signature-bit-flip", kind: "reply", description: "Highest bit of the signature's last byte flipped.", frame: flipBit(goodReply, goodReply.length - 1, 7), expectedError: "E_BAD_SIGNATURE" },
-  { name: "rep-wrong-gateway-key", kind: "reply", description: "Valid reply checked against a different pinned gateway key.", frame: goodReply, gatewayPublicKey: otherGateway.publicKey, expectedError: "E_BAD_SIGNATURE" },
-  { name: "rep-non-canonical-s", kind: "reply", description: "S replaced by S + L.", frame: malleate(goodReply), expectedError: "E_BAD_SIGNATURE" },
-  { name: "rep-request-as-reply", kind: "reply", description: "A device-signed request frame offered as a reply.", frame: goodRequest, expectedError: "E_BAD_SIGNATURE" },
-  { name: "rep-truncated", kind: "reply", description: "Valid reply missing its last 10 bytes.", frame: goodReply.subarray(0, goodReply.length - 10), expectedError: "E_MALFORMED_CBOR" },
-  { name: "rep-trailing-bytes", kind: "reply", description: "Valid reply followed by 0xa0.", frame: concatBytes(goodReply, Uint8Array.of(0xa0)), expectedError: "E_TRAILING_BYTES" },
-  { name: "rep-too-large", kind: "reply", description: "Reply frame over 1024 bytes.", frame: rep([...replyEntries(), [uint(9), tstr("m".repeat(1000))]]), expectedError: "E_TOO_LARGE" },
-  { name: "rep-wrong-version", kind: "reply", description: "Signed reply with version 2.", frame: rep(withValue(replyEntries(), 1, uint(2))), expectedError: "E_UNKNOWN_VERSION" },
-  { name: "rep-request-message-type", kind: "reply", description: "Signed reply with messageType 1.", frame: rep(withValue(replyEntries(), 2, uint(1))), expectedError: "E_WRONG_MESSAGE_TYPE" },
-  { name: "rep-duplicate-key", kind: "reply", description: "Signed reply repeating key 5 (status).", frame: rep([...replyEntries(), [uint(5), uint(1)]]), expectedError: "E_DUPLICATE_KEY" },
-  { name: "rep-approved-without-uuid", kind: "reply", description: "Signed approved reply lacking deviceUUID.", frame: rep(without(replyEntries(), 7)), expectedError: "E_MISSING_FIELD" },
-  { name: "rep-unknown-status", kind: "reply", description: "Signed reply with status 9.", frame: rep(withValue(replyEntries(), 5, uint(9))), expectedError: "E_INVALID_VALUE" },
-  { name: "rep-status-text", kind: "reply", description: "Signed reply with status \"approved\" as text.", frame: rep(withValue(replyEntries(), 5, tstr("approved"))), expectedError: "E_WRONG_TYPE" },
-  { name: "rep-uuid-uppercase", kind: "reply", description: "deviceUUID in upper case.", frame: rep(withValue(replyEntries(), 7, tstr(UUID.toUpperCase()))), expectedError: "E_INVALID_VALUE" },
-  { name: "rep-message-too-long", kind: "reply", description: "message of 257 bytes.", frame: rep([...replyEntries(), [uint(9), tstr("m".repeat(257))]]), expectedError: "E_INVALID_VALUE" },
-  { name: "rep-empty-request-id-approved", kind: "reply", description: "Empty requestId on a non-error reply.", frame: rep(withValue(replyEntries(), 3, tstr(""))), expectedError: "E_INVALID_VALUE" },
-  { name: "rep-extra-field", kind: "reply", description: "Signed reply with unknown key 11.", frame: rep([...replyEntries(), [uint(11), uint(0)]]), expectedError: "E_EXTRA_FIELD" },
+  {
+    name: "rep-signature-bit-flip",
+    kind: "reply",
+    description: "Highest bit of the signature's last byte flipped.",
+    frame: flipBit(goodReply, goodReply.length - 1, 7),
+    expectedError: "E_BAD_SIGNATURE",
+  },
+  {
+    name: "rep-wrong-gateway-key",
+    kind: "reply",
+    description: "Valid reply checked against a different pinned gateway key.",
+    frame: goodReply,
+    gatewayPublicKey: otherGateway.publicKey,
+    expectedError: "E_BAD_SIGNATURE",
+  },
+  {
+    name: "rep-non-canonical-s",
+    kind: "reply",
+    description: "S replaced by S + L.",
+    frame: malleate(goodReply),
+    expectedError: "E_BAD_SIGNATURE",
+  },
+  {
+    name: "rep-request-as-reply",
+    kind: "reply",
+    description: "A device-signed request frame offered as a reply.",
+    frame: goodRequest,
+    expectedError: "E_BAD_SIGNATURE",
+  },
+  {
+    name: "rep-truncated",
+    kind: "reply",
+    description: "Valid reply missing its last 10 bytes.",
+    frame: goodReply.subarray(0, goodReply.length - 10),
+    expectedError: "E_MALFORMED_CBOR",
+  },
+  {
+    name: "rep-trailing-bytes",
+    kind: "reply",
+    description: "Valid reply followed by 0xa0.",
+    frame: concatBytes(goodReply, Uint8Array.of(0xa0)),
+    expectedError: "E_TRAILING_BYTES",
+  },
+  {
+    name: "rep-too-large",
+    kind: "reply",
+    description: "Reply frame over 1024 bytes.",
+    frame: rep([...replyEntries(), [uint(9), tstr("m".repeat(1000))]]),
+    expectedError: "E_TOO_LARGE",
+  },
+  {
+    name: "rep-wrong-version",
+    kind: "reply",
+    description: "Signed reply with version 2.",
+    frame: rep(withValue(replyEntries(), 1, uint(2))),
+    expectedError: "E_UNKNOWN_VERSION",
+  },
+  {
+    name: "rep-request-message-type",
+    kind: "reply",
+    description: "Signed reply with messageType 1.",
+    frame: rep(withValue(replyEntries(), 2, uint(1))),
+    expectedError: "E_WRONG_MESSAGE_TYPE",
+  },
+  {
+    name: "rep-duplicate-key",
+    kind: "reply",
+    description: "Signed reply repeating key 5 (status).",
+    frame: rep([...replyEntries(), [uint(5), uint(1)]]),
+    expectedError: "E_DUPLICATE_KEY",
+  },
+  {
+    name: "rep-approved-without-uuid",
+    kind: "reply",
+    description: "Signed approved reply lacking deviceUUID.",
+    frame: rep(without(replyEntries(), 7)),
+    expectedError: "E_MISSING_FIELD",
+  },
+  {
+    name: "rep-unknown-status",
+    kind: "reply",
+    description: "Signed reply with status 9.",
+    frame: rep(withValue(replyEntries(), 5, uint(9))),
+    expectedError: "E_INVALID_VALUE",
+  },
+  {
+    name: "rep-status-text",
+    kind: "reply",
+    description: 'Signed reply with status "approved" as text.',
+    frame: rep(withValue(replyEntries(), 5, tstr("approved"))),
+    expectedError: "E_WRONG_TYPE",
+  },
+  {
+    name: "rep-uuid-uppercase",
+    kind: "reply",
+    description: "deviceUUID in upper case.",
+    frame: rep(withValue(replyEntries(), 7, tstr(UUID.toUpperCase()))),
+    expectedError: "E_INVALID_VALUE",
+  },
+  {
+    name: "rep-message-too-long",
+    kind: "reply",
+    description: "message of 257 bytes.",
+    frame: rep([...replyEntries(), [uint(9), tstr("m".repeat(257))]]),
+    expectedError: "E_INVALID_VALUE",
+  },
+  {
+    name: "rep-empty-request-id-approved",
+    kind: "reply",
+    description: "Empty requestId on a non-error reply.",
+    frame: rep(withValue(replyEntries(), 3, tstr(""))),
+    expectedError: "E_INVALID_VALUE",
+  },
+  {
+    name: "rep-extra-field",
+    kind: "reply",
+    description: "Signed reply with unknown key 11.",
+    frame: rep([...replyEntries(), [uint(11), uint(0)]]),
+    expectedError: "E_EXTRA_FIELD",
+  },
 ];
 
 function goodRequestPayload(): Uint8Array {
@@ -440,11 +900,13 @@ function write(name: string, body: object): void {
 }
 
 write("requests.json", {
-  about: "Valid enroll requests. Device side must produce `frame` exactly; gateway side must accept it at `timestamp`.",
+  about:
+    "Valid enroll requests. Device side must produce `frame` exactly; gateway side must accept it at `timestamp`.",
   vectors: requests,
 });
 write("replies.json", {
-  about: "Valid replies signed by the gateway key. Gateway side must produce `frame` exactly; device side must accept it.",
+  about:
+    "Valid replies signed by the gateway key. Gateway side must produce `frame` exactly; device side must accept it.",
   gatewaySeed: GATEWAY_SEED,
   gatewayPublicKey: toHex(gateway.publicKey),
   vectors: replies,
@@ -466,4 +928,6 @@ write("negative.json", {
     ...(n.gatewayPublicKey !== undefined ? { gatewayPublicKey: toHex(n.gatewayPublicKey) } : {}),
   })),
 });
-console.log(`wrote ${requests.length} request, ${replies.length} reply and ${negatives.length} negative vectors`);
+console.log(
+  `wrote ${requests.length} request, ${replies.length} reply and ${negatives.length} negative vectors`,
+);

@@ -81,7 +81,9 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array {
 export function asSafeInt(v: unknown): number | undefined {
   if (typeof v === "number") return Number.isSafeInteger(v) ? v : undefined;
   if (typeof v === "bigint") {
-    return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : undefined;
+    return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER)
+      ? Number(v)
+      : undefined;
   }
   return undefined;
 }

@@ -7,7 +7,22 @@ const code = (hex: string, opts = {}) => checkWellFormed(fromHex(hex), opts)?.co
 
 describe("CBOR profile walker", () => {
   it("[PROTO-8] accepts well-formed definite-length items", () => {
-    for (const hex of ["00", "17", "1818", "1bffffffffffffffff", "20", "3bffffffffffffffff", "40", "4401020304", "60", "6161", "80", "a0", "a201020304", "8301820203a1616101"]) {
+    for (const hex of [
+      "00",
+      "17",
+      "1818",
+      "1bffffffffffffffff",
+      "20",
+      "3bffffffffffffffff",
+      "40",
+      "4401020304",
+      "60",
+      "6161",
+      "80",
+      "a0",
+      "a201020304",
+      "8301820203a1616101",
+    ]) {
       expect(code(hex), hex).toBe("ok");
     }
   });
@@ -94,7 +109,12 @@ describe("CBOR profile walker", () => {
     const r = decodeCbor(fromHex("a201000100"));
     expect(r.ok ? "ok" : r.error.code).toBe("E_DUPLICATE_KEY");
     const good = decodeCbor(fromHex("a201020343010203"));
-    expect(good.ok && good.value).toEqual(new Map<number, unknown>([[1, 2], [3, new Uint8Array([1, 2, 3])]]));
+    expect(good.ok && good.value).toEqual(
+      new Map<number, unknown>([
+        [1, 2],
+        [3, new Uint8Array([1, 2, 3])],
+      ]),
+    );
   });
 });
 

@@ -80,7 +80,10 @@ function walkItem(c: Cursor, depth: number, isRoot: boolean): ProtocolError | un
     if (major >= 2 && major <= 5) {
       return new ProtocolError("E_INDEFINITE_LENGTH", `indefinite-length item at offset ${headPos}`);
     }
-    return malformed(major === 7 ? "break outside indefinite-length item" : "invalid indefinite length", headPos);
+    return malformed(
+      major === 7 ? "break outside indefinite-length item" : "invalid indefinite length",
+      headPos,
+    );
   }
   const arg = readArgument(c, ai);
   if (arg instanceof ProtocolError) return arg;

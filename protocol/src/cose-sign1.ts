@@ -7,7 +7,20 @@ import { fail, ok, type Result } from "./errors.ts";
 export const EDDSA_PROTECTED_HEADER: Uint8Array = Uint8Array.of(0xa1, 0x01, 0x27);
 
 /** 84 6A "Signature1": array(4) head and the context string of RFC 9052 §4.4. */
-const SIG_STRUCTURE_PREFIX = Uint8Array.of(0x84, 0x6a, 0x53, 0x69, 0x67, 0x6e, 0x61, 0x74, 0x75, 0x72, 0x65, 0x31);
+const SIG_STRUCTURE_PREFIX = Uint8Array.of(
+  0x84,
+  0x6a,
+  0x53,
+  0x69,
+  0x67,
+  0x6e,
+  0x61,
+  0x74,
+  0x75,
+  0x72,
+  0x65,
+  0x31,
+);
 /** external_aad is always the empty byte string. */
 const EMPTY_BSTR = Uint8Array.of(0x40);
 
@@ -27,7 +40,11 @@ export function sigStructure(protectedBytes: Uint8Array, payload: Uint8Array): U
 }
 
 /** [PROTO-14] Tagged COSE_Sign1: 18([protected, {}, payload, signature]). */
-export function encodeSign1(protectedBytes: Uint8Array, payload: Uint8Array, signature: Uint8Array): Uint8Array {
+export function encodeSign1(
+  protectedBytes: Uint8Array,
+  payload: Uint8Array,
+  signature: Uint8Array,
+): Uint8Array {
   return encodeCbor(new Tag([protectedBytes, new Map(), payload, signature], COSE_SIGN1_TAG));
 }
 
@@ -60,8 +77,10 @@ export function parseSign1(frame: unknown, maxBytes: number): Result<Sign1Parts>
   if (!(protectedBytes instanceof Uint8Array)) {
     return fail("E_WRONG_TYPE", "protected header must be a byte string", "protected");
   }
-  if (!(unprotected instanceof Map)) return fail("E_WRONG_TYPE", "unprotected header must be a map", "unprotected");
-  if (!(payload instanceof Uint8Array)) return fail("E_WRONG_TYPE", "payload must be a byte string", "payload");
+  if (!(unprotected instanceof Map))
+    return fail("E_WRONG_TYPE", "unprotected header must be a map", "unprotected");
+  if (!(payload instanceof Uint8Array))
+    return fail("E_WRONG_TYPE", "payload must be a byte string", "payload");
   if (!(signature instanceof Uint8Array)) {
     return fail("E_WRONG_TYPE", "signature must be a byte string", "signature");
   }

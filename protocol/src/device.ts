@@ -4,14 +4,14 @@
  * walks the import graph to keep it that way. [PROTO-1]
  */
 import nacl from "tweetnacl";
-import { EDDSA_PROTECTED_HEADER, encodeSign1, sigStructure } from "./cose-sign1.ts";
 import { NONCE_BYTES, PUBLIC_KEY_BYTES } from "./constants.ts";
-import { hasCanonicalS, type Ed25519Verify } from "./ed25519-rules.ts";
+import { EDDSA_PROTECTED_HEADER, encodeSign1, sigStructure } from "./cose-sign1.ts";
+import { type Ed25519Verify, hasCanonicalS } from "./ed25519-rules.ts";
 import { ProtocolError, type Result } from "./errors.ts";
 import { bytesEqual, toHex } from "./hex.ts";
 import { deviceIdFromPublicKey } from "./identity.ts";
 import { checkGatewayKey, openEnrollReply, type ReplyExpectation } from "./open-reply.ts";
-import { openEnrollRequest, type DecodeRequestOptions } from "./open-request.ts";
+import { type DecodeRequestOptions, openEnrollRequest } from "./open-request.ts";
 import { buildRequestPayload } from "./request-payload.ts";
 import type { DeviceMetadata, EnrollReply, EnrollRequest } from "./types.ts";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type ProtocolErrorCode, ProtocolError, reasonForError, statusForError } from "./index.ts";
+import { ProtocolError, type ProtocolErrorCode, reasonForError, statusForError } from "./index.ts";
 
 /** SPEC §11 table, duplicated here on purpose: changing a mapping must change this test. */
 const TABLE: Record<ProtocolErrorCode, [string, string]> = {

@@ -46,7 +46,11 @@ export function ok<T>(value: T): { ok: true; value: T } {
   return { ok: true, value };
 }
 
-export function fail(code: ProtocolErrorCode, message: string, field?: string): { ok: false; error: ProtocolError } {
+export function fail(
+  code: ProtocolErrorCode,
+  message: string,
+  field?: string,
+): { ok: false; error: ProtocolError } {
   return { ok: false, error: new ProtocolError(code, message, field) };
 }
 

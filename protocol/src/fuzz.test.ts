@@ -14,8 +14,8 @@ import {
   encodeEnrollReply,
   encodeEnrollRequest,
   generateDeviceKeyPair,
-  peekRequestId,
   ProtocolError,
+  peekRequestId,
   type ReplyStatus,
   verifyEnrollReply,
   verifyEnrollReplyWithNode,
@@ -30,10 +30,27 @@ const seeds: Uint8Array[] = [
   ...negativeVectors.vectors.map((v) => fromHex(v.frame)),
 ];
 const KNOWN_CODES = new Set([
-  "E_TOO_LARGE", "E_MALFORMED_CBOR", "E_TRAILING_BYTES", "E_DUPLICATE_KEY", "E_INDEFINITE_LENGTH", "E_TOO_DEEP",
-  "E_UNKNOWN_VERSION", "E_WRONG_MESSAGE_TYPE", "E_MISSING_FIELD", "E_EXTRA_FIELD", "E_WRONG_TYPE", "E_INVALID_VALUE",
-  "E_BAD_ALGORITHM", "E_BAD_KEY", "E_BAD_SIGNATURE", "E_CLOCK_SKEW", "E_REPLAY", "E_REPLAY_CACHE_FULL",
-  "E_TOPIC_MISMATCH", "E_UNEXPECTED_REPLY", "E_BAD_ENCODING",
+  "E_TOO_LARGE",
+  "E_MALFORMED_CBOR",
+  "E_TRAILING_BYTES",
+  "E_DUPLICATE_KEY",
+  "E_INDEFINITE_LENGTH",
+  "E_TOO_DEEP",
+  "E_UNKNOWN_VERSION",
+  "E_WRONG_MESSAGE_TYPE",
+  "E_MISSING_FIELD",
+  "E_EXTRA_FIELD",
+  "E_WRONG_TYPE",
+  "E_INVALID_VALUE",
+  "E_BAD_ALGORITHM",
+  "E_BAD_KEY",
+  "E_BAD_SIGNATURE",
+  "E_CLOCK_SKEW",
+  "E_REPLAY",
+  "E_REPLAY_CACHE_FULL",
+  "E_TOPIC_MISMATCH",
+  "E_UNEXPECTED_REPLY",
+  "E_BAD_ENCODING",
 ]);
 
 let framesTried = 0;
@@ -79,7 +96,26 @@ type Mutation =
 
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ op: fc.constant("flip" as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
-  fc.record({ op: fc.constant("set" as const), at: fc.nat(), value: fc.constantFrom(0x00, 0x1f, 0x3f, 0x5f, 0x7f, 0x9f, 0xbf, 0xff, 0xf6, 0xfb, 0x1b, 0xd2, 0xa0, 0x80) }),
+  fc.record({
+    op: fc.constant("set" as const),
+    at: fc.nat(),
+    value: fc.constantFrom(
+      0x00,
+      0x1f,
+      0x3f,
+      0x5f,
+      0x7f,
+      0x9f,
+      0xbf,
+      0xff,
+      0xf6,
+      0xfb,
+      0x1b,
+      0xd2,
+      0xa0,
+      0x80,
+    ),
+  }),
   fc.record({ op: fc.constant("insert" as const), at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }),
   fc.record({ op: fc.constant("delete" as const), at: fc.nat() }),
   fc.record({ op: fc.constant("truncate" as const), at: fc.nat() }),
@@ -124,7 +160,9 @@ const cborValue = fc.letrec<{ value: unknown }>((tie) => ({
     fc.uint8Array({ maxLength: 40 }),
     fc.constantFrom(new Uint8Array(16), new Uint8Array(32), new Uint8Array(64)),
     fc.array(tie("value"), { maxLength: 4 }),
-    fc.array(fc.tuple(fc.integer({ min: -2, max: 12 }), tie("value")), { maxLength: 12 }).map((entries) => new Map(entries)),
+    fc
+      .array(fc.tuple(fc.integer({ min: -2, max: 12 }), tie("value")), { maxLength: 12 })
+      .map((entries) => new Map(entries)),
   ),
 }));
 
@@ -138,8 +176,10 @@ describe("decoders under fuzzing [PROTO-36]", () => {
 
   it("[PROTO-36] mutated valid and negative frames: never throw, implementations agree", () => {
     fc.assert(
-      fc.property(fc.constantFrom(...seeds), fc.array(mutation, { minLength: 1, maxLength: 4 }), (seed, muts) =>
-        throwEverything(mutate(seed, muts)),
+      fc.property(
+        fc.constantFrom(...seeds),
+        fc.array(mutation, { minLength: 1, maxLength: 4 }),
+        (seed, muts) => throwEverything(mutate(seed, muts)),
       ),
       { numRuns: 5000 },
     );
@@ -175,7 +215,11 @@ describe("decoders under fuzzing [PROTO-36]", () => {
 });
 
 const ascii = (min: number, max: number) =>
-  fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), minLength: min, maxLength: max });
+  fc.string({
+    unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)),
+    minLength: min,
+    maxLength: max,
+  });
 const idChars = fc.constantFrom(..."abcXYZ019-_".split(""));
 
 describe("device and gateway agree on random valid messages", () => {
@@ -201,7 +245,14 @@ describe("device and gateway agree on random valid messages", () => {
           const frame = encodeEnrollRequest({ keyPair, requestId, nonce, timestamp, metadata });
           const r = decodeEnrollRequest(frame, { nowSeconds: timestamp });
           expect(r.ok, r.ok ? "" : r.error.message).toBe(true);
-          if (r.ok) expect(r.value).toMatchObject({ requestId, nonce, timestamp, metadata, publicKey: keyPair.publicKey });
+          if (r.ok)
+            expect(r.value).toMatchObject({
+              requestId,
+              nonce,
+              timestamp,
+              metadata,
+              publicKey: keyPair.publicKey,
+            });
         },
       ),
       { numRuns: 100 },

@@ -12,8 +12,8 @@ import {
   sign as nodeSign,
   verify as nodeVerifyRaw,
 } from "node:crypto";
-import { EDDSA_PROTECTED_HEADER, encodeSign1, sigStructure } from "./cose-sign1.ts";
 import { PUBLIC_KEY_BYTES } from "./constants.ts";
+import { EDDSA_PROTECTED_HEADER, encodeSign1, sigStructure } from "./cose-sign1.ts";
 import { type Ed25519Verify, hasCanonicalS } from "./ed25519-rules.ts";
 import { ProtocolError, type Result } from "./errors.ts";
 import { checkGatewayKey, openEnrollReply, type ReplyExpectation } from "./open-reply.ts";
@@ -81,13 +81,25 @@ export function createGatewaySigner(privateKey?: string | Uint8Array): NodeGatew
     if (privateKey === undefined) key = generateKeyPairSync("ed25519").privateKey;
     else if (typeof privateKey === "string") key = createPrivateKey(privateKey);
     else if (privateKey instanceof Uint8Array && privateKey.length === 32) {
-      key = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, privateKey]), format: "der", type: "pkcs8" });
+      key = createPrivateKey({
+        key: Buffer.concat([PKCS8_PREFIX, privateKey]),
+        format: "der",
+        type: "pkcs8",
+      });
     } else throw new Error("expected a PEM string or a 32-byte seed");
   } catch (e) {
-    throw new ProtocolError("E_BAD_KEY", `gateway key: ${e instanceof Error ? e.message : String(e)}`, "privateKey");
+    throw new ProtocolError(
+      "E_BAD_KEY",
+      `gateway key: ${e instanceof Error ? e.message : String(e)}`,
+      "privateKey",
+    );
   }
   if (key.asymmetricKeyType !== "ed25519") {
-    throw new ProtocolError("E_BAD_KEY", `gateway key must be Ed25519, not ${key.asymmetricKeyType}`, "privateKey");
+    throw new ProtocolError(
+      "E_BAD_KEY",
+      `gateway key must be Ed25519, not ${key.asymmetricKeyType}`,
+      "privateKey",
+    );
   }
   const spki = createPublicKey(key).export({ format: "der", type: "spki" });
   const publicKey = new Uint8Array(spki.subarray(SPKI_PREFIX_LENGTH));
@@ -98,7 +110,11 @@ export function createGatewaySigner(privateKey?: string | Uint8Array): NodeGatew
     signBytes,
     sign(reply: EnrollReply): Uint8Array {
       const payload = buildReplyPayload(reply);
-      return encodeSign1(EDDSA_PROTECTED_HEADER, payload, signBytes(sigStructure(EDDSA_PROTECTED_HEADER, payload)));
+      return encodeSign1(
+        EDDSA_PROTECTED_HEADER,
+        payload,
+        signBytes(sigStructure(EDDSA_PROTECTED_HEADER, payload)),
+      );
     },
   };
 }

@@ -10,9 +10,9 @@ import {
   encodeEnrollRequest,
   generateDeviceKeyPair,
   isValidDeviceId,
+  ProtocolError,
   parseReplyTopic,
   parseRequestTopic,
-  ProtocolError,
   registrationName,
   registrationNameForDeviceId,
   replyTopic,
@@ -41,7 +41,15 @@ describe("identity", () => {
 
   it("[PROTO-2] isValidDeviceId accepts exactly 32 lowercase hex digits", () => {
     expect(isValidDeviceId(id)).toBe(true);
-    for (const bad of ["", id.toUpperCase(), `${id}0`, id.slice(1), `${id.slice(1)}g`, `+${id.slice(1)}`, 42 as never]) {
+    for (const bad of [
+      "",
+      id.toUpperCase(),
+      `${id}0`,
+      id.slice(1),
+      `${id.slice(1)}g`,
+      `+${id.slice(1)}`,
+      42 as never,
+    ]) {
       expect(isValidDeviceId(bad), String(bad)).toBe(false);
     }
   });
@@ -60,10 +68,11 @@ describe("identity", () => {
   });
 
   it("[PROTO-3] different keys give different registration names", () => {
-    const names = new Set(
-      Array.from({ length: 500 }, (_, i) => registrationName(generateDeviceKeyPair(new Uint8Array(32).fill(i % 256).map((b, j) => (j === 0 ? i >> 8 : b))).publicKey)),
+    // Only the hash matters here, so plain 32-byte strings stand in for keys.
+    const keys = Array.from({ length: 2000 }, (_, i) =>
+      Uint8Array.from({ length: 32 }, (_, j) => (j < 2 ? (i >> (8 * j)) & 0xff : 0)),
     );
-    expect(names.size).toBe(500);
+    expect(new Set(keys.map((k) => registrationName(k))).size).toBe(2000);
   });
 });
 
@@ -74,7 +83,14 @@ describe("topics", () => {
     expect(parseRequestTopic(requestTopic(id))).toBe(id);
     expect(parseReplyTopic(replyTopic(id))).toBe(id);
     expect(parseRequestTopic(replyTopic(id))).toBeNull();
-    for (const t of [`devreg/v2/${id}/enroll`, `devreg/v1/${id}/enroll/x`, `/devreg/v1/${id}/enroll`, "devreg/v1/+/enroll", "devreg/v1/#", ""]) {
+    for (const t of [
+      `devreg/v2/${id}/enroll`,
+      `devreg/v1/${id}/enroll/x`,
+      `/devreg/v1/${id}/enroll`,
+      "devreg/v1/+/enroll",
+      "devreg/v1/#",
+      "",
+    ]) {
       expect(parseRequestTopic(t), t).toBeNull();
     }
     expect(parseRequestTopic(undefined as never)).toBeNull();
@@ -112,7 +128,9 @@ describe("topics", () => {
     });
     const own = deviceIdFromPublicKey(kp.publicKey);
     const topicId = parseRequestTopic(requestTopic(own))!;
-    expect(decodeEnrollRequest(frame, { nowSeconds: 1_700_000_000, expectedDeviceId: topicId }).ok).toBe(true);
+    expect(decodeEnrollRequest(frame, { nowSeconds: 1_700_000_000, expectedDeviceId: topicId }).ok).toBe(
+      true,
+    );
     const r = decodeEnrollRequest(frame, { nowSeconds: 1_700_000_000, expectedDeviceId: id });
     expect(r.ok ? "ok" : r.error.code).toBe("E_TOPIC_MISMATCH");
   });

@@ -2,6 +2,8 @@
  * @devreg/protocol: the device <-> gateway enrollment protocol of SPEC.md.
  * Device-side functions use tweetnacl only; gateway-side functions use node:crypto.
  */
+
+export { isDeterministic } from "./cbor-wellformed.ts";
 export {
   DEFAULT_MAX_SKEW_SECONDS,
   DEFAULT_REPLAY_MAX_ENTRIES,
@@ -13,33 +15,6 @@ export {
   PROTOCOL_VERSION,
 } from "./constants.ts";
 export {
-  fail,
-  ok,
-  ProtocolError,
-  type ProtocolErrorCode,
-  type Result,
-  reasonForError,
-  statusForError,
-} from "./errors.ts";
-export type { DeviceMetadata, EnrollReply, EnrollRequest, ReplyStatus } from "./types.ts";
-
-export {
-  deviceIdFromPublicKey,
-  deviceIdFromRegistrationName,
-  isValidDeviceId,
-  registrationName,
-  registrationNameForDeviceId,
-} from "./identity.ts";
-export {
-  canPublish,
-  canSubscribe,
-  parseReplyTopic,
-  parseRequestTopic,
-  replyTopic,
-  requestTopic,
-} from "./topics.ts";
-
-export {
   type DeviceKeyPair,
   decodeEnrollRequestWithNacl,
   type EncodeEnrollRequestInput,
@@ -49,9 +24,15 @@ export {
   newRequestId,
   verifyEnrollReply,
 } from "./device.ts";
-export type { ReplyExpectation } from "./open-reply.ts";
-export { type DecodeRequestOptions, peekRequestId } from "./open-request.ts";
-export { validateEnrollReply } from "./reply-payload.ts";
+export {
+  fail,
+  ok,
+  ProtocolError,
+  type ProtocolErrorCode,
+  type Result,
+  reasonForError,
+  statusForError,
+} from "./errors.ts";
 export {
   createGatewaySigner,
   decodeEnrollReplyUnverified,
@@ -61,7 +42,13 @@ export {
   type NodeGatewaySigner,
   verifyEnrollReplyWithNode,
 } from "./gateway.ts";
-export { ReplayGuard, type ReplayGuardOptions } from "./replay-guard.ts";
+export {
+  deviceIdFromPublicKey,
+  deviceIdFromRegistrationName,
+  isValidDeviceId,
+  registrationName,
+  registrationNameForDeviceId,
+} from "./identity.ts";
 export {
   decodeJsonEnrollReply,
   decodeJsonEnrollRequest,
@@ -69,9 +56,21 @@ export {
   encodeJsonEnrollRequest,
   encodeJsonError,
   type JsonEnrollReply,
-  type JsonErrorBody,
   type JsonEnrollRequest,
+  type JsonErrorBody,
   MAX_JSON_BODY_BYTES,
 } from "./json-transport.ts";
+export type { ReplyExpectation } from "./open-reply.ts";
+export { type DecodeRequestOptions, peekRequestId } from "./open-request.ts";
+export { ReplayGuard, type ReplayGuardOptions } from "./replay-guard.ts";
+export { validateEnrollReply } from "./reply-payload.ts";
 export { REPLY_TIMEOUT_SECONDS, retryDelaySeconds } from "./retry-policy.ts";
-export { isDeterministic } from "./cbor-wellformed.ts";
+export {
+  canPublish,
+  canSubscribe,
+  parseReplyTopic,
+  parseRequestTopic,
+  replyTopic,
+  requestTopic,
+} from "./topics.ts";
+export type { DeviceMetadata, EnrollReply, EnrollRequest, ReplyStatus } from "./types.ts";

@@ -17,11 +17,17 @@ import {
 
 const NOW = 1_700_000_000;
 const kp = generateDeviceKeyPair(new Uint8Array(32).fill(4));
-const frame = encodeEnrollRequest({ keyPair: kp, requestId: "j1", nonce: new Uint8Array(16), timestamp: NOW, metadata: { model: "m", firmwareVersion: "1" } });
+const frame = encodeEnrollRequest({
+  keyPair: kp,
+  requestId: "j1",
+  nonce: new Uint8Array(16),
+  timestamp: NOW,
+  metadata: { model: "m", firmwareVersion: "1" },
+});
 const code = (r: { ok: boolean; error?: { code: string } }) => (r.ok ? "ok" : r.error!.code);
 
 describe("HTTP JSON binding", () => {
-  it("[PROTO-34] request body is {\"request\": base64(frame)} and survives JSON", () => {
+  it('[PROTO-34] request body is {"request": base64(frame)} and survives JSON', () => {
     const body = JSON.parse(JSON.stringify(encodeJsonEnrollRequest(frame))) as unknown;
     expect(Object.keys(body as object)).toEqual(["request"]);
     const bytes = decodeJsonEnrollRequest(body);
@@ -44,16 +50,27 @@ describe("HTTP JSON binding", () => {
       [{ request: `${b64.slice(0, 4)} ${b64.slice(4)}` }, "E_BAD_ENCODING"],
       [{ request: "A".repeat(1372) }, "E_TOO_LARGE"],
     ];
-    for (const [body, expected] of cases) expect(code(decodeJsonEnrollRequest(body)), JSON.stringify(body)?.slice(0, 40)).toBe(expected);
+    for (const [body, expected] of cases)
+      expect(code(decodeJsonEnrollRequest(body)), JSON.stringify(body)?.slice(0, 40)).toBe(expected);
     expect(code(decodeJsonEnrollRequest({ request: "A".repeat(1364) }))).toBe("ok"); // 1023 bytes
     expect(code(decodeJsonEnrollRequest({ request: "A".repeat(1368) }))).toBe("E_TOO_LARGE"); // 1026 bytes
   });
 
   it("[PROTO-34] reply body carries the signed frame plus the decoded fields; only the frame is trusted", () => {
     const gw = createGatewaySigner(new Uint8Array(32).fill(5));
-    const reply: EnrollReply = { version: 1, requestId: "j1", deviceId: "a".repeat(32), status: "pending", retryAfterSeconds: 30, timestamp: NOW };
+    const reply: EnrollReply = {
+      version: 1,
+      requestId: "j1",
+      deviceId: "a".repeat(32),
+      status: "pending",
+      retryAfterSeconds: 30,
+      timestamp: NOW,
+    };
     const replyFrame = encodeEnrollReply(reply, gw);
-    const body = JSON.parse(JSON.stringify(encodeJsonEnrollReply(replyFrame, reply))) as Record<string, unknown>;
+    const body = JSON.parse(JSON.stringify(encodeJsonEnrollReply(replyFrame, reply))) as Record<
+      string,
+      unknown
+    >;
     expect(body).toMatchObject({ ...reply });
     expect(typeof body.reply).toBe("string");
     body.status = "approved"; // tampering with plain fields changes nothing
@@ -70,6 +87,10 @@ describe("HTTP JSON binding", () => {
     const r = decodeEnrollRequest(frame.subarray(1), { nowSeconds: NOW });
     expect(r.ok).toBe(false);
     if (r.ok) return;
-    expect(encodeJsonError(r.error)).toEqual({ error: "E_WRONG_TYPE", reason: "Malformed", message: r.error.message });
+    expect(encodeJsonError(r.error)).toEqual({
+      error: "E_WRONG_TYPE",
+      reason: "Malformed",
+      message: r.error.message,
+    });
   });
 });

@@ -1,5 +1,12 @@
 import { MAX_REPLY_BYTES, MAX_REQUEST_BYTES } from "./constants.ts";
-import { fail, ok, type ProtocolError, type ProtocolErrorCode, type Result, reasonForError } from "./errors.ts";
+import {
+  fail,
+  ok,
+  type ProtocolError,
+  type ProtocolErrorCode,
+  type Result,
+  reasonForError,
+} from "./errors.ts";
 import type { EnrollReply } from "./types.ts";
 
 /**
@@ -26,10 +33,12 @@ export function toBase64(bytes: Uint8Array): string {
 /** Strict RFC 4648 §4 base64 with padding; Buffer.from alone would skip bad characters. */
 export function fromBase64(s: unknown, field: string, maxBytes: number): Result<Uint8Array> {
   if (typeof s !== "string") return fail("E_WRONG_TYPE", `${field} must be a base64 string`, field);
-  if (s.length > Math.ceil(maxBytes / 3) * 4) return fail("E_TOO_LARGE", `${field} decodes to over ${maxBytes} bytes`, field);
+  if (s.length > Math.ceil(maxBytes / 3) * 4)
+    return fail("E_TOO_LARGE", `${field} decodes to over ${maxBytes} bytes`, field);
   if (!BASE64.test(s)) return fail("E_BAD_ENCODING", `${field} is not padded base64`, field);
   const bytes = new Uint8Array(Buffer.from(s, "base64"));
-  if (bytes.length > maxBytes) return fail("E_TOO_LARGE", `${field} decodes to over ${maxBytes} bytes`, field);
+  if (bytes.length > maxBytes)
+    return fail("E_TOO_LARGE", `${field} decodes to over ${maxBytes} bytes`, field);
   return ok(bytes);
 }
 

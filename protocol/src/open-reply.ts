@@ -1,5 +1,5 @@
-import { parseSign1, sigStructure } from "./cose-sign1.ts";
 import { MAX_REPLY_BYTES, PUBLIC_KEY_BYTES } from "./constants.ts";
+import { parseSign1, sigStructure } from "./cose-sign1.ts";
 import { type Ed25519Verify, hasCanonicalS } from "./ed25519-rules.ts";
 import { fail, type Result } from "./errors.ts";
 import { parseReplyPayload } from "./reply-payload.ts";
@@ -27,7 +27,10 @@ export function openEnrollReply(
     if (!sign1.ok) return sign1;
     const { protectedBytes, payload, signature } = sign1.value;
     if (verify && gatewayPublicKey) {
-      if (!hasCanonicalS(signature) || !verify(sigStructure(protectedBytes, payload), signature, gatewayPublicKey)) {
+      if (
+        !hasCanonicalS(signature) ||
+        !verify(sigStructure(protectedBytes, payload), signature, gatewayPublicKey)
+      ) {
         return fail("E_BAD_SIGNATURE", "reply is not signed by the pinned gateway key", "signature");
       }
     }
@@ -37,12 +40,19 @@ export function openEnrollReply(
       return fail("E_UNEXPECTED_REPLY", "reply is for another device", "deviceId");
     }
     // An empty requestId (unreadable request) can only be an error reply; accept it. [PROTO-28]
-    if (expect?.requestId !== undefined && reply.value.requestId !== "" && reply.value.requestId !== expect.requestId) {
+    if (
+      expect?.requestId !== undefined &&
+      reply.value.requestId !== "" &&
+      reply.value.requestId !== expect.requestId
+    ) {
       return fail("E_UNEXPECTED_REPLY", "reply answers another request", "requestId");
     }
     return reply;
   } catch (e) {
-    return fail("E_MALFORMED_CBOR", `unexpected decoder failure: ${e instanceof Error ? e.message : String(e)}`);
+    return fail(
+      "E_MALFORMED_CBOR",
+      `unexpected decoder failure: ${e instanceof Error ? e.message : String(e)}`,
+    );
   }
 }
 

@@ -1,5 +1,4 @@
-import { parseSign1, sigStructure } from "./cose-sign1.ts";
-import { decodeCbor } from "./cbor-codec.ts";
+import { asSafeInt, decodeCbor } from "./cbor-codec.ts";
 import {
   COSE_SIGN1_TAG,
   DEFAULT_MAX_SKEW_SECONDS,
@@ -8,11 +7,11 @@ import {
   PROTOCOL_VERSION,
   RequestKey,
 } from "./constants.ts";
+import { parseSign1, sigStructure } from "./cose-sign1.ts";
 import { type Ed25519Verify, hasCanonicalS } from "./ed25519-rules.ts";
 import { fail, ok, type Result } from "./errors.ts";
 import { parseRequestPayload, readRequestId } from "./request-payload.ts";
 import type { EnrollRequest } from "./types.ts";
-import { asSafeInt } from "./cbor-codec.ts";
 
 export interface DecodeRequestOptions {
   /** Gateway clock in unix seconds; defaults to Date.now(). */
@@ -51,13 +50,20 @@ export function openEnrollRequest(
       return fail("E_TOPIC_MISMATCH", "request key does not belong to the topic's deviceId", "publicKey");
     }
     // [PROTO-16] [PROTO-20] proof of possession of the secret key for publicKey.
-    if (!hasCanonicalS(signature) || !crypto.verify(sigStructure(protectedBytes, payload), signature, f.publicKey)) {
+    if (
+      !hasCanonicalS(signature) ||
+      !crypto.verify(sigStructure(protectedBytes, payload), signature, f.publicKey)
+    ) {
       return fail("E_BAD_SIGNATURE", "signature does not verify with the request's public key", "signature");
     }
     const now = opts?.nowSeconds ?? Math.floor(Date.now() / 1000);
     const maxSkew = opts?.maxSkewSeconds ?? DEFAULT_MAX_SKEW_SECONDS;
     if (Math.abs(now - f.timestamp) > maxSkew) {
-      return fail("E_CLOCK_SKEW", `timestamp ${f.timestamp} is more than ${maxSkew}s from ${now}`, "timestamp");
+      return fail(
+        "E_CLOCK_SKEW",
+        `timestamp ${f.timestamp} is more than ${maxSkew}s from ${now}`,
+        "timestamp",
+      );
     }
     return ok({
       version: PROTOCOL_VERSION,
@@ -70,7 +76,10 @@ export function openEnrollRequest(
     });
   } catch (e) {
     // Defence in depth: a bug in a check must not take the gateway down. [PROTO-8]
-    return fail("E_MALFORMED_CBOR", `unexpected decoder failure: ${e instanceof Error ? e.message : String(e)}`);
+    return fail(
+      "E_MALFORMED_CBOR",
+      `unexpected decoder failure: ${e instanceof Error ? e.message : String(e)}`,
+    );
   }
 }
 

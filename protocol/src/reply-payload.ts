@@ -11,8 +11,8 @@ import {
   STATUS_CODES,
   TIMESTAMP_MAX,
 } from "./constants.ts";
-import { fail, ok, type Result } from "./errors.ts";
 import { isValidDeviceId } from "./device-id-format.ts";
+import { fail, ok, type Result } from "./errors.ts";
 import {
   checkVersionAndType,
   readAscii,
@@ -53,7 +53,8 @@ function readFields(get: (key: number) => unknown): Result<EnrollReply> {
   if (!devRaw.ok) return devRaw;
   const deviceId = readAscii(devRaw.value, "deviceId", 0, 64);
   if (!deviceId.ok) return deviceId;
-  if (!isValidDeviceId(deviceId.value)) return fail("E_INVALID_VALUE", "deviceId is not 32 hex digits", "deviceId");
+  if (!isValidDeviceId(deviceId.value))
+    return fail("E_INVALID_VALUE", "deviceId is not 32 hex digits", "deviceId");
 
   const statusRaw = required(get, ReplyKey.status, "status");
   if (!statusRaw.ok) return statusRaw;
@@ -123,7 +124,8 @@ const LONE_SURROGATES = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])
 
 /** Checks a reply the way a device will; the message is first made valid and cut to size. */
 export function validateEnrollReply(reply: EnrollReply): Result<EnrollReply> {
-  if (reply === null || typeof reply !== "object") return fail("E_WRONG_TYPE", "reply must be an object", "reply");
+  if (reply === null || typeof reply !== "object")
+    return fail("E_WRONG_TYPE", "reply must be an object", "reply");
   if (reply.version !== PROTOCOL_VERSION) {
     return fail("E_UNKNOWN_VERSION", `cannot encode version ${String(reply.version)}`, "version");
   }
@@ -167,4 +169,3 @@ export function buildReplyPayload(reply: EnrollReply): Uint8Array {
   if (v.retryAfterSeconds !== undefined) payload.set(ReplyKey.retryAfterSeconds, v.retryAfterSeconds);
   return encodeCbor(payload);
 }
-

@@ -4,11 +4,11 @@ import { EDDSA_PROTECTED_HEADER, encodeSign1, sigStructure } from "./cose-sign1.
 import {
   createGatewaySigner,
   decodeEnrollReplyUnverified,
+  deviceIdFromPublicKey,
   type EnrollReply,
   encodeEnrollReply,
   type GatewaySigner,
   generateDeviceKeyPair,
-  deviceIdFromPublicKey,
   MAX_REPLY_BYTES,
   ProtocolError,
   validateEnrollReply,
@@ -20,7 +20,14 @@ const NOW = 1_700_000_000;
 const gateway = createGatewaySigner(new Uint8Array(32).fill(7));
 const deviceId = deviceIdFromPublicKey(generateDeviceKeyPair(new Uint8Array(32).fill(9)).publicKey);
 const UUID = "0b9f6a2e-5c1d-4f7a-8e3b-2d4c6a8f0e1b";
-const approved: EnrollReply = { version: 1, requestId: "req-1", deviceId, status: "approved", deviceUUID: UUID, timestamp: NOW };
+const approved: EnrollReply = {
+  version: 1,
+  requestId: "req-1",
+  deviceId,
+  status: "approved",
+  deviceUUID: UUID,
+  timestamp: NOW,
+};
 const code = (r: { ok: boolean; error?: ProtocolError }) => (r.ok ? "ok" : r.error!.code);
 function thrownCode(fn: () => unknown): string {
   try {
@@ -33,12 +40,21 @@ function thrownCode(fn: () => unknown): string {
 /** A reply payload signed by the gateway key, bypassing encoder checks. */
 function signRaw(payload: Map<number, unknown>): Uint8Array {
   const bytes = encodeCbor(payload);
-  return encodeSign1(EDDSA_PROTECTED_HEADER, bytes, gateway.signBytes(sigStructure(EDDSA_PROTECTED_HEADER, bytes)));
+  return encodeSign1(
+    EDDSA_PROTECTED_HEADER,
+    bytes,
+    gateway.signBytes(sigStructure(EDDSA_PROTECTED_HEADER, bytes)),
+  );
 }
 
 describe("enroll reply", () => {
   it("[PROTO-25] round-trips every optional field", () => {
-    const reply: EnrollReply = { ...approved, reason: "AlreadyEnrolled", message: "hello", retryAfterSeconds: 0 };
+    const reply: EnrollReply = {
+      ...approved,
+      reason: "AlreadyEnrolled",
+      message: "hello",
+      retryAfterSeconds: 0,
+    };
     const frame = encodeEnrollReply(reply, gateway);
     expect(verifyEnrollReply(frame, gateway.publicKey)).toEqual({ ok: true, value: reply });
     expect(verifyEnrollReplyWithNode(frame, gateway.publicKey)).toEqual({ ok: true, value: reply });
@@ -59,7 +75,9 @@ describe("enroll reply", () => {
     expect(frame.length).toBe(539); // SPEC §8.1 quotes this figure
     expect(frame.length).toBeLessThanOrEqual(MAX_REPLY_BYTES);
     expect(code(verifyEnrollReply(frame, gateway.publicKey))).toBe("ok");
-    expect(code(verifyEnrollReply(new Uint8Array(MAX_REPLY_BYTES + 1), gateway.publicKey))).toBe("E_TOO_LARGE");
+    expect(code(verifyEnrollReply(new Uint8Array(MAX_REPLY_BYTES + 1), gateway.publicKey))).toBe(
+      "E_TOO_LARGE",
+    );
   });
 
   it("[PROTO-26] each status demands its field, on encode and on decode", () => {
@@ -76,12 +94,26 @@ describe("enroll reply", () => {
       expect(r.ok ? "ok" : `${r.error.code}/${r.error.field}`, reply.status).toBe(`E_MISSING_FIELD/${field}`);
       expect(thrownCode(() => encodeEnrollReply(reply, gateway))).toBe("E_MISSING_FIELD");
     }
-    const noUuid = new Map<number, unknown>([[1, 1], [2, 2], [3, "req-1"], [4, deviceId], [5, 0], [6, NOW]]);
+    const noUuid = new Map<number, unknown>([
+      [1, 1],
+      [2, 2],
+      [3, "req-1"],
+      [4, deviceId],
+      [5, 0],
+      [6, NOW],
+    ]);
     expect(code(verifyEnrollReply(signRaw(noUuid), gateway.publicKey))).toBe("E_MISSING_FIELD");
   });
 
   it("[PROTO-26] status travels as the documented unsigned integer", () => {
-    const wire: Record<string, number> = { approved: 0, rejected: 1, pending: 2, deactivated: 3, busy: 4, error: 5 };
+    const wire: Record<string, number> = {
+      approved: 0,
+      rejected: 1,
+      pending: 2,
+      deactivated: 3,
+      busy: 4,
+      error: 5,
+    };
     for (const [status, n] of Object.entries(wire)) {
       const reply = { ...approved, status, reason: "X", retryAfterSeconds: 1 } as EnrollReply;
       const frame = encodeEnrollReply(reply, gateway);
@@ -101,7 +133,14 @@ describe("enroll reply", () => {
     for (const reason of ["PairingDisabled", "Busy", "X", "Invalid2", "R".repeat(64)]) {
       expect(validateEnrollReply({ ...approved, reason }).ok, reason).toBe(true);
     }
-    for (const reason of ["", "pairingDisabled", "Pairing-Disabled", "Pairing Disabled", "R".repeat(65), "Ünknown"]) {
+    for (const reason of [
+      "",
+      "pairingDisabled",
+      "Pairing-Disabled",
+      "Pairing Disabled",
+      "R".repeat(65),
+      "Ünknown",
+    ]) {
       expect(code(validateEnrollReply({ ...approved, reason })), reason).toBe("E_INVALID_VALUE");
     }
   });
@@ -109,20 +148,40 @@ describe("enroll reply", () => {
   it("[PROTO-28] carries the requestId; only error replies may leave it empty", () => {
     const frame = encodeEnrollReply({ ...approved, requestId: "abc" }, gateway);
     expect(verifyEnrollReply(frame, gateway.publicKey, { requestId: "abc", deviceId }).ok).toBe(true);
-    expect(code(verifyEnrollReply(frame, gateway.publicKey, { requestId: "abd" }))).toBe("E_UNEXPECTED_REPLY");
-    expect(code(verifyEnrollReply(frame, gateway.publicKey, { deviceId: "0".repeat(32) }))).toBe("E_UNEXPECTED_REPLY");
-    const anon: EnrollReply = { version: 1, requestId: "", deviceId, status: "error", reason: "Malformed", timestamp: NOW };
+    expect(code(verifyEnrollReply(frame, gateway.publicKey, { requestId: "abd" }))).toBe(
+      "E_UNEXPECTED_REPLY",
+    );
+    expect(code(verifyEnrollReply(frame, gateway.publicKey, { deviceId: "0".repeat(32) }))).toBe(
+      "E_UNEXPECTED_REPLY",
+    );
+    const anon: EnrollReply = {
+      version: 1,
+      requestId: "",
+      deviceId,
+      status: "error",
+      reason: "Malformed",
+      timestamp: NOW,
+    };
     const anonFrame = encodeEnrollReply(anon, gateway);
-    expect(verifyEnrollReply(anonFrame, gateway.publicKey, { requestId: "abc" })).toEqual({ ok: true, value: anon });
-    expect(thrownCode(() => encodeEnrollReply({ ...approved, requestId: "" }, gateway))).toBe("E_INVALID_VALUE");
-    expect(thrownCode(() => encodeEnrollReply({ ...approved, deviceId: "dev" }, gateway))).toBe("E_INVALID_VALUE");
+    expect(verifyEnrollReply(anonFrame, gateway.publicKey, { requestId: "abc" })).toEqual({
+      ok: true,
+      value: anon,
+    });
+    expect(thrownCode(() => encodeEnrollReply({ ...approved, requestId: "" }, gateway))).toBe(
+      "E_INVALID_VALUE",
+    );
+    expect(thrownCode(() => encodeEnrollReply({ ...approved, deviceId: "dev" }, gateway))).toBe(
+      "E_INVALID_VALUE",
+    );
   });
 
   it("[PROTO-29] verifies with the pinned key before reading the payload", () => {
     const frame = encodeEnrollReply(approved, gateway);
     const impostor = createGatewaySigner(new Uint8Array(32).fill(8));
     expect(code(verifyEnrollReply(frame, impostor.publicKey))).toBe("E_BAD_SIGNATURE");
-    expect(code(verifyEnrollReply(encodeEnrollReply(approved, impostor), gateway.publicKey))).toBe("E_BAD_SIGNATURE");
+    expect(code(verifyEnrollReply(encodeEnrollReply(approved, impostor), gateway.publicKey))).toBe(
+      "E_BAD_SIGNATURE",
+    );
     // An unsigned-but-garbage payload reports the signature, not the payload problem.
     const junkPayload = encodeSign1(EDDSA_PROTECTED_HEADER, Uint8Array.of(0xff), new Uint8Array(64));
     expect(code(verifyEnrollReply(junkPayload, gateway.publicKey))).toBe("E_BAD_SIGNATURE");
@@ -134,26 +193,57 @@ describe("enroll reply", () => {
 
   it("[PROTO-29] decodeEnrollReplyUnverified reads replies from any signer (tools only)", () => {
     const impostor = createGatewaySigner(new Uint8Array(32).fill(8));
-    expect(decodeEnrollReplyUnverified(encodeEnrollReply(approved, impostor))).toEqual({ ok: true, value: approved });
+    expect(decodeEnrollReplyUnverified(encodeEnrollReply(approved, impostor))).toEqual({
+      ok: true,
+      value: approved,
+    });
   });
 
   it("[PROTO-30] message is truncated to 256 UTF-8 bytes at a code point boundary, never split", () => {
     const long = `${"a".repeat(255)}é tail`;
-    const r = verifyEnrollReply(encodeEnrollReply({ ...approved, message: long }, gateway), gateway.publicKey);
+    const r = verifyEnrollReply(
+      encodeEnrollReply({ ...approved, message: long }, gateway),
+      gateway.publicKey,
+    );
     expect(r.ok && r.value.message).toBe("a".repeat(255));
     const emoji = "\u{1F600}".repeat(100); // 4 bytes each
-    const r2 = verifyEnrollReply(encodeEnrollReply({ ...approved, message: emoji }, gateway), gateway.publicKey);
+    const r2 = verifyEnrollReply(
+      encodeEnrollReply({ ...approved, message: emoji }, gateway),
+      gateway.publicKey,
+    );
     expect(r2.ok && r2.value.message).toBe("\u{1F600}".repeat(64));
-    const lone = verifyEnrollReply(encodeEnrollReply({ ...approved, message: "a\ud800b" }, gateway), gateway.publicKey);
+    const lone = verifyEnrollReply(
+      encodeEnrollReply({ ...approved, message: "a\ud800b" }, gateway),
+      gateway.publicKey,
+    );
     expect(lone.ok && lone.value.message).toBe("a\ufffdb");
-    const raw = new Map<number, unknown>([[1, 1], [2, 2], [3, "req-1"], [4, deviceId], [5, 0], [6, NOW], [7, UUID], [9, "m".repeat(257)]]);
+    const raw = new Map<number, unknown>([
+      [1, 1],
+      [2, 2],
+      [3, "req-1"],
+      [4, deviceId],
+      [5, 0],
+      [6, NOW],
+      [7, UUID],
+      [9, "m".repeat(257)],
+    ]);
     expect(code(verifyEnrollReply(signRaw(raw), gateway.publicKey))).toBe("E_INVALID_VALUE");
   });
 
   it("[PROTO-33] a reply of another version is E_UNKNOWN_VERSION; the encoder refuses to write one", () => {
-    const raw = new Map<number, unknown>([[1, 2], [2, 2], [3, "req-1"], [4, deviceId], [5, 0], [6, NOW], [7, UUID]]);
+    const raw = new Map<number, unknown>([
+      [1, 2],
+      [2, 2],
+      [3, "req-1"],
+      [4, deviceId],
+      [5, 0],
+      [6, NOW],
+      [7, UUID],
+    ]);
     expect(code(verifyEnrollReply(signRaw(raw), gateway.publicKey))).toBe("E_UNKNOWN_VERSION");
-    expect(thrownCode(() => encodeEnrollReply({ ...approved, version: 2 }, gateway))).toBe("E_UNKNOWN_VERSION");
+    expect(thrownCode(() => encodeEnrollReply({ ...approved, version: 2 }, gateway))).toBe(
+      "E_UNKNOWN_VERSION",
+    );
   });
 
   it("[PROTO-36] never throws on junk", () => {
@@ -184,7 +274,9 @@ describe("gateway signer", () => {
         return gateway.sign(r);
       },
     };
-    expect(thrownCode(() => encodeEnrollReply({ ...approved, deviceUUID: "nope" }, fake))).toBe("E_INVALID_VALUE");
+    expect(thrownCode(() => encodeEnrollReply({ ...approved, deviceUUID: "nope" }, fake))).toBe(
+      "E_INVALID_VALUE",
+    );
     expect(calls).toHaveLength(0);
     expect(verifyEnrollReply(encodeEnrollReply(approved, fake), gateway.publicKey).ok).toBe(true);
   });

@@ -14,7 +14,14 @@ import {
 } from "./constants.ts";
 import { isSmallOrderKey } from "./ed25519-rules.ts";
 import { fail, ok, type Result } from "./errors.ts";
-import { checkVersionAndType, readAscii, readBytes, readUint, required, toIntKeyedMap } from "./payload-fields.ts";
+import {
+  checkVersionAndType,
+  readAscii,
+  readBytes,
+  readUint,
+  required,
+  toIntKeyedMap,
+} from "./payload-fields.ts";
 import type { DeviceMetadata } from "./types.ts";
 
 /** Request payload fields; deviceId is derived later from publicKey. [PROTO-17] */
@@ -37,7 +44,8 @@ export function readRequestId(v: unknown): Result<string> {
 export function readPublicKey(v: unknown, field = "publicKey"): Result<Uint8Array> {
   const r = readBytes(v, field);
   if (!r.ok) return r;
-  if (r.value.length !== PUBLIC_KEY_BYTES) return fail("E_BAD_KEY", `${field} must be ${PUBLIC_KEY_BYTES} bytes`, field);
+  if (r.value.length !== PUBLIC_KEY_BYTES)
+    return fail("E_BAD_KEY", `${field} must be ${PUBLIC_KEY_BYTES} bytes`, field);
   if (isSmallOrderKey(r.value)) return fail("E_BAD_KEY", `${field} is a small-order point`, field);
   return r;
 }
@@ -61,7 +69,8 @@ function readFields(get: (key: number) => unknown): Result<RequestFields> {
   if (!nonceRaw.ok) return nonceRaw;
   const nonce = readBytes(nonceRaw.value, "nonce");
   if (!nonce.ok) return nonce;
-  if (nonce.value.length !== NONCE_BYTES) return fail("E_INVALID_VALUE", `nonce must be ${NONCE_BYTES} bytes`, "nonce");
+  if (nonce.value.length !== NONCE_BYTES)
+    return fail("E_INVALID_VALUE", `nonce must be ${NONCE_BYTES} bytes`, "nonce");
 
   const tsRaw = required(get, RequestKey.timestamp, "timestamp");
   if (!tsRaw.ok) return tsRaw;
@@ -138,7 +147,8 @@ export function buildRequestPayload(fields: RequestFields): Uint8Array {
     [RequestKey.model, v.metadata.model],
     [RequestKey.firmwareVersion, v.metadata.firmwareVersion],
   ]);
-  if (v.metadata.hardwareRevision !== undefined) payload.set(RequestKey.hardwareRevision, v.metadata.hardwareRevision);
+  if (v.metadata.hardwareRevision !== undefined)
+    payload.set(RequestKey.hardwareRevision, v.metadata.hardwareRevision);
   if (v.metadata.serialNumber !== undefined) payload.set(RequestKey.serialNumber, v.metadata.serialNumber);
   return encodeCbor(payload);
 }

@@ -35,7 +35,11 @@ const code = (r: { ok: boolean; error?: ProtocolError }) => (r.ok ? "ok" : r.err
 /** Signs arbitrary payload values the way a (possibly buggy) device would. */
 function signPayload(payload: Map<number, unknown>, kp: DeviceKeyPair = keyPair): Uint8Array {
   const bytes = encodeCbor(payload);
-  return encodeSign1(EDDSA_PROTECTED_HEADER, bytes, nacl.sign.detached(sigStructure(EDDSA_PROTECTED_HEADER, bytes), kp.secretKey));
+  return encodeSign1(
+    EDDSA_PROTECTED_HEADER,
+    bytes,
+    nacl.sign.detached(sigStructure(EDDSA_PROTECTED_HEADER, bytes), kp.secretKey),
+  );
 }
 function goodPayload(): Map<number, unknown> {
   return new Map<number, unknown>([
@@ -52,7 +56,10 @@ function goodPayload(): Map<number, unknown> {
 
 describe("enroll request", () => {
   it("[PROTO-17] round-trips through device encoder and gateway decoder, optional metadata included", () => {
-    const frame = encodeEnrollRequest({ ...base, metadata: { ...base.metadata, hardwareRevision: "B", serialNumber: "S 1" } });
+    const frame = encodeEnrollRequest({
+      ...base,
+      metadata: { ...base.metadata, hardwareRevision: "B", serialNumber: "S 1" },
+    });
     const r = decodeEnrollRequest(frame, { nowSeconds: NOW });
     expect(r).toEqual({
       ok: true,
@@ -89,18 +96,23 @@ describe("enroll request", () => {
   it("[PROTO-14] accepts only tagged COSE_Sign1 with protected {1:-8} and empty unprotected header", () => {
     const payload = encodeCbor(goodPayload());
     const sig = nacl.sign.detached(sigStructure(EDDSA_PROTECTED_HEADER, payload), keyPair.secretKey);
-    expect(code(decodeEnrollRequest(encodeSign1(EDDSA_PROTECTED_HEADER, payload, sig), { nowSeconds: NOW }))).toBe("ok");
+    expect(
+      code(decodeEnrollRequest(encodeSign1(EDDSA_PROTECTED_HEADER, payload, sig), { nowSeconds: NOW })),
+    ).toBe("ok");
     // alg as wide head -8 (0x3807) is the same value: accepted, signature covers those bytes.
     const wide = Uint8Array.of(0xa1, 0x01, 0x38, 0x07);
     const sigWide = nacl.sign.detached(sigStructure(wide, payload), keyPair.secretKey);
     expect(code(decodeEnrollRequest(encodeSign1(wide, payload, sigWide), { nowSeconds: NOW }))).toBe("ok");
-    const alg = (h: string) => code(decodeEnrollRequest(encodeSign1(fromHex(h), payload, sig), { nowSeconds: NOW }));
+    const alg = (h: string) =>
+      code(decodeEnrollRequest(encodeSign1(fromHex(h), payload, sig), { nowSeconds: NOW }));
     expect(alg("a10126")).toBe("E_BAD_ALGORITHM"); // ES256
     expect(alg("a101654564445341")).toBe("E_BAD_ALGORITHM"); // alg as text "EdDSA"
     expect(alg("a0")).toBe("E_BAD_ALGORITHM");
     expect(alg("80")).toBe("E_WRONG_TYPE");
     expect(alg("a2012703183c")).toBe("E_EXTRA_FIELD"); // content type
-    expect(code(decodeEnrollRequest(encodeCbor([EDDSA_PROTECTED_HEADER, new Map(), payload, sig])))).toBe("E_WRONG_TYPE");
+    expect(code(decodeEnrollRequest(encodeCbor([EDDSA_PROTECTED_HEADER, new Map(), payload, sig])))).toBe(
+      "E_WRONG_TYPE",
+    );
   });
 
   it("[PROTO-16] rejects S >= L although tweetnacl on its own would accept it", () => {
@@ -187,7 +199,9 @@ describe("enroll request", () => {
 
   it("[PROTO-20] proof of possession: a request signed by another key is E_BAD_SIGNATURE", () => {
     const other = generateDeviceKeyPair(new Uint8Array(32).fill(10));
-    expect(code(decodeEnrollRequest(signPayload(goodPayload(), other), { nowSeconds: NOW }))).toBe("E_BAD_SIGNATURE");
+    expect(code(decodeEnrollRequest(signPayload(goodPayload(), other), { nowSeconds: NOW }))).toBe(
+      "E_BAD_SIGNATURE",
+    );
     expect(code(decodeEnrollRequestWithNacl(signPayload(goodPayload(), other), { nowSeconds: NOW }))).toBe(
       "E_BAD_SIGNATURE",
     );
@@ -231,7 +245,9 @@ describe("enroll request", () => {
     ] as const) {
       expect(code(decodeEnrollRequest(frame, { nowSeconds: now })), String(now - NOW)).toBe(expected);
     }
-    expect(code(decodeEnrollRequest(frame, { nowSeconds: NOW + 30, maxSkewSeconds: 10 }))).toBe("E_CLOCK_SKEW");
+    expect(code(decodeEnrollRequest(frame, { nowSeconds: NOW + 30, maxSkewSeconds: 10 }))).toBe(
+      "E_CLOCK_SKEW",
+    );
     // Without nowSeconds the wall clock is used: a 2023 timestamp is stale now.
     expect(code(decodeEnrollRequest(frame))).toBe("E_CLOCK_SKEW");
     const fresh = encodeEnrollRequest({ ...base, timestamp: Math.floor(Date.now() / 1000) });
@@ -244,7 +260,9 @@ describe("enroll request", () => {
     const m = goodPayload();
     m.set(5, new Uint8Array(3)); // bad nonce, bad signature, wrong topic, stale
     const frame = signPayload(m, other);
-    expect(code(decodeEnrollRequest(frame, { nowSeconds: 0, expectedDeviceId: otherId }))).toBe("E_INVALID_VALUE");
+    expect(code(decodeEnrollRequest(frame, { nowSeconds: 0, expectedDeviceId: otherId }))).toBe(
+      "E_INVALID_VALUE",
+    );
     const badSigStale = signPayload(goodPayload(), other);
     expect(code(decodeEnrollRequest(badSigStale, { nowSeconds: 0, expectedDeviceId: otherId }))).toBe(
       "E_TOPIC_MISMATCH",

@@ -19,7 +19,8 @@ export function retryDelaySeconds(
   random: () => number = Math.random,
 ): number | null {
   const jitter = (s: number) => Math.ceil(s * (1 + 0.1 * random()));
-  const backoff = () => jitter(Math.min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** Math.max(0, attempt)));
+  const backoff = () =>
+    jitter(Math.min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** Math.max(0, attempt)));
   if (outcome === "timeout") return backoff();
   switch (outcome.status) {
     case "approved":

@@ -51,6 +51,8 @@ export const requestVectors = load<{ vectors: RequestVector[] }>("requests.json"
 export const replyVectors = load<{ gatewaySeed: string; gatewayPublicKey: string; vectors: ReplyVector[] }>(
   "replies.json",
 );
-export const negativeVectors = load<{ nowSeconds: number; gatewayPublicKey: string; vectors: NegativeVector[] }>(
-  "negative.json",
-);
+export const negativeVectors = load<{
+  nowSeconds: number;
+  gatewayPublicKey: string;
+  vectors: NegativeVector[];
+}>("negative.json");

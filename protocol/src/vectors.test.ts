@@ -121,7 +121,9 @@ describe("reply vectors", () => {
         expect(isDeterministic(frame)).toBe(true);
         const parts = parseSign1(frame, Number.MAX_SAFE_INTEGER);
         expect(parts.ok && toHex(parts.value.payload)).toBe(v.payload);
-        expect(parts.ok && toHex(sigStructure(parts.value.protectedBytes, parts.value.payload))).toBe(v.sigStructure);
+        expect(parts.ok && toHex(sigStructure(parts.value.protectedBytes, parts.value.payload))).toBe(
+          v.sigStructure,
+        );
       });
 
       it("[PROTO-29] device (tweetnacl) and node:crypto both verify it and agree on the fields", () => {

@@ -3,93 +3,106 @@ import { fileURLToPath } from "node:url";
 import { type Child, startChild } from "./child-process.ts";
 
 const REPO_ROOT = resolve(fileURLToPath(new URL("../../..", import.meta.url)));
-const TSX_LOADER = join(REPO_ROOT, "node_modules", "tsx", "dist", "loader.mjs");
-const COMPONENT_MAIN = fileURLToPath(new URL("./component-main.ts", import.meta.url));
-const READY_PREFIX = "devreg-bench-ready ";
+const DEVREG_BIN = join(REPO_ROOT, "bin", "devreg");
 
 export interface ComponentEnv {
   kubeconfig: string;
   namespace: string;
   /** Logs and the gateway key live here. */
   workDir: string;
-  /** Extra node flags for the child, e.g. ["--cpu-prof"] when profiling. */
+  /** Extra node flags for the children, e.g. ["--cpu-prof"] when profiling. */
   nodeFlags?: string[];
 }
 
 export interface GatewayProcess {
   child: Child;
   mqttUrl: string;
-  httpPort?: number;
+  /** The gateway's /metrics (admin port). */
+  metricsUrl: string;
   publicKey: Uint8Array;
 }
 
+/** Node flags reach a `bin/devreg` child through NODE_OPTIONS (bin/devreg execs node, so the pid is node's). */
+function childEnv(env: ComponentEnv): NodeJS.ProcessEnv {
+  const flags = env.nodeFlags ?? [];
+  if (flags.length === 0) return process.env;
+  return { ...process.env, NODE_OPTIONS: [process.env.NODE_OPTIONS, ...flags].filter(Boolean).join(" ") };
+}
+
+const SERVING = /serving namespace \S+: mqtt :(\d+).*admin :(\d+)/;
+const PUBLIC_KEY = /^[A-Za-z0-9+/]{43}=$/;
+
 /**
- * Per-address limits raised for the bench only: every simulated device connects from
- * 127.0.0.1, which the gateway's defaults (100 connects/s per address) rightly treat as one
- * abusive host. Global limits (connects, publishes, Kubernetes writes) stay at their defaults.
+ * Reads `devreg gateway`'s start-up output: the "serving … mqtt :P … admin :P" progress line,
+ * then its public key alone on a line. Pure; returns a function fed one line at a time.
  */
-export const BENCH_GATEWAY_LIMITS = {
-  connectPerAddress: { ratePerSecond: 100_000, burst: 100_000 },
-  httpPerAddress: { ratePerSecond: 100_000, burst: 100_000 },
-};
-
-function nodeArgs(env: ComponentEnv, kind: string, options: unknown): string[] {
-  return [
-    ...(env.nodeFlags ?? []),
-    "--enable-source-maps",
-    "--import",
-    `file://${TSX_LOADER}`,
-    COMPONENT_MAIN,
-    kind,
-    JSON.stringify(options),
-  ];
-}
-
-function readyJson<T>(line: string): T | undefined {
-  const at = line.indexOf(READY_PREFIX);
-  return at < 0 ? undefined : (JSON.parse(line.slice(at + READY_PREFIX.length)) as T);
-}
-
-export async function startGatewayProcess(env: ComponentEnv, logName = "gateway"): Promise<GatewayProcess> {
-  const options = {
-    kubeconfig: env.kubeconfig,
-    namespace: env.namespace,
-    mqtt: { host: "127.0.0.1", port: 0 },
-    http: { host: "127.0.0.1", port: 0 },
-    admin: { host: "127.0.0.1", port: 0 },
-    keyFile: join(env.workDir, "gateway-key.pem"),
-    limits: BENCH_GATEWAY_LIMITS,
+export function gatewayReadyParser(): (line: string) => { mqttPort: number; adminPort: number; publicKey: string } | undefined {
+  let ports: { mqttPort: number; adminPort: number } | undefined;
+  return (line) => {
+    const m = SERVING.exec(line);
+    if (m) ports = { mqttPort: Number(m[1]), adminPort: Number(m[2]) };
+    if (ports && PUBLIC_KEY.test(line.trim())) return { ...ports, publicKey: line.trim() };
+    return undefined;
   };
+}
+
+/**
+ * `bin/devreg gateway` with its defaults (limits included), on loopback and free ports.
+ * Its limits are the product's: all simulated devices share 127.0.0.1, so the per-address
+ * connect limit applies to the whole fleet; the phase report shows any refusals.
+ */
+export async function startGatewayProcess(env: ComponentEnv, logName = "gateway"): Promise<GatewayProcess> {
   const { child, info } = await startChild({
     name: "gateway",
-    command: process.execPath,
-    args: nodeArgs(env, "gateway", options),
-    ready: (l) => readyJson<{ mqttPort: number; httpPort?: number; publicKey: string }>(l),
+    command: DEVREG_BIN,
+    args: [
+      "--kubeconfig",
+      env.kubeconfig,
+      "gateway",
+      "--namespace",
+      env.namespace,
+      "--host",
+      "127.0.0.1",
+      "--mqtt-port",
+      "0",
+      "--http-port",
+      "0",
+      "--admin-port",
+      "0",
+      "--key-file",
+      join(env.workDir, "gateway-key.pem"),
+    ],
+    env: childEnv(env),
+    ready: gatewayReadyParser(),
     timeoutMs: 60_000,
     logFile: join(env.workDir, `${logName}.log`),
   });
   return {
     child,
     mqttUrl: `mqtt://127.0.0.1:${info.mqttPort}`,
-    httpPort: info.httpPort,
+    metricsUrl: `http://127.0.0.1:${info.adminPort}/metrics`,
     publicKey: new Uint8Array(Buffer.from(info.publicKey, "base64")),
   };
 }
 
+/** `bin/devreg operator`, ready once it leads (a fresh namespace has no other lease holder). */
 export async function startOperatorProcess(env: ComponentEnv): Promise<Child> {
-  const options = {
-    kubeconfig: env.kubeconfig,
-    namespace: env.namespace,
-    httpPort: 0,
-    httpHost: "127.0.0.1",
-    // A fresh namespace has no lease holder: no need to wait out a previous one.
-    leaseDurationMs: 15_000,
-  };
   const { child } = await startChild({
     name: "operator",
-    command: process.execPath,
-    args: nodeArgs(env, "operator", options),
-    ready: (l) => readyJson<{ httpPort: number }>(l),
+    command: DEVREG_BIN,
+    args: [
+      "--kubeconfig",
+      env.kubeconfig,
+      "operator",
+      "--namespace",
+      env.namespace,
+      "--http-port",
+      "0",
+      "--http-host",
+      "127.0.0.1",
+    ],
+    env: childEnv(env),
+    ready: (l) => (l.includes('"msg":"became leader"') ? true : undefined),
     timeoutMs: 60_000,
     logFile: join(env.workDir, "operator.log"),
   });

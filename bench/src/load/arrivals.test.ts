@@ -80,4 +80,28 @@ describe("runLoad", () => {
     expect(out.errorKinds).toEqual({ E_TIMEOUT: 2, Error: 1 });
     expect(out.latency.count).toBe(3);
   });
+
+  it("stops starting requests when the time budget is spent, and counts the rest", async () => {
+    const out = await runLoad({
+      count: 1000,
+      arrival: { mode: "burst" },
+      concurrency: 2,
+      budgetMs: 50,
+      task: async () => {
+        await sleep(10);
+        return 10;
+      },
+    });
+    expect(out.notStarted).toBeGreaterThan(900);
+    expect(out.ok + out.notStarted).toBe(1000);
+    const fixed = await runLoad({
+      count: 100,
+      arrival: { mode: "fixed", ratePerSec: 100 },
+      concurrency: 10,
+      budgetMs: 100,
+      task: async () => 1,
+    });
+    expect(fixed.notStarted).toBeGreaterThan(80);
+    expect(fixed.ok + fixed.notStarted).toBe(100);
+  });
 });

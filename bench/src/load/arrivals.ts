@@ -14,6 +14,8 @@ export interface LoadOptions {
   concurrency: number;
   /** Runs request `i` and resolves with its own latency in ms (the task decides what it times). */
   task: (i: number) => Promise<number>;
+  /** Start nothing new after this many ms (requests already running finish): keeps runs bounded. */
+  budgetMs?: number;
   now?: () => number;
 }
 
@@ -21,6 +23,8 @@ export interface LoadOutcome {
   count: number;
   ok: number;
   errors: number;
+  /** Requests never started because the time budget ran out. */
+  notStarted: number;
   /** Errors by code, e.g. {"E_KUBE_TIMEOUT": 2}. */
   errorKinds: Record<string, number>;
   latency: LatencySummary;
@@ -57,10 +61,11 @@ export async function runLoad(opts: LoadOptions): Promise<LoadOutcome> {
   };
 
   const t0 = now();
+  const budgetLeft = () => opts.budgetMs === undefined || now() - t0 < opts.budgetMs;
+  let started = 0;
   if (opts.arrival.mode === "burst") {
-    let next = 0;
     const worker = async () => {
-      while (next < opts.count) await runOne(next++);
+      while (started < opts.count && budgetLeft()) await runOne(started++);
     };
     await Promise.all(Array.from({ length: Math.min(opts.concurrency, opts.count) }, worker));
   } else {
@@ -71,6 +76,8 @@ export async function runLoad(opts: LoadOptions): Promise<LoadOutcome> {
       const wait = due - now();
       if (wait > 1) await sleep(wait);
       while (running.size >= opts.concurrency) await Promise.race(running);
+      if (!budgetLeft()) break;
+      started++;
       maxStartLagMs = Math.max(maxStartLagMs, now() - due);
       const p: Promise<void> = runOne(i).finally(() => running.delete(p));
       running.add(p);
@@ -83,6 +90,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadOutcome> {
     count: opts.count,
     ok,
     errors,
+    notStarted: opts.count - started,
     errorKinds,
     latency: recorder.summary(),
     durationMs: Math.round(durationMs),

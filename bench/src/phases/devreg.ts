@@ -1,6 +1,7 @@
 import { createIdentity, nodeCrypto, VirtualMcu } from "@devreg/firmware-sim";
 import { BenchError } from "../errors.ts";
 import { type Arrival, type LoadOutcome, runLoad } from "../load/arrivals.ts";
+import { LatencyRecorder, type LatencySummary } from "../stats/latency.ts";
 
 export interface DeviceTarget {
   mqttUrl: string;
@@ -13,6 +14,8 @@ export interface EnrolledDevice {
   mcu: VirtualMcu;
   /** First publish to the verified "approved" reply, in ms. */
   latencyMs: number;
+  /** Boot to first publish: TCP connect, MQTT CONNECT and SUBSCRIBE, in ms. */
+  connectMs: number;
   /** Requests published beyond the first. */
   retries: number;
 }
@@ -31,6 +34,7 @@ export async function enrollOne(target: DeviceTarget, stayConnected: boolean): P
     stayConnected,
     deadlineMs: target.deadlineMs,
   });
+  const bootAt = performance.now();
   let publishedAt: number | undefined;
   let enrolledAt: number | undefined;
   mcu.once("published", () => {
@@ -49,31 +53,42 @@ export async function enrollOne(target: DeviceTarget, stayConnected: boolean): P
   if (publishedAt === undefined || enrolledAt === undefined) {
     throw new BenchError("E_BAD_REPLY", "enrolled without a publish: the simulator did not report its events");
   }
-  return { mcu, latencyMs: enrolledAt - publishedAt, retries: Math.max(0, outcome.counters.requests - 1) };
+  return {
+    mcu,
+    latencyMs: enrolledAt - publishedAt,
+    connectMs: publishedAt - bootAt,
+    retries: Math.max(0, outcome.counters.requests - 1),
+  };
 }
 
 export interface DevregOptions extends DeviceTarget {
   arrival: Arrival;
   count: number;
   concurrency: number;
+  budgetMs?: number;
 }
 
 /** devreg end to end: MQTT publish -> gateway -> registration -> operator -> signed reply, verified. */
-export async function runDevreg(opts: DevregOptions): Promise<LoadOutcome & { verified: number; retries: number }> {
+export async function runDevreg(
+  opts: DevregOptions,
+): Promise<LoadOutcome & { verified: number; retries: number; connect: LatencySummary }> {
   let verified = 0;
   let retries = 0;
+  const connect = new LatencyRecorder();
   const outcome = await runLoad({
     count: opts.count,
     arrival: opts.arrival,
     concurrency: opts.concurrency,
+    budgetMs: opts.budgetMs,
     task: async () => {
       // Latency phases disconnect after the reply so the broker's load stays the same throughout.
       const d = await enrollOne(opts, false);
       await d.mcu.stop();
       verified++;
       retries += d.retries;
+      connect.record(d.connectMs);
       return d.latencyMs;
     },
   });
-  return { ...outcome, verified, retries };
+  return { ...outcome, verified, retries, connect: connect.summary() };
 }

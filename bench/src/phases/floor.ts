@@ -9,6 +9,7 @@ export interface FloorOptions {
   arrival: Arrival;
   count: number;
   concurrency: number;
+  budgetMs?: number;
   /** Keeps names unique across phases of one run. */
   prefix: string;
 }
@@ -23,6 +24,7 @@ export async function runFloor(opts: FloorOptions): Promise<LoadOutcome & { veri
     count: opts.count,
     arrival: opts.arrival,
     concurrency: opts.concurrency,
+    budgetMs: opts.budgetMs,
     task: async (i) => {
       const name = `${opts.prefix}-${i}`;
       const t0 = performance.now();

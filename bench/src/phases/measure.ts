@@ -1,3 +1,6 @@
+import { parseGatewayCounts } from "../metrics/gateway-counts.ts";
+import { increase } from "../metrics/prometheus.ts";
+import { parseRequestCounts, requestsPerOp } from "../metrics/request-counts.ts";
 import type { Arrival, LoadOutcome } from "../load/arrivals.ts";
 import { cpuSplit } from "../procfs/cpu-split.ts";
 import { type ProcessRole, snapshotCpu } from "../procfs/sample.ts";
@@ -5,17 +8,41 @@ import { type PhaseResult, phaseId, type SystemUnderTest } from "../result.ts";
 
 export type RolePids = Partial<Record<ProcessRole, number>>;
 
-/** Runs one load phase and attributes the CPU every visible process used meanwhile. */
+/** What a phase can see of the system while it runs. */
+export interface Probes {
+  pids: RolePids;
+  /** kube-apiserver's /metrics text, when readable. */
+  apiserverMetrics: () => Promise<string | undefined>;
+  /** The gateway's /metrics text (its admin port). */
+  gatewayMetrics: () => Promise<string | undefined>;
+}
+
+async function parsed<T>(read: () => Promise<string | undefined>, parse: (text: string) => T): Promise<T | undefined> {
+  const text = await read();
+  return text === undefined ? undefined : parse(text);
+}
+
+/**
+ * Runs one load phase and attributes what it cost: the CPU every visible process used, and
+ * the apiserver requests per successful operation.
+ */
 export async function measurePhase(
   system: SystemUnderTest,
   arrival: Arrival,
   concurrency: number,
-  pids: RolePids,
-  run: () => Promise<LoadOutcome & { verified: number; retries?: number; polls?: number }>,
+  probes: Probes,
+  run: () => Promise<LoadOutcome & Pick<PhaseResult, "verified" | "retries" | "polls" | "connect">>,
 ): Promise<PhaseResult> {
-  const before = snapshotCpu(pids);
+  const requestsBefore = await parsed(probes.apiserverMetrics, parseRequestCounts);
+  const gatewayBefore = await parsed(probes.gatewayMetrics, parseGatewayCounts);
+  const before = snapshotCpu(probes.pids);
   const t0 = performance.now();
   const outcome = await run();
-  const cpu = cpuSplit(before, snapshotCpu(pids), (performance.now() - t0) / 1000);
-  return { id: phaseId(system, arrival), system, arrival, concurrency, ...outcome, cpu };
+  const cpu = cpuSplit(before, snapshotCpu(probes.pids), (performance.now() - t0) / 1000);
+  const requestsAfter = await parsed(probes.apiserverMetrics, parseRequestCounts);
+  const gatewayAfter = await parsed(probes.gatewayMetrics, parseGatewayCounts);
+  const apiRequestsPerOp =
+    requestsBefore && requestsAfter ? requestsPerOp(requestsBefore, requestsAfter, outcome.ok) : undefined;
+  const gatewayCounts = gatewayBefore && gatewayAfter ? increase(gatewayBefore, gatewayAfter) : undefined;
+  return { id: phaseId(system, arrival), system, arrival, concurrency, ...outcome, cpu, apiRequestsPerOp, gatewayCounts };
 }

@@ -11,6 +11,7 @@ export interface PollingOptions {
   arrival: Arrival;
   count: number;
   concurrency: number;
+  budgetMs?: number;
   pollIntervalMs: number;
 }
 
@@ -30,6 +31,7 @@ export async function runPolling(opts: PollingOptions): Promise<LoadOutcome & { 
       count: opts.count,
       arrival: opts.arrival,
       concurrency: opts.concurrency,
+      budgetMs: opts.budgetMs,
       task: async () => {
         const { latencyMs, answer } = await client.enroll();
         if (answer.status === 403) throw new BenchError("E_REJECTED", "rejected: is pairing on?");

@@ -1,5 +1,7 @@
 import type { VirtualMcu } from "@devreg/firmware-sim";
 import { runLoad } from "../load/arrivals.ts";
+import { parseGatewayCounts, parseGatewayHeapKiB } from "../metrics/gateway-counts.ts";
+import { increase } from "../metrics/prometheus.ts";
 import { cpuSplit } from "../procfs/cpu-split.ts";
 import { rssKiB, snapshotCpu } from "../procfs/sample.ts";
 import type { SweepPoint } from "../result.ts";
@@ -10,8 +12,11 @@ export interface SweepOptions extends DeviceTarget {
   /** Device counts to measure at, e.g. [100, 1000, 5000, 10000]; devices accumulate. */
   points: number[];
   concurrency: number;
+  /** The whole sweep starts no new device after this long; the point it was at is reported as reached. */
+  budgetMs?: number;
   gatewayPid: number;
   pids: RolePids;
+  gatewayMetrics?: () => Promise<string | undefined>;
   /** Wait after enrolling before reading RSS, so in-flight garbage is not counted. */
   settleMs?: number;
   log?: (line: string) => void;
@@ -30,16 +35,22 @@ export async function runSweep(opts: SweepOptions): Promise<SweepPoint[]> {
   const out: SweepPoint[] = [];
   await sleep(settleMs);
   const baseline = await steadyRss(opts.gatewayPid);
+  const heapBaseline = await gatewayHeap(opts.gatewayMetrics);
   const points = [...new Set(opts.points)].sort((a, b) => a - b);
+  const sweepStart = performance.now();
   try {
     for (const target of points) {
       const add = target - devices.length;
+      const budgetMs =
+        opts.budgetMs === undefined ? undefined : Math.max(0, opts.budgetMs - (performance.now() - sweepStart));
+      const countsBefore = await gatewayCounts(opts.gatewayMetrics);
       const before = snapshotCpu(opts.pids);
       const t0 = performance.now();
       const load = await runLoad({
         count: add,
         arrival: { mode: "burst" },
         concurrency: opts.concurrency,
+        budgetMs,
         task: async () => {
           const d = await enrollOne(opts, true);
           devices.push(d.mcu);
@@ -48,8 +59,10 @@ export async function runSweep(opts: SweepOptions): Promise<SweepPoint[]> {
       });
       const wall = (performance.now() - t0) / 1000;
       const cpu = cpuSplit(before, snapshotCpu(opts.pids), wall);
+      const countsAfter = await gatewayCounts(opts.gatewayMetrics);
       await sleep(settleMs);
       const rss = await steadyRss(opts.gatewayPid);
+      const heap = await gatewayHeap(opts.gatewayMetrics);
       const connected = devices.filter((d) => d.state.connected).length;
       const point: SweepPoint = {
         devices: target,
@@ -61,9 +74,18 @@ export async function runSweep(opts: SweepOptions): Promise<SweepPoint[]> {
         gatewayRssBaselineKiB: baseline,
         gatewayRssKiB: rss,
         rssPerDeviceKiB: connected > 0 ? round1((rss - baseline) / connected) : 0,
+        heapPerDeviceKiB:
+          connected > 0 && heap !== undefined && heapBaseline !== undefined
+            ? round1((heap - heapBaseline) / connected)
+            : undefined,
         cpu,
+        gatewayCounts: countsBefore && countsAfter ? increase(countsBefore, countsAfter) : undefined,
       };
       out.push(point);
+      if (load.notStarted > 0) {
+        opts.log?.(`sweep budget spent at ${devices.length} of ${target} devices: stopping the sweep here`);
+        break;
+      }
       opts.log?.(
         `sweep ${target}: ${connected} connected, ${load.errors} failed, ${load.throughputPerSec}/s, ` +
           `gateway RSS ${(rss / 1024).toFixed(1)} MiB (${point.rssPerDeviceKiB} KiB/device)`,
@@ -75,6 +97,16 @@ export async function runSweep(opts: SweepOptions): Promise<SweepPoint[]> {
     // Stop in slices: 10k simultaneous DISCONNECTs would only measure the kernel.
     for (let i = 0; i < devices.length; i += 500) await Promise.all(devices.slice(i, i + 500).map((d) => d.stop()));
   }
+}
+
+async function gatewayCounts(read?: () => Promise<string | undefined>): Promise<Map<string, number> | undefined> {
+  const text = await read?.();
+  return text === undefined ? undefined : parseGatewayCounts(text);
+}
+
+async function gatewayHeap(read?: () => Promise<string | undefined>): Promise<number | undefined> {
+  const text = await read?.();
+  return text === undefined ? undefined : parseGatewayHeapKiB(text);
 }
 
 /** Median of three RSS readings 300 ms apart: one reading can land mid-allocation. */

@@ -20,6 +20,7 @@ export function examplePhase(
     count: 200,
     ok: 200,
     errors: 0,
+    notStarted: 0,
     errorKinds: {},
     latency: { count: 200, min: base, mean: at(50), p50: at(50), p90: at(90), p99: at(99), max: at(100), curve },
     durationMs: 10_000,
@@ -81,6 +82,8 @@ export function exampleResult(overrides: Partial<BenchResult> = {}): BenchResult
       pollingCount: 200,
       sweep: [100, 1000],
       replyTimeoutMs: 30_000,
+      phaseBudgetMs: 300_000,
+      sweepBudgetMs: 900_000,
     },
     phases: [
       examplePhase("floor", { mode: "fixed", ratePerSec: 20 }, 4, 20),

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { cpuMsPerOp } from "../result.ts";
 import { exampleResult } from "./example-result.ts";
 import { renderMarkdown, table } from "./markdown.ts";
 import { checkTargets } from "./targets.ts";
@@ -35,5 +36,39 @@ describe("renderMarkdown", () => {
 describe("table", () => {
   it("escapes pipes in cells", () => {
     expect(table(["a"], [["x|y"]])).toBe("| a |\n|---|\n| x\\|y |");
+  });
+});
+
+describe("renderMarkdown diagnostics", () => {
+  it("shows apiserver requests per operation, devreg connect times and retries", () => {
+    const r = exampleResult();
+    r.phases[1]!.apiRequestsPerOp = { "POST deviceregistrations": 1, "POST events": 1 };
+    r.phases[1]!.retries = 2;
+    r.phases[1]!.connect = { ...r.phases[1]!.latency, p50: 12.5, p99: 40 };
+    const md = renderMarkdown(r);
+    expect(md).toContain("| devreg-fixed-20 | POST deviceregistrations 1, POST events 1 |");
+    expect(md).toContain("devreg-fixed-20 connect p50 12.5 ms, p99 40.0 ms");
+    expect(md).toMatch(/\| devreg-fixed-20 \| 20\/s \|.* \| 2 \|$/m);
+  });
+});
+
+describe("cpuMsPerOp", () => {
+  it("divides the CPU of every process by the successful operations", () => {
+    // example phases: 10 CPU-seconds over 200 ops
+    expect(cpuMsPerOp(exampleResult().phases[0]!)).toBe(50);
+    expect(cpuMsPerOp({ cpu: [], ok: 0 })).toBe(0);
+  });
+});
+
+describe("renderMarkdown gateway limits", () => {
+  it("calls out phases and sweep steps where the gateway answered busy or refused", () => {
+    const r = exampleResult();
+    r.phases[1]!.gatewayCounts = { "answered approved": 190, "answered busy": 10 };
+    r.phases[4]!.gatewayCounts = { "answered approved": 200 };
+    r.sweep[1]!.gatewayCounts = { "refused connect_rate": 4 };
+    const md = renderMarkdown(r);
+    expect(md).toContain("- devreg-fixed-20: the gateway counted answered approved × 190, answered busy × 10");
+    expect(md).not.toContain("- devreg-burst: the gateway counted");
+    expect(md).toContain("- sweep 1000: the gateway counted refused connect_rate × 4");
   });
 });

@@ -1,5 +1,5 @@
 import type { CpuShare } from "../procfs/cpu-split.ts";
-import type { BenchResult, PhaseResult, SweepPoint, TargetCheck } from "../result.ts";
+import { type BenchResult, cpuMsPerOp, type PhaseResult, type SweepPoint, type TargetCheck } from "../result.ts";
 
 /** The Markdown report of one run. Pure: the same result always renders the same text. */
 export function renderMarkdown(r: BenchResult): string {
@@ -25,19 +25,56 @@ export function renderMarkdown(r: BenchResult): string {
   lines.push(
     "floor = bare keep-alive client, create + status patch; devreg = MQTT publish → verified signed reply; " +
       `polling = the original design (HTTP POST /enroll, gateway polls status every ${r.settings.pollingIntervalMs} ms). ` +
-      "Latencies in ms from an HDR histogram.",
+      "Latencies in ms from an HDR histogram. CPU ms/op: CPU of every visible process per successful operation " +
+      "(robust to other load on the machine; 1000 × cores ÷ it bounds throughput).",
   );
   lines.push("");
   lines.push(
     table(
-      ["run", "arrival", "conc.", "n", "ok", "errors", "p50", "p90", "p99", "max", "per s", "max start lag ms"],
+      ["run", "arrival", "conc.", "n", "ok", "errors", "p50", "p90", "p99", "max", "per s", "CPU ms/op", "max start lag ms", "retries"],
       r.phases.map(phaseRow),
     ),
   );
-  const errs = r.phases.filter((p) => p.errors > 0);
+  const connects = r.phases.filter((p) => p.connect && p.connect.count > 0);
+  if (connects.length > 0) {
+    lines.push("");
+    lines.push(
+      "devreg devices connect before they publish (not in the latency above, but in throughput): " +
+        connects.map((p) => `${p.id} connect p50 ${ms(p.connect!.p50)} ms, p99 ${ms(p.connect!.p99)} ms`).join("; ") +
+        ".",
+    );
+  }
+  const errs = r.phases.filter((p) => p.errors > 0 || p.notStarted > 0);
   if (errs.length > 0) {
     lines.push("");
-    for (const p of errs) lines.push(`- ${p.id} errors: ${formatKinds(p.errorKinds)}`);
+    for (const p of errs) {
+      if (p.errors > 0) lines.push(`- ${p.id} errors: ${formatKinds(p.errorKinds)}`);
+      if (p.notStarted > 0) lines.push(`- ${p.id}: ${p.notStarted} of ${p.count} never started (phase time budget spent)`);
+    }
+  }
+  const gatewayLimited = r.phases.filter((p) => isGatewayLimited(p.gatewayCounts));
+  if (gatewayLimited.length > 0) {
+    lines.push("");
+    for (const p of gatewayLimited) {
+      lines.push(`- ${p.id}: the gateway counted ${formatKinds(p.gatewayCounts!)} (a gateway limit shaped this phase)`);
+    }
+  }
+  const withRequests = r.phases.filter((p) => p.apiRequestsPerOp && Object.keys(p.apiRequestsPerOp).length > 0);
+  if (withRequests.length > 0) {
+    lines.push("");
+    lines.push("kube-apiserver requests per successful operation (all clients, from apiserver_request_total):");
+    lines.push("");
+    lines.push(
+      table(
+        ["run", "requests per operation"],
+        withRequests.map((p) => [
+          p.id,
+          Object.entries(p.apiRequestsPerOp!)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(", "),
+        ]),
+      ),
+    );
   }
   lines.push("");
   lines.push("## Scale sweep (devices enrolled and left connected)");
@@ -46,10 +83,13 @@ export function renderMarkdown(r: BenchResult): string {
   else {
     lines.push(
       table(
-        ["devices", "connected", "enrolled", "enroll/s", "gateway RSS before", "gateway RSS after", "KiB/device", "CPU split"],
+        ["devices", "connected", "enrolled", "enroll/s", "gateway RSS before", "gateway RSS after", "KiB/device", "of which JS heap", "CPU split"],
         r.sweep.map(sweepRow),
       ),
     );
+    const limited = r.sweep.filter((s) => isGatewayLimited(s.gatewayCounts));
+    if (limited.length > 0) lines.push("");
+    for (const s of limited) lines.push(`- sweep ${s.devices}: the gateway counted ${formatKinds(s.gatewayCounts!)}`);
   }
   lines.push("");
   lines.push("## CPU split, whole run");
@@ -77,6 +117,11 @@ export function renderMarkdown(r: BenchResult): string {
   return lines.join("\n");
 }
 
+/** Busy answers or refusals: a gateway limit, not only the system, shaped the numbers. */
+function isGatewayLimited(counts: Record<string, number> | undefined): boolean {
+  return Object.keys(counts ?? {}).some((k) => k.startsWith("refused") || k === "answered busy" || k === "answered pending");
+}
+
 function targetRow(t: TargetCheck): string[] {
   return [t.description, t.target, t.actual, t.met === null ? "n/a" : t.met ? "yes" : "**no**"];
 }
@@ -96,7 +141,9 @@ function phaseRow(p: PhaseResult): string[] {
     ms(l.p99),
     ms(l.max),
     p.throughputPerSec.toFixed(1),
+    cpuMsPerOp(p).toFixed(1),
     String(p.maxStartLagMs),
+    p.retries === undefined ? "-" : String(p.retries),
   ];
 }
 
@@ -109,6 +156,7 @@ function sweepRow(s: SweepPoint): string[] {
     mib(s.gatewayRssBaselineKiB),
     mib(s.gatewayRssKiB),
     s.rssPerDeviceKiB.toFixed(1),
+    s.heapPerDeviceKiB === undefined ? "-" : s.heapPerDeviceKiB.toFixed(1),
     formatCpu(s.cpu),
   ];
 }

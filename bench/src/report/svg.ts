@@ -16,6 +16,7 @@ import {
 } from "./svg-primitives.ts";
 
 const WIDTH = 900;
+const TITLE_H = 28;
 const LATENCY_H = 420;
 const SWEEP_H = 320;
 const FONT = `font-family="sans-serif" font-size="12"`;
@@ -35,13 +36,18 @@ const ROLE_COLOR: Record<ProcessRole, string> = {
  * Pure: a BenchResult in, an SVG document out.
  */
 export function renderSvg(r: BenchResult): string {
-  const height = LATENCY_H + SWEEP_H + 20;
+  const height = TITLE_H + LATENCY_H + SWEEP_H + 20;
+  const m = r.machine;
+  const title =
+    `devreg bench ${r.startedAt}: ${m.cpus} cores, ${r.cluster.kind} control plane, ` +
+    `load average ${m.loadAvgStart.toFixed(1)} → ${m.loadAvgEnd.toFixed(1)}`;
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" ${FONT}>`,
     `<rect width="${WIDTH}" height="${height}" fill="#ffffff"/>`,
-    latencyPanel(r.phases, 0),
-    rssPanel(r.sweep, LATENCY_H, 0, WIDTH / 2),
-    cpuPanel(r.sweep, LATENCY_H, WIDTH / 2, WIDTH / 2),
+    text(12, 18, title, { fill: "#333333" }),
+    latencyPanel(r.phases, TITLE_H),
+    rssPanel(r.sweep, TITLE_H + LATENCY_H, 0, WIDTH / 2),
+    cpuPanel(r.sweep, TITLE_H + LATENCY_H, WIDTH / 2, WIDTH / 2),
     "</svg>",
   ];
   return `${parts.join("\n")}\n`;
@@ -147,7 +153,7 @@ export function rssPanel(sweep: SweepPoint[], top: number, left: number, width: 
 }
 
 export function cpuPanel(sweep: SweepPoint[], top: number, left: number, width: number): string {
-  const m = { l: 50, r: 110, t: 36, b: 44 };
+  const m = { l: 50, r: 130, t: 36, b: 44 };
   const out: string[] = [`<g transform="translate(${num(left)},${num(top)})">`];
   out.push(text(m.l, 20, "CPU split while enrolling each sweep point (%)", { "font-weight": "bold" }));
   const pts = [...sweep].sort((a, b) => a.devices - b.devices).filter((s) => s.cpu.length > 0);

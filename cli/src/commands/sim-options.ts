@@ -11,14 +11,16 @@ function fromText(text: string): Uint8Array | undefined {
   const pem = /-----BEGIN PUBLIC KEY-----([\s\S]*?)-----END PUBLIC KEY-----/.exec(t);
   if (pem) {
     const der = Buffer.from(pem[1]!.replace(/\s+/g, ""), "base64");
-    if (der.length === 44 && der.subarray(0, 12).equals(SPKI_ED25519)) return new Uint8Array(der.subarray(12));
+    if (der.length === 44 && der.subarray(0, 12).equals(SPKI_ED25519))
+      return new Uint8Array(der.subarray(12));
     return undefined;
   }
+  // Hex first: 64 hex digits are also valid base64 (of 48 bytes).
+  if (/^[0-9a-fA-F]{64}$/.test(t)) return new Uint8Array(Buffer.from(t, "hex"));
   if (BASE64.test(t) || BASE64URL.test(t)) {
     const b = Buffer.from(t, BASE64.test(t) ? "base64" : "base64url");
     return b.length === 32 ? new Uint8Array(b) : undefined;
   }
-  if (/^[0-9a-fA-F]{64}$/.test(t)) return new Uint8Array(Buffer.from(t, "hex"));
   return undefined;
 }
 
@@ -27,21 +29,25 @@ function fromText(text: string): Uint8Array | undefined {
  * that text, a PEM "PUBLIC KEY", or the 32 raw bytes.
  */
 export function parseGatewayKey(arg: string): Uint8Array {
-  const usage = "--gateway-key must be the gateway's 32-byte Ed25519 public key: base64, hex, or @file (base64, PEM or raw)";
+  const usage =
+    "--gateway-key must be the gateway's 32-byte Ed25519 public key: base64, hex, or @file (base64, PEM or raw)";
   if (arg.startsWith("@")) {
     const path = arg.slice(1);
     let raw: Buffer;
     try {
       raw = readFileSync(path);
     } catch (e) {
-      throw new CliError(`cannot read --gateway-key file ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+      throw new CliError(
+        `cannot read --gateway-key file ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+      );
     }
     const key = fromText(raw.toString("utf8")) ?? (raw.length === 32 ? new Uint8Array(raw) : undefined);
     if (!key) throw new CliError(`${usage}; ${path} holds none of these`);
     return key;
   }
   const key = fromText(arg);
-  if (!key) throw new CliError(`${usage}; got ${JSON.stringify(arg.length > 60 ? `${arg.slice(0, 57)}...` : arg)}`);
+  if (!key)
+    throw new CliError(`${usage}; got ${JSON.stringify(arg.length > 60 ? `${arg.slice(0, 57)}...` : arg)}`);
   return key;
 }
 
@@ -50,7 +56,8 @@ const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 
 /** "60s", "2m", "1500ms", "1h", or bare seconds, to milliseconds. */
 export function parseDurationMs(arg: string, option: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(arg.trim());
-  if (!m) throw new CliError(`${option} must be a duration like 60s, 2m or 1500ms; got ${JSON.stringify(arg)}`);
+  if (!m)
+    throw new CliError(`${option} must be a duration like 60s, 2m or 1500ms; got ${JSON.stringify(arg)}`);
   const ms = Number(m[1]) * UNITS[m[2] ?? "s"]!;
   if (!(ms > 0)) throw new CliError(`${option} must be greater than 0`);
   return ms;

@@ -13,7 +13,12 @@ export function progressLine(p: FleetProgress): string {
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
   return rows
-    .map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ").trimEnd())
+    .map((r) =>
+      r
+        .map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+        .join("  ")
+        .trimEnd(),
+    )
     .join("\n");
 }
 
@@ -36,9 +41,19 @@ export function summaryTable(s: FleetSummary): string {
           ["publish -> reply", lat.reply],
           ["boot -> final", lat.bootToFinal],
         ] as const
-      ).map(([name, p]) => [name, String(p.count), String(p.p50), String(p.p90), String(p.p99), String(p.max)]),
+      ).map(([name, p]) => [
+        name,
+        String(p.count),
+        String(p.p50),
+        String(p.p90),
+        String(p.p99),
+        String(p.max),
+      ]),
     ]),
   ];
+  const retries = Object.entries(s.retries).sort((a, b) => b[1] - a[1]);
+  if (retries.length > 0)
+    lines.splice(6, 0, `retries     ${retries.map(([k, v]) => `${k} ${v}`).join("  ")}`);
   const errors = Object.entries(s.errors).sort((a, b) => b[1] - a[1]);
   if (errors.length > 0) {
     lines.push("", table([["not enrolled", "devices"], ...errors.map(([k, v]) => [k, String(v)])]));

@@ -1,4 +1,10 @@
-import { CRYPTO_BACKENDS, type CryptoBackendName, checkMetadata, Fleet, SimError } from "@devreg/firmware-sim";
+import {
+  CRYPTO_BACKENDS,
+  type CryptoBackendName,
+  checkMetadata,
+  Fleet,
+  SimError,
+} from "@devreg/firmware-sim";
 import type { DeviceMetadata } from "@devreg/protocol";
 import type { Command } from "commander";
 import { CliError } from "../errors.ts";
@@ -22,19 +28,28 @@ interface SimFlags {
 
 /** SimError -> the one line the user sees; the codes are the simulator's stable contract. */
 function cliErrorFor(err: SimError, flags: SimFlags): CliError {
-  if (err.code === "E_GATEWAY_KEY_MISMATCH") return new CliError(`${err.message}; check --gateway-key ${flags.gatewayKey}`);
+  if (err.code === "E_GATEWAY_KEY_MISMATCH")
+    return new CliError(`${err.message}; check --gateway-key ${flags.gatewayKey}`);
   return new CliError(err.message);
 }
 
 export function registerSim(program: Command): void {
   program
     .command("sim")
-    .description("boot a fleet of virtual MCUs that enroll with the gateway over MQTT (exit 1 unless every device ends final)")
+    .description(
+      "boot a fleet of virtual MCUs that enroll with the gateway over MQTT (exit 1 unless every device ends final)",
+    )
     .option("--count <n>", "number of devices", "1")
     .option("--rate <r>", "devices booted per second", "50")
     .option("--mqtt <url>", "gateway MQTT URL", "mqtt://127.0.0.1:1883")
-    .requiredOption("--gateway-key <key>", "gateway Ed25519 public key to pin: base64, hex, or @file (base64, PEM, raw)")
-    .option("--identities <dir>", "keep device identities here (one file per device) so re-runs reuse keys and UUIDs")
+    .requiredOption(
+      "--gateway-key <key>",
+      "gateway Ed25519 public key to pin: base64, hex, or @file (base64, PEM, raw)",
+    )
+    .option(
+      "--identities <dir>",
+      "keep device identities here (one file per device) so re-runs reuse keys and UUIDs",
+    )
     .option("--model <name>", "device model", "devreg-sim")
     .option("--firmware <version>", "firmware version", "0.1.0")
     .option("--hardware <revision>", "hardware revision")
@@ -46,10 +61,14 @@ export function registerSim(program: Command): void {
       const rate = parsePositiveNumber(flags.rate, "--rate");
       const deadlineMs = parseDurationMs(flags.timeout, "--timeout");
       if (!CRYPTO_BACKENDS.includes(flags.crypto as CryptoBackendName)) {
-        throw new CliError(`--crypto must be ${CRYPTO_BACKENDS.join(" or ")}; got ${JSON.stringify(flags.crypto)}`);
+        throw new CliError(
+          `--crypto must be ${CRYPTO_BACKENDS.join(" or ")}; got ${JSON.stringify(flags.crypto)}`,
+        );
       }
       if (!/^(mqtts?|tcp|ssl|wss?):\/\/[^/]+/.test(flags.mqtt)) {
-        throw new CliError(`--mqtt must be a URL like mqtt://127.0.0.1:1883; got ${JSON.stringify(flags.mqtt)}`);
+        throw new CliError(
+          `--mqtt must be a URL like mqtt://127.0.0.1:1883; got ${JSON.stringify(flags.mqtt)}`,
+        );
       }
       const gatewayPublicKey = parseGatewayKey(flags.gatewayKey);
       const metadata: DeviceMetadata = { model: flags.model, firmwareVersion: flags.firmware };

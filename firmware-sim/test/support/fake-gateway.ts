@@ -21,7 +21,10 @@ import {
 } from "@devreg/protocol";
 import { Aedes } from "aedes";
 
-export type ReplySpec = Pick<EnrollReply, "status" | "deviceUUID" | "reason" | "message" | "retryAfterSeconds"> & {
+export type ReplySpec = Pick<
+  EnrollReply,
+  "status" | "deviceUUID" | "reason" | "message" | "retryAfterSeconds"
+> & {
   /** Override the requestId the reply names (default: the request's). */
   requestId?: string;
 };
@@ -83,7 +86,14 @@ export async function startFakeGateway(opts: FakeGatewayOptions = {}): Promise<F
   const send = (deviceId: string, frame: Uint8Array): Promise<void> =>
     new Promise((resolve, reject) =>
       broker.publish(
-        { cmd: "publish", topic: replyTopic(deviceId), payload: Buffer.from(frame), qos: 1, retain: false, dup: false },
+        {
+          cmd: "publish",
+          topic: replyTopic(deviceId),
+          payload: Buffer.from(frame),
+          qos: 1,
+          retain: false,
+          dup: false,
+        },
         (err) => (err ? reject(err) : resolve()),
       ),
     );
@@ -120,7 +130,11 @@ export async function startFakeGateway(opts: FakeGatewayOptions = {}): Promise<F
   });
 
   const server: Server = createServer(broker.handle);
-  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, "127.0.0.1", resolve));
+  // A deep accept queue: a fleet ramping at hundreds of CONNECTs/s would overflow Node's
+  // default 511 whenever this process is briefly busy, and dropped SYNs cost seconds.
+  await new Promise<void>((resolve) =>
+    server.listen({ port: opts.port ?? 0, host: "127.0.0.1", backlog: 4096 }, resolve),
+  );
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : 0;
 
@@ -133,7 +147,10 @@ export async function startFakeGateway(opts: FakeGatewayOptions = {}): Promise<F
     lastRequest,
     inject: send,
     reply: (deviceId, reply) =>
-      send(deviceId, encodeEnrollReply({ ...reply, version: PROTOCOL_VERSION, deviceId, timestamp: nowSeconds() }, signer)),
+      send(
+        deviceId,
+        encodeEnrollReply({ ...reply, version: PROTOCOL_VERSION, deviceId, timestamp: nowSeconds() }, signer),
+      ),
     async close() {
       await new Promise<void>((resolve) => broker.close(() => resolve()));
       // closeAllConnections is not on net.Server: connections end with the broker's clients.

@@ -28,7 +28,9 @@ export function createAdminServer(deps: AdminDeps): http.Server {
       res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
     } else if (url === "/readyz") {
       const why = deps.notReady();
-      res.writeHead(why ? 503 : 200, { "content-type": "text/plain" }).end(why ? `not ready: ${why}\n` : "ok\n");
+      res
+        .writeHead(why ? 503 : 200, { "content-type": "text/plain" })
+        .end(why ? `not ready: ${why}\n` : "ok\n");
     } else if (url === "/metrics") {
       deps.registry
         .metrics()

@@ -1,6 +1,13 @@
 import { deviceIdFromPublicKey, generateDeviceKeyPair, replyTopic, requestTopic } from "@devreg/protocol";
 import { describe, expect, it } from "vitest";
-import { CONNACK_IDENTIFIER_REJECTED, CONNACK_NOT_AUTHORIZED, checkConnect, checkPublish, checkSubscribe, mayForward } from "./acl.ts";
+import {
+  CONNACK_IDENTIFIER_REJECTED,
+  CONNACK_NOT_AUTHORIZED,
+  checkConnect,
+  checkPublish,
+  checkSubscribe,
+  mayForward,
+} from "./acl.ts";
 
 const me = deviceIdFromPublicKey(generateDeviceKeyPair(new Uint8Array(32).fill(1)).publicKey);
 const other = deviceIdFromPublicKey(generateDeviceKeyPair(new Uint8Array(32).fill(2)).publicKey);
@@ -19,7 +26,10 @@ describe("checkConnect [PROTO-5]", () => {
     },
   );
   it("refuses a will", () => {
-    expect(checkConnect({ clientId: me, hasWill: true })).toMatchObject({ kind: "will", returnCode: CONNACK_NOT_AUTHORIZED });
+    expect(checkConnect({ clientId: me, hasWill: true })).toMatchObject({
+      kind: "will",
+      returnCode: CONNACK_NOT_AUTHORIZED,
+    });
   });
 });
 

@@ -25,9 +25,14 @@ export interface ConnectFacts {
 /** [PROTO-5] The MQTT client id must be a device id; wills are not allowed. */
 export function checkConnect(c: ConnectFacts): ConnectRefusal | null {
   if (!isValidDeviceId(c.clientId)) {
-    return { kind: "client_id", returnCode: CONNACK_IDENTIFIER_REJECTED, message: "client id is not a device id" };
+    return {
+      kind: "client_id",
+      returnCode: CONNACK_IDENTIFIER_REJECTED,
+      message: "client id is not a device id",
+    };
   }
-  if (c.hasWill) return { kind: "will", returnCode: CONNACK_NOT_AUTHORIZED, message: "will messages are not allowed" };
+  if (c.hasWill)
+    return { kind: "will", returnCode: CONNACK_NOT_AUTHORIZED, message: "will messages are not allowed" };
   return null;
 }
 

@@ -40,7 +40,8 @@ export class Broker {
       refuse: deps.refuse,
       takeover: deps.takeover,
       hookFailed: (hook, err) => log.error({ hook, err: errorText(err) }, "broker hook failed; refusing"),
-      onRequest: (client, packet) => deps.onRequest(client, packet, this.remotes.get(client.conn) ?? "unknown"),
+      onRequest: (client, packet) =>
+        deps.onRequest(client, packet, this.remotes.get(client.conn) ?? "unknown"),
     });
     this.aedes = new Aedes({
       ...hooks,
@@ -62,7 +63,9 @@ export class Broker {
       if (this.live.get(c.id) === c) this.live.delete(c.id);
       deps.onClientCount(this.live.size);
     });
-    this.aedes.on("clientError", (c, err) => log.debug({ clientId: c.id, err: errorText(err) }, "client error"));
+    this.aedes.on("clientError", (c, err) =>
+      log.debug({ clientId: c.id, err: errorText(err) }, "client error"),
+    );
     this.aedes.on("connectionError", (_c, err) => log.debug({ err: errorText(err) }, "connection error"));
     // Aedes emits "error" for persistence failures; unhandled it would crash the process.
     (this.aedes as unknown as NodeJS.EventEmitter).on("error", (err: Error) =>
@@ -134,7 +137,8 @@ export class Broker {
    */
   pushAndDisconnect(client: Client, frame: Uint8Array): Promise<boolean> {
     const topic = replyTopic(client.id);
-    const subscribed = (client as unknown as { subscriptions?: Record<string, { qos?: number }> }).subscriptions?.[topic];
+    const subscribed = (client as unknown as { subscriptions?: Record<string, { qos?: number }> })
+      .subscriptions?.[topic];
     return new Promise((resolve) => {
       const close = (sent: boolean) => client.close(() => resolve(sent));
       if (!subscribed) return close(false);

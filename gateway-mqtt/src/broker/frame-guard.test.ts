@@ -44,22 +44,26 @@ describe("FrameScanner", () => {
 
   it("flags the first oversized packet however the stream is split, before its body", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1100, max: 70_000 }), fc.array(fc.nat(), { maxLength: 20 }), (size, cuts) => {
-        const s = new FrameScanner(1024);
-        const stream = Buffer.concat([publish(10), publish(size)]);
-        const header = publish(10).length + 5; // the big packet's fixed header is at most 5 bytes
-        let flagged = -1;
-        let consumed = 0;
-        for (const chunk of splitAt(stream, cuts)) {
-          const r = s.feed(chunk);
-          if (r >= 0) {
-            flagged = r;
-            break;
+      fc.property(
+        fc.integer({ min: 1100, max: 70_000 }),
+        fc.array(fc.nat(), { maxLength: 20 }),
+        (size, cuts) => {
+          const s = new FrameScanner(1024);
+          const stream = Buffer.concat([publish(10), publish(size)]);
+          const header = publish(10).length + 5; // the big packet's fixed header is at most 5 bytes
+          let flagged = -1;
+          let consumed = 0;
+          for (const chunk of splitAt(stream, cuts)) {
+            const r = s.feed(chunk);
+            if (r >= 0) {
+              flagged = r;
+              break;
+            }
+            consumed += chunk.length;
           }
-          consumed += chunk.length;
-        }
-        return flagged > 1024 && consumed < header + 1;
-      }),
+          return flagged > 1024 && consumed < header + 1;
+        },
+      ),
     );
   });
 

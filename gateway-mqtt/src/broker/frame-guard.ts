@@ -91,7 +91,9 @@ export function guardConnection(
       tripped = true;
       onOversize(over);
       conn.destroy();
-      guarded.destroy(new GatewayError("E_GW_FRAME_TOO_LARGE", `MQTT packet of ${over} bytes exceeds the limit`));
+      guarded.destroy(
+        new GatewayError("E_GW_FRAME_TOO_LARGE", `MQTT packet of ${over} bytes exceeds the limit`),
+      );
       return;
     }
     if (!guarded.push(chunk)) conn.pause();

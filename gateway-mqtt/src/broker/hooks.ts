@@ -1,8 +1,22 @@
-import type { AedesOptions, AedesPublishPacket, Client, ConnectPacket, PublishPacket, Subscription } from "aedes";
+import type {
+  AedesOptions,
+  AedesPublishPacket,
+  Client,
+  ConnectPacket,
+  PublishPacket,
+  Subscription,
+} from "aedes";
 import type { GatewayConfig } from "../config.ts";
 import { GatewayError } from "../errors.ts";
 import { KeyedBuckets, TokenBucket } from "../limits/token-bucket.ts";
-import { CONNACK_IDENTIFIER_REJECTED, type ConnectRefusal, checkConnect, checkPublish, checkSubscribe, mayForward } from "./acl.ts";
+import {
+  CONNACK_IDENTIFIER_REJECTED,
+  type ConnectRefusal,
+  checkConnect,
+  checkPublish,
+  checkSubscribe,
+  mayForward,
+} from "./acl.ts";
 import type { RefusalKind } from "./refusals.ts";
 
 /** CONNACK 3: Server unavailable [MQTT-3.2.2.3]; used for connect-rate refusals. */
@@ -24,7 +38,10 @@ export interface HookDeps {
 }
 
 type Hooks = Required<
-  Pick<AedesOptions, "preConnect" | "authenticate" | "authorizePublish" | "authorizeSubscribe" | "authorizeForward">
+  Pick<
+    AedesOptions,
+    "preConnect" | "authenticate" | "authorizePublish" | "authorizeSubscribe" | "authorizeForward"
+  >
 >;
 
 function refusalError(message: string): Error {
@@ -47,7 +64,8 @@ export function createHooks(deps: HookDeps): Hooks {
   // CONNACK return code in authenticate (which can send one).
   const pending = new WeakMap<Client, ConnectRefusal>();
 
-  const guard = <A extends unknown[]>(name: string, fn: (...a: A) => void, onThrow: (...a: A) => void) =>
+  const guard =
+    <A extends unknown[]>(name: string, fn: (...a: A) => void, onThrow: (...a: A) => void) =>
     (...a: A) => {
       try {
         fn(...a);
@@ -63,7 +81,11 @@ export function createHooks(deps: HookDeps): Hooks {
       const remote = deps.remoteOf(client);
       const clientId = typeof packet.clientId === "string" ? packet.clientId : "";
       if (deps.stopping() || !connectGlobal.tryTake() || !connectPerAddress.tryTake(remote)) {
-        pending.set(client, { kind: "connect_rate", returnCode: CONNACK_SERVER_UNAVAILABLE, message: "too many connects" });
+        pending.set(client, {
+          kind: "connect_rate",
+          returnCode: CONNACK_SERVER_UNAVAILABLE,
+          message: "too many connects",
+        });
         return cb(null, true);
       }
       const refusal = checkConnect({ clientId, hasWill: packet.will != null });
@@ -98,7 +120,11 @@ export function createHooks(deps: HookDeps): Hooks {
       const refusal = pending.get(client);
       if (!refusal) return done(null, true);
       pending.delete(client);
-      deps.refuse(refusal.kind, { clientId: client.id, remote: deps.remoteOf(client), detail: refusal.message });
+      deps.refuse(refusal.kind, {
+        clientId: client.id,
+        remote: deps.remoteOf(client),
+        detail: refusal.message,
+      });
       done(Object.assign(refusalError(refusal.message), { returnCode: refusal.returnCode }), null);
     },
     (_c, _u, _p, done) => done(Object.assign(refusalError("authenticate failed"), { returnCode: 5 }), null),
@@ -131,12 +157,20 @@ export function createHooks(deps: HookDeps): Hooks {
 
   const authorizeSubscribe: Hooks["authorizeSubscribe"] = guard(
     "authorizeSubscribe",
-    (client: Client, sub: Subscription, cb: (error: Error | null, subscription?: Subscription | null) => void) => {
+    (
+      client: Client,
+      sub: Subscription,
+      cb: (error: Error | null, subscription?: Subscription | null) => void,
+    ) => {
       // [PROTO-5] own reply topic only, literally. A refused filter gets SUBACK 0x80 and the
       // connection stays (the MQTT way to say no to one filter).
       const kind = checkSubscribe(client.id, sub.topic);
       if (kind) {
-        deps.refuse(kind, { clientId: client.id, remote: deps.remoteOf(client), detail: sub.topic.slice(0, 128) });
+        deps.refuse(kind, {
+          clientId: client.id,
+          remote: deps.remoteOf(client),
+          detail: sub.topic.slice(0, 128),
+        });
         return cb(null, null);
       }
       cb(null, { ...sub, qos: Math.min(sub.qos, 1) as Subscription["qos"] });

@@ -24,7 +24,8 @@ function pem(v: string): string {
 
 export function listen(server: net.Server, port: number, host: string, what: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const onError = (e: Error) => reject(new GatewayError("E_GW_LISTEN", `${what} cannot listen on ${host}:${port}: ${errorText(e)}`));
+    const onError = (e: Error) =>
+      reject(new GatewayError("E_GW_LISTEN", `${what} cannot listen on ${host}:${port}: ${errorText(e)}`));
     server.once("error", onError);
     server.listen(port, host, () => {
       server.off("error", onError);
@@ -41,11 +42,18 @@ export function closeServer(server: net.Server): Promise<void> {
  * MQTT 3.1.1 over TCP (TLS when cert+key are given), and optionally over WebSocket
  * (ws + createWebSocketStream) on its own port and path.
  */
-export async function startMqttListeners(cfg: GatewayConfig, onConnection: ConnectionHandler): Promise<MqttListeners> {
+export async function startMqttListeners(
+  cfg: GatewayConfig,
+  onConnection: ConnectionHandler,
+): Promise<MqttListeners> {
   let tlsOpts: tls.TlsOptions | undefined;
   if (cfg.tls) {
     try {
-      tlsOpts = { cert: pem(cfg.tls.cert), key: pem(cfg.tls.key), ca: cfg.tls.ca ? pem(cfg.tls.ca) : undefined };
+      tlsOpts = {
+        cert: pem(cfg.tls.cert),
+        key: pem(cfg.tls.key),
+        ca: cfg.tls.ca ? pem(cfg.tls.ca) : undefined,
+      };
     } catch (e) {
       throw new GatewayError("E_GW_LISTEN", `TLS material: ${errorText(e)}`);
     }
@@ -67,7 +75,12 @@ export async function startMqttListeners(cfg: GatewayConfig, onConnection: Conne
     wsServer.on("request", (_req, res) => {
       res.writeHead(426, { "content-type": "text/plain" }).end("MQTT over WebSocket only\n");
     });
-    wss = new WebSocketServer({ server: wsServer, path: cfg.ws.path, maxPayload: cfg.limits.maxPacketBytes + 8 });
+    wss = new WebSocketServer({
+      server: wsServer,
+      path: cfg.ws.path,
+      // Per-packet size is the frame guard's job; this only bounds one WebSocket message.
+      maxPayload: Math.max(65_536, cfg.limits.maxPacketBytes * 4),
+    });
     wss.on("connection", (ws, req) => {
       req.socket.setNoDelay(true);
       const stream = createWebSocketStream(ws);

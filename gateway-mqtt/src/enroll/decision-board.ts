@@ -26,6 +26,13 @@ export interface DecisionBoardEvents {
 export class DecisionBoard {
   readonly informer: Informer<DeviceRegistration>;
   private readonly waiters = new Map<string, Set<Waiter>>();
+  /** After a "pending" answer: who to tell if the decision still comes (SPEC §14.3). */
+  private readonly followers = new Map<
+    string,
+    { until: number; notify: (d: Decision, reg: DeviceRegistration) => void }[]
+  >();
+  private followerCount = 0;
+  private sweepTimer: NodeJS.Timeout | undefined;
   private count = 0;
   private readonly keyPrefix: string;
 
@@ -63,10 +70,19 @@ export class DecisionBoard {
 
   /** Resolves the waiters of `obj` if it carries a decision. Also fed with GET/create answers. */
   observe(obj: DeviceRegistration): void {
-    const set = this.waiters.get(obj.metadata.name);
-    if (!set) return;
+    const name = obj.metadata.name;
+    const set = this.waiters.get(name);
+    const follows = this.followers.get(name);
+    if (!set && !follows) return;
     const decision = decisionOf(obj);
     if (!decision) return;
+    if (follows) {
+      this.followers.delete(name);
+      this.followerCount -= follows.length;
+      const now = Date.now();
+      for (const f of follows) if (f.until > now) f.notify(decision, obj);
+    }
+    if (!set) return;
     this.waiters.delete(obj.metadata.name);
     for (const w of set) {
       clearTimeout(w.timer);
@@ -107,6 +123,47 @@ export class DecisionBoard {
     this.count--;
     this.onWaitingChange(this.count);
     w.resolve({ reg: this.cached(name) });
+  }
+
+  /**
+   * Calls `notify` if `name` gets decided before `until` (epoch ms). Bounded by `max`
+   * followers in all; returns false when full. Costs a map entry, no timer per entry.
+   */
+  follow(
+    name: string,
+    until: number,
+    max: number,
+    notify: (d: Decision, reg: DeviceRegistration) => void,
+  ): boolean {
+    if (this.followerCount >= max) this.sweepFollowers();
+    if (this.followerCount >= max) return false;
+    let list = this.followers.get(name);
+    if (!list) {
+      list = [];
+      this.followers.set(name, list);
+    }
+    list.push({ until, notify });
+    this.followerCount++;
+    this.sweepTimer ??= setInterval(() => this.sweepFollowers(), 10_000).unref();
+    return true;
+  }
+
+  private sweepFollowers(): void {
+    const now = Date.now();
+    for (const [name, list] of this.followers) {
+      const live = list.filter((f) => f.until > now);
+      this.followerCount -= list.length - live.length;
+      if (live.length === 0) this.followers.delete(name);
+      else this.followers.set(name, live);
+    }
+  }
+
+  /** Forgets every follower (stop). */
+  dropFollowers(): void {
+    this.followers.clear();
+    this.followerCount = 0;
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
   }
 
   /** Moves every deadline to at most `ms` from now (graceful stop). */

@@ -23,10 +23,11 @@ export function decisionOf(reg: DeviceRegistration): Decision | undefined {
   const st = reg.status;
   const uuid = st?.deviceUUID !== undefined && UUID.test(st.deviceUUID) ? st.deviceUUID : undefined;
   // An admin's spec.deactivate is final even before the operator has written the phase.
-  const stale = st?.observedGeneration !== undefined && st.observedGeneration < (reg.metadata.generation ?? 0);
+  const stale =
+    st?.observedGeneration !== undefined && st.observedGeneration < (reg.metadata.generation ?? 0);
   // Reactivation requested (spec.deactivate cleared) but not yet processed: wait for the operator.
-  if (st?.phase === "Deactivated" && reg.spec.deactivate !== true && stale) return undefined;
-  if (st?.phase === "Deactivated" || (reg.spec.deactivate === true && uuid !== undefined)) {
+  if (st?.phase === "Deactivated" && reg.spec?.deactivate !== true && stale) return undefined;
+  if (st?.phase === "Deactivated" || (reg.spec?.deactivate === true && uuid !== undefined)) {
     // [PROTO-26] a deactivated reply needs the UUID; without one (never approved) it is a rejection.
     return uuid !== undefined
       ? { status: "deactivated", deviceUUID: uuid, reason: safeReason(st?.reason, "Deactivated") }
@@ -40,7 +41,7 @@ export function decisionOf(reg: DeviceRegistration): Decision | undefined {
   return undefined;
 }
 
-/** The reason an undecided registration shows, for the pending reply. */
+/** The reason an undecided registration shows, for the pending reply [PROTO-27: "Pending"]. */
 export function pendingReason(reg: DeviceRegistration | undefined): string {
-  return safeReason(reg?.status?.reason, "AwaitingDecision");
+  return safeReason(reg?.status?.reason, "Pending");
 }

@@ -13,11 +13,13 @@ import { type IncomingRequest, verifyRequest } from "./steps/verify-request.ts";
 export type { IncomingRequest } from "./steps/verify-request.ts";
 
 export type EnrollResult =
-  | ({ kind: "reply" } & SignedReply)
+  /** `pendingName`: set on a "pending" answer — the registration a late decision may come for. */
+  | ({ kind: "reply"; pendingName?: string } & SignedReply)
   /** HTTP only: the request was unreadable, so there is no device to address a reply to. */
-  | { kind: "unanswerable"; code: string; reason: string };
+  | { kind: "unanswerable"; code: string; reason: string; message: string };
 
-type Drafted = ReplyDraft | { unanswerable: true; code: string; reason: string };
+type Unanswerable = { unanswerable: true; code: string; reason: string; message: string };
+type Drafted = ReplyDraft | Unanswerable;
 
 /**
  * The enroll path, one named step after another:
@@ -25,9 +27,23 @@ type Drafted = ReplyDraft | { unanswerable: true; code: string; reason: string }
  * Every exit is a reply (or, over HTTP, a plain 400): nothing is dropped silently, and
  * nothing thrown inside escapes to the transport's event handlers.
  */
-async function draftReply(ctx: EnrollContext, inc: IncomingRequest, deadline: number, seen: { target?: ReplyDraft }): Promise<Drafted> {
+async function draftReply(
+  ctx: EnrollContext,
+  inc: IncomingRequest,
+  deadline: number,
+  seen: { target?: ReplyDraft; name?: string },
+): Promise<Drafted> {
   const verified = verifyRequest(ctx, inc);
-  if (!verified.ok) return verified.reply ?? { unanswerable: true, code: verified.code, reason: verified.reason };
+  if (!verified.ok) {
+    return (
+      verified.reply ?? {
+        unanswerable: true,
+        code: verified.code,
+        reason: verified.reason,
+        message: verified.message,
+      }
+    );
+  }
   const req = verified.value;
   seen.target = { requestId: req.requestId, deviceId: req.deviceId, status: "error" };
 
@@ -37,27 +53,35 @@ async function draftReply(ctx: EnrollContext, inc: IncomingRequest, deadline: nu
   if (!admitted.ok) return admitted.reply;
   const upserted = await upsertRegistration(ctx, admitted.value, deadline);
   if (!upserted.ok) return upserted.reply;
+  seen.name = upserted.value.name;
   return awaitDecision(ctx, req, upserted.value, deadline);
 }
 
-export async function runEnroll(ctx: EnrollContext, inc: IncomingRequest, transport: Transport): Promise<EnrollResult> {
+export async function runEnroll(
+  ctx: EnrollContext,
+  inc: IncomingRequest,
+  transport: Transport,
+): Promise<EnrollResult> {
   const t0 = performance.now();
   const deadline = Date.now() + ctx.cfg.decisionTimeoutMs;
-  const seen: { target?: ReplyDraft } = {};
+  const seen: { target?: ReplyDraft; name?: string } = {};
   let drafted: Drafted;
   try {
     drafted = await draftReply(ctx, inc, deadline, seen);
   } catch (e) {
-    ctx.log.error({ deviceId: seen.target?.deviceId ?? inc.topicDeviceId, err: errorText(e) }, "enroll step failed");
+    ctx.log.error(
+      { deviceId: seen.target?.deviceId ?? inc.topicDeviceId, err: errorText(e) },
+      "enroll step failed",
+    );
     const deviceId = seen.target?.deviceId ?? inc.topicDeviceId;
     drafted =
       deviceId === undefined
-        ? { unanswerable: true, code: "E_INTERNAL", reason: "Internal" }
+        ? { unanswerable: true, code: "E_INTERNAL", reason: "Internal", message: "internal gateway error" }
         : errorReply({ requestId: seen.target?.requestId ?? "", deviceId }, "Internal");
   }
   if ("unanswerable" in drafted) {
     ctx.metrics.enrollments.inc({ outcome: "error", transport });
-    return { kind: "unanswerable", code: drafted.code, reason: drafted.reason };
+    return { kind: "unanswerable", code: drafted.code, reason: drafted.reason, message: drafted.message };
   }
   const signed = signReply(ctx, drafted, Math.floor(Date.now() / 1000));
   const seconds = (performance.now() - t0) / 1000;
@@ -74,7 +98,9 @@ export async function runEnroll(ctx: EnrollContext, inc: IncomingRequest, transp
   };
   if (outcome === "error" || outcome === "busy") ctx.log.info(fields, "enroll answered");
   else ctx.log.debug(fields, "enroll answered");
-  return { kind: "reply", ...signed };
+  return outcome === "pending" && seen.name !== undefined
+    ? { kind: "reply", pendingName: seen.name, ...signed }
+    : { kind: "reply", ...signed };
 }
 
 /**

@@ -7,16 +7,32 @@ const t = { requestId: "r1", deviceId: "0".repeat(32) };
 describe("busy policy for Kubernetes failures", () => {
   it("429 becomes busy, honouring a larger Retry-After from the apiserver", () => {
     const r = replyForKubeError(t, new KubeError("E_KUBE_THROTTLED", "slow down", 429, 40), 5);
-    expect(r).toMatchObject({ status: "busy", reason: "ApiThrottled", retryAfterSeconds: 40 });
+    expect(r).toMatchObject({ status: "busy", reason: "Busy", retryAfterSeconds: 40 });
+    expect(r.message).toMatch(/throttling/);
     const small = replyForKubeError(t, new KubeError("E_KUBE_THROTTLED", "slow down", 429, 1), 5);
     expect(small.retryAfterSeconds).toBeGreaterThanOrEqual(5);
   });
   it.each(["E_KUBE_UNAVAILABLE", "E_KUBE_TIMEOUT"] as const)("%s becomes busy ApiUnavailable", (code) => {
-    expect(replyForKubeError(t, new KubeError(code, "down"), 5)).toMatchObject({ status: "busy", reason: "ApiUnavailable" });
+    expect(replyForKubeError(t, new KubeError(code, "down"), 5)).toMatchObject({
+      status: "busy",
+      reason: "Busy",
+    });
   });
-  it.each(["E_KUBE_FORBIDDEN", "E_KUBE_INVALID", "E_KUBE_HTTP"] as const)("%s is an Internal error reply, not silence", (code) => {
-    expect(replyForKubeError(t, new KubeError(code, "no"), 5)).toMatchObject({ status: "error", reason: "Internal" });
+  it("422 from the apiserver is InvalidSpec [PROTO-27]", () => {
+    expect(replyForKubeError(t, new KubeError("E_KUBE_INVALID", "no"), 5)).toMatchObject({
+      status: "error",
+      reason: "InvalidSpec",
+    });
   });
+  it.each(["E_KUBE_FORBIDDEN", "E_KUBE_HTTP"] as const)(
+    "%s is an Internal error reply, not silence",
+    (code) => {
+      expect(replyForKubeError(t, new KubeError(code, "no"), 5)).toMatchObject({
+        status: "error",
+        reason: "Internal",
+      });
+    },
+  );
   it("anything else thrown is an Internal error reply", () => {
     expect(replyForKubeError(t, new Error("boom"), 5)).toMatchObject({ status: "error", reason: "Internal" });
   });

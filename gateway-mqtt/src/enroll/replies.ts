@@ -1,39 +1,71 @@
-import type { EnrollReply, ReplyStatus } from "@devreg/protocol";
 import { isKubeError } from "@devreg/kube";
+import type { EnrollReply } from "@devreg/protocol";
 import type { Decision } from "./decision.ts";
 
 /** A reply before the gateway stamps version and time and signs it. */
 export type ReplyDraft = Omit<EnrollReply, "version" | "timestamp">;
 
-/** Why a request was answered "busy"; also the reply's reason. */
-export type BusyReason = "GatewayBusy" | "RateLimited" | "ApiThrottled" | "ApiUnavailable" | "ShuttingDown";
+/**
+ * Why a request was answered "busy". The reply's reason is always the SPEC's "Busy"
+ * [PROTO-27]; the cause goes into `message`, the logs and the metrics.
+ */
+export type BusyCause =
+  | "GatewayBusy"
+  | "RateLimited"
+  | "ApiThrottled"
+  | "ApiUnavailable"
+  | "ShuttingDown"
+  | "ReplayCacheFull";
+
+const BUSY_MESSAGES: Record<BusyCause, string> = {
+  GatewayBusy: "gateway busy: too many registrations in progress",
+  RateLimited: "gateway busy: request rate limit reached",
+  ApiThrottled: "gateway busy: Kubernetes API is throttling",
+  ApiUnavailable: "gateway busy: Kubernetes API unavailable",
+  ShuttingDown: "gateway busy: shutting down",
+  ReplayCacheFull: "gateway busy: replay memory full",
+};
 
 export interface Target {
   requestId: string;
   deviceId: string;
 }
 
-export function decidedReply(t: Target, d: Decision): ReplyDraft {
+/**
+ * [PROTO-26] [PROTO-27] The reply for a decision. `alreadyEnrolled`: the registration was
+ * approved before this request arrived (a re-enroll, SPEC §14.4).
+ */
+export function decidedReply(t: Target, d: Decision, alreadyEnrolled = false): ReplyDraft {
   switch (d.status) {
     case "approved":
-      return { ...t, status: "approved", deviceUUID: d.deviceUUID };
+      return alreadyEnrolled
+        ? { ...t, status: "approved", deviceUUID: d.deviceUUID, reason: "AlreadyEnrolled" }
+        : { ...t, status: "approved", deviceUUID: d.deviceUUID };
     case "deactivated":
-      return { ...t, status: "deactivated", deviceUUID: d.deviceUUID, reason: d.reason };
+      return { ...t, status: "deactivated", deviceUUID: d.deviceUUID, reason: "Deactivated" };
     case "rejected":
       return { ...t, status: "rejected", reason: d.reason };
   }
 }
 
-export function pendingReply(t: Target, retryAfterSeconds: number, reason = "AwaitingDecision"): ReplyDraft {
+export function pendingReply(t: Target, retryAfterSeconds: number, reason = "Pending"): ReplyDraft {
   return { ...t, status: "pending", reason, retryAfterSeconds };
 }
 
-export function busyReply(t: Target, reason: BusyReason, retryAfterSeconds: number): ReplyDraft {
-  return { ...t, status: "busy", reason, retryAfterSeconds: Math.max(1, Math.ceil(retryAfterSeconds)) };
+export function busyReply(t: Target, cause: BusyCause, retryAfterSeconds: number): ReplyDraft {
+  return {
+    ...t,
+    status: "busy",
+    reason: "Busy",
+    message: BUSY_MESSAGES[cause],
+    retryAfterSeconds: Math.max(1, Math.ceil(retryAfterSeconds)),
+  };
 }
 
 export function errorReply(t: Target, reason: string, message?: string): ReplyDraft {
-  return message === undefined ? { ...t, status: "error", reason } : { ...t, status: "error", reason, message };
+  return message === undefined
+    ? { ...t, status: "error", reason }
+    : { ...t, status: "error", reason, message };
 }
 
 /** Retry-After with up to +50 % jitter, so devices told "busy" together do not return together. */
@@ -43,20 +75,31 @@ export function jittered(baseSeconds: number, random: () => number = Math.random
 
 /**
  * Busy policy for a failed Kubernetes write: 429 and apiserver outages become "busy,
- * retry after" (the apiserver's own Retry-After wins when larger); anything else is an
- * internal error, answered as such — never silence.
+ * retry after" (the apiserver's own Retry-After wins when larger); a registration the
+ * apiserver refuses as invalid is InvalidSpec [PROTO-27]; anything else is an Internal
+ * error reply — never silence.
  */
 export function replyForKubeError(t: Target, err: unknown, busyRetryAfterSeconds: number): ReplyDraft {
   if (isKubeError(err, "E_KUBE_THROTTLED")) {
-    return busyReply(t, "ApiThrottled", Math.max(err.retryAfterSeconds ?? 0, jittered(busyRetryAfterSeconds)));
+    return busyReply(
+      t,
+      "ApiThrottled",
+      Math.max(err.retryAfterSeconds ?? 0, jittered(busyRetryAfterSeconds)),
+    );
   }
   if (isKubeError(err, "E_KUBE_UNAVAILABLE") || isKubeError(err, "E_KUBE_TIMEOUT")) {
-    return busyReply(t, "ApiUnavailable", Math.max(err.retryAfterSeconds ?? 0, jittered(busyRetryAfterSeconds)));
+    return busyReply(
+      t,
+      "ApiUnavailable",
+      Math.max(err.retryAfterSeconds ?? 0, jittered(busyRetryAfterSeconds)),
+    );
+  }
+  if (isKubeError(err, "E_KUBE_INVALID")) {
+    return errorReply(
+      t,
+      "InvalidSpec",
+      "Kubernetes refused the registration built from the request's metadata",
+    );
   }
   return errorReply(t, "Internal", "the gateway could not record the registration");
-}
-
-/** Label for devreg_gateway_enrollments_total{outcome}. */
-export function outcomeOf(reply: { status: ReplyStatus }): ReplyStatus {
-  return reply.status;
 }

@@ -1,5 +1,11 @@
 import http from "node:http";
-import { MAX_JSON_BODY_BYTES, MAX_REQUEST_BYTES, decodeJsonEnrollRequest, encodeJsonEnrollReply } from "@devreg/protocol";
+import {
+  MAX_JSON_BODY_BYTES,
+  MAX_REQUEST_BYTES,
+  decodeJsonEnrollRequest,
+  encodeJsonEnrollReply,
+  reasonForError,
+} from "@devreg/protocol";
 import type { Logger } from "pino";
 import type { GatewayConfig } from "../config.ts";
 import { errorText } from "../errors.ts";
@@ -44,9 +50,27 @@ function readBody(req: http.IncomingMessage, max: number): Promise<Buffer> {
   });
 }
 
-function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+/** [PROTO-34] The unsigned error body: {"error": "<E_CODE>", "reason": "<Reason>", "message": "…"}. */
+function errorBody(
+  code: string,
+  reason: string,
+  message: string,
+): { error: string; reason: string; message: string } {
+  return { error: code, reason, message };
+}
+
+function sendJson(
+  res: http.ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), ...headers });
+  res.writeHead(status, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(text),
+    ...headers,
+  });
   res.end(text);
 }
 
@@ -68,19 +92,34 @@ export function createEnrollServer(deps: EnrollHttpDeps): http.Server {
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const url = (req.url ?? "/").split("?")[0];
-    if (url !== "/enroll") return sendJson(res, 404, { error: "NotFound" });
-    if (req.method !== "POST") return sendJson(res, 405, { error: "MethodNotAllowed" }, { allow: "POST" });
+    if (url !== "/enroll")
+      return sendJson(res, 404, errorBody("E_NOT_FOUND", "NotFound", "only POST /enroll is served here"));
+    if (req.method !== "POST") {
+      return sendJson(res, 405, errorBody("E_METHOD", "MethodNotAllowed", "use POST"), { allow: "POST" });
+    }
     const remote = req.socket.remoteAddress ?? "unknown";
     const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
     const isCbor = type === CBOR;
     if (!isCbor && type !== "application/json") {
-      return sendJson(res, 415, { error: "UnsupportedMediaType", accepted: ["application/json", CBOR] });
+      return sendJson(
+        res,
+        415,
+        errorBody("E_MEDIA_TYPE", "UnsupportedMediaType", `send application/json or ${CBOR}`),
+      );
     }
     const retry = String(deps.cfg.busyRetryAfterSeconds);
-    if (deps.stopping()) return sendJson(res, 503, { error: "ShuttingDown" }, { "retry-after": retry });
+    // [PROTO-34] overloaded before parsing anything: 503 + Retry-After; one address over its
+    // own limit: 429 + Retry-After.
+    if (deps.stopping()) {
+      return sendJson(res, 503, errorBody("E_SHUTTING_DOWN", "Busy", "gateway shutting down"), {
+        "retry-after": retry,
+      });
+    }
     if (!perAddress.tryTake(remote)) {
       deps.refuse("http_rate", { remote });
-      return sendJson(res, 429, { error: "RateLimited" }, { "retry-after": retry });
+      return sendJson(res, 429, errorBody("E_RATE_LIMITED", "Busy", "too many requests from this address"), {
+        "retry-after": retry,
+      });
     }
 
     let body: Buffer;
@@ -89,7 +128,9 @@ export function createEnrollServer(deps: EnrollHttpDeps): http.Server {
     } catch (e) {
       if (e instanceof BodyTooLarge) {
         deps.refuse("payload_too_large", { remote });
-        return sendJson(res, 413, { error: "TooLarge" }, { connection: "close" });
+        return sendJson(res, 413, errorBody("E_TOO_LARGE", "TooLarge", "request body too large"), {
+          connection: "close",
+        });
       }
       throw e;
     }
@@ -101,7 +142,7 @@ export function createEnrollServer(deps: EnrollHttpDeps): http.Server {
         parsed = JSON.parse(body.toString("utf8"));
       } catch {
         deps.refuse("invalid_request", { remote, detail: "body is not JSON" });
-        return sendJson(res, 400, { error: "Malformed", code: "E_BAD_JSON" });
+        return sendJson(res, 400, errorBody("E_BAD_ENCODING", "Malformed", "body is not JSON"));
       }
       const decoded = decodeJsonEnrollRequest(parsed);
       if (!decoded.ok) {
@@ -109,8 +150,12 @@ export function createEnrollServer(deps: EnrollHttpDeps): http.Server {
           remote,
           detail: decoded.error.code,
         });
-        const status = decoded.error.code === "E_TOO_LARGE" ? 413 : 400;
-        return sendJson(res, status, { error: status === 413 ? "TooLarge" : "Malformed", code: decoded.error.code });
+        const e = decoded.error;
+        return sendJson(
+          res,
+          e.code === "E_TOO_LARGE" ? 413 : 400,
+          errorBody(e.code, reasonForError(e), e.message),
+        );
       }
       frame = decoded.value;
     }
@@ -119,7 +164,8 @@ export function createEnrollServer(deps: EnrollHttpDeps): http.Server {
     const result = await deps.enroll({ frame, nowSeconds: Math.floor(Date.now() / 1000), remote });
     if (result.kind === "unanswerable") {
       // No verified device id, so no signed reply can be addressed (SPEC: replies name the device).
-      return sendJson(res, result.reason === "TooLarge" ? 413 : 400, { error: result.reason, code: result.code });
+      const status = result.reason === "TooLarge" ? 413 : result.reason === "Internal" ? 500 : 400;
+      return sendJson(res, status, errorBody(result.code, result.reason, result.message));
     }
     const { reply, frame: replyFrame } = result;
     const status = httpStatusForReply(reply);
@@ -143,7 +189,7 @@ export function createEnrollServer(deps: EnrollHttpDeps): http.Server {
   const server = http.createServer({ requestTimeout: 60_000, headersTimeout: 10_000 }, (req, res) => {
     handle(req, res).catch((e) => {
       deps.log.error({ err: errorText(e) }, "HTTP enroll handler failed");
-      if (!res.headersSent) sendJson(res, 500, { error: "Internal" });
+      if (!res.headersSent) sendJson(res, 500, errorBody("E_INTERNAL", "Internal", "internal gateway error"));
       else res.destroy();
     });
   });

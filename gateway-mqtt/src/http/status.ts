@@ -25,7 +25,10 @@ export function httpStatusForReply(reply: { status: ReplyStatus; reason?: string
 }
 
 /** Statuses whose response carries a Retry-After header. */
-export function retryAfterHeader(reply: { status: ReplyStatus; retryAfterSeconds?: number }): string | undefined {
+export function retryAfterHeader(reply: {
+  status: ReplyStatus;
+  retryAfterSeconds?: number;
+}): string | undefined {
   if ((reply.status === "busy" || reply.status === "pending") && reply.retryAfterSeconds !== undefined) {
     return String(reply.retryAfterSeconds);
   }

@@ -12,7 +12,8 @@ export class Semaphore {
     readonly capacity: number,
     private readonly onChange?: (inUse: number) => void,
   ) {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError("semaphore capacity must be a positive integer");
+    if (!Number.isInteger(capacity) || capacity < 1)
+      throw new RangeError("semaphore capacity must be a positive integer");
   }
 
   get inUse(): number {

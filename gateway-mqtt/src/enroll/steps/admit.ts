@@ -10,7 +10,8 @@ import type { IncomingRequest } from "./verify-request.ts";
  */
 export function admit(ctx: EnrollContext, req: EnrollRequest, inc: IncomingRequest): Step<EnrollRequest> {
   const target = { requestId: req.requestId, deviceId: req.deviceId };
-  if (ctx.stopping()) return answer(busyReply(target, "ShuttingDown", jittered(ctx.cfg.busyRetryAfterSeconds)));
+  if (ctx.stopping())
+    return answer(busyReply(target, "ShuttingDown", jittered(ctx.cfg.busyRetryAfterSeconds)));
   // MQTT charges the gateway-wide bucket before decoding (cheapest shed); HTTP here, so
   // that even its "busy" answer is a signed reply.
   if (!inc.rateCharged && !ctx.global.tryTake()) {

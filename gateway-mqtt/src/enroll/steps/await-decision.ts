@@ -5,7 +5,8 @@ import { type ReplyDraft, decidedReply, pendingReply } from "../replies.ts";
 import type { Upserted } from "./upsert-registration.ts";
 
 /**
- * Step 6: a decided registration is answered at once; otherwise wait on the shared
+ * Step 6: a decided registration is answered at once (approved ones of a re-enroll with
+ * reason AlreadyEnrolled, SPEC §14.4); otherwise wait on the shared
  * informer until the decision or the deadline, then answer "pending, retry after N s" —
  * never silence.
  */
@@ -17,7 +18,7 @@ export async function awaitDecision(
 ): Promise<ReplyDraft> {
   const target = { requestId: req.requestId, deviceId: req.deviceId };
   const now = decisionOf(up.reg);
-  if (now) return decidedReply(target, now);
+  if (now) return decidedReply(target, now, up.existed);
   const w = await ctx.board.wait(up.name, deadline);
   if (w.decision) return decidedReply(target, w.decision);
   return pendingReply(target, ctx.cfg.pendingRetryAfterSeconds, pendingReason(w.reg ?? up.reg));

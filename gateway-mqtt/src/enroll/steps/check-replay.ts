@@ -6,12 +6,17 @@ import { busyReply, errorReply, jittered } from "../replies.ts";
  * Step 3: [PROTO-23] a (deviceId, nonce) pair is accepted once per replay window. A full
  * replay cache fails closed with "busy" rather than forgetting nonces early.
  */
-export function checkReplay(ctx: EnrollContext, req: EnrollRequest, nowSeconds: number, clientId?: string): Step<EnrollRequest> {
+export function checkReplay(
+  ctx: EnrollContext,
+  req: EnrollRequest,
+  nowSeconds: number,
+  clientId?: string,
+): Step<EnrollRequest> {
   const r = ctx.replay.check(req.deviceId, req.nonce, nowSeconds);
   if (r.ok) return next(req);
   const target = { requestId: req.requestId, deviceId: req.deviceId };
   if (r.error.code === "E_REPLAY_CACHE_FULL") {
-    return answer(busyReply(target, "GatewayBusy", jittered(ctx.cfg.busyRetryAfterSeconds)));
+    return answer(busyReply(target, "ReplayCacheFull", jittered(ctx.cfg.busyRetryAfterSeconds)));
   }
   ctx.refuse("replay", { clientId: clientId ?? req.deviceId, detail: r.error.code });
   return answer(errorReply(target, "Replay"));

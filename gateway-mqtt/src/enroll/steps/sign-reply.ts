@@ -17,7 +17,10 @@ export function signReply(ctx: EnrollContext, draft: ReplyDraft, nowSeconds: num
   try {
     return { reply, frame: encodeEnrollReply(reply, ctx.signer) };
   } catch (e) {
-    ctx.log.error({ deviceId: draft.deviceId, status: draft.status, err: errorText(e) }, "reply refused by the codec");
+    ctx.log.error(
+      { deviceId: draft.deviceId, status: draft.status, err: errorText(e) },
+      "reply refused by the codec",
+    );
     const fallback: EnrollReply = {
       version: PROTOCOL_VERSION,
       timestamp: nowSeconds,

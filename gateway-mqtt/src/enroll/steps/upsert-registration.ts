@@ -9,6 +9,8 @@ export interface Upserted {
   name: string;
   /** The latest copy we have: from the informer cache, the create, the GET or the adoption. */
   reg: DeviceRegistration;
+  /** It existed before this request (a re-enroll). */
+  existed: boolean;
 }
 
 function specFor(req: EnrollRequest): DeviceRegistration["spec"] {
@@ -35,11 +37,15 @@ function specFor(req: EnrollRequest): DeviceRegistration["spec"] {
  *   undecided one is adopted — its gateway label is set to this replica — so this
  *   replica's one informer delivers the decision. See README "Scale-out".
  */
-export async function upsertRegistration(ctx: EnrollContext, req: EnrollRequest, deadline: number): Promise<Step<Upserted>> {
+export async function upsertRegistration(
+  ctx: EnrollContext,
+  req: EnrollRequest,
+  deadline: number,
+): Promise<Step<Upserted>> {
   const name = registrationNameForDeviceId(req.deviceId);
   const target = { requestId: req.requestId, deviceId: req.deviceId };
   const cached = ctx.board.cached(name);
-  if (cached) return next({ name, reg: cached });
+  if (cached) return next({ name, reg: cached, existed: true });
 
   const release = ctx.writes.tryAcquire();
   if (!release) {
@@ -57,7 +63,7 @@ export async function upsertRegistration(ctx: EnrollContext, req: EnrollRequest,
         },
         { timeoutMs },
       );
-      return next({ name, reg });
+      return next({ name, reg, existed: false });
     } catch (e) {
       if (!isKubeError(e, "E_KUBE_ALREADY_EXISTS")) {
         ctx.log.warn({ deviceId: req.deviceId, err: errorText(e) }, "creating the registration failed");
@@ -73,19 +79,20 @@ export async function upsertRegistration(ctx: EnrollContext, req: EnrollRequest,
       if (isKubeError(e, "E_KUBE_NOT_FOUND")) return answer(busyReply(target, "GatewayBusy", 1));
       return answer(replyForKubeError(target, e, ctx.cfg.busyRetryAfterSeconds));
     }
-    if (existing.spec.publicKey !== Buffer.from(req.publicKey).toString("base64")) {
+    if (existing.spec?.publicKey !== Buffer.from(req.publicKey).toString("base64")) {
       // Same name, other key: an object devreg did not derive from this key. Never merge them.
       ctx.log.warn({ deviceId: req.deviceId, name }, "registration name taken by another public key");
       return answer({ ...target, status: "rejected", reason: "KeyConflict" });
     }
-    if (existing.metadata.labels?.[LABEL_GATEWAY] === gatewayId) return next({ name, reg: existing });
+    if (existing.metadata.labels?.[LABEL_GATEWAY] === gatewayId)
+      return next({ name, reg: existing, existed: true });
     if (decisionOf(existing)) {
       adoptInBackground(ctx, name);
-      return next({ name, reg: existing });
+      return next({ name, reg: existing, existed: true });
     }
     try {
       const adopted = await adopt(ctx, name, Math.max(1, deadline - Date.now()));
-      return next({ name, reg: adopted });
+      return next({ name, reg: adopted, existed: true });
     } catch (e) {
       ctx.log.warn({ deviceId: req.deviceId, err: errorText(e) }, "adopting the registration failed");
       return answer(replyForKubeError(target, e, ctx.cfg.busyRetryAfterSeconds));

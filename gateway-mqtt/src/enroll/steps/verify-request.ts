@@ -1,4 +1,10 @@
-import { type EnrollRequest, decodeEnrollRequest, peekRequestId, reasonForError, statusForError } from "@devreg/protocol";
+import {
+  type EnrollRequest,
+  decodeEnrollRequest,
+  peekRequestId,
+  reasonForError,
+  statusForError,
+} from "@devreg/protocol";
 import type { EnrollContext } from "../context.ts";
 import { type ReplyDraft, busyReply } from "../replies.ts";
 import type { RefusalKind } from "../../broker/refusals.ts";
@@ -19,7 +25,7 @@ export type VerifyResult =
   /** Fails with a reply addressed to the topic's device… */
   | { ok: false; reply: ReplyDraft }
   /** …or, over HTTP where there is no topic, with nothing to address a reply to. */
-  | { ok: false; reply: null; code: string; reason: string };
+  | { ok: false; reply: null; code: string; reason: string; message: string };
 
 /**
  * Steps 1-2, decode and verify: strict CBOR/COSE decode, key-to-topic binding, Ed25519
@@ -36,11 +42,18 @@ export function verifyRequest(ctx: EnrollContext, inc: IncomingRequest): VerifyR
   if (r.ok) return r;
   const err = r.error;
   const kind: RefusalKind =
-    err.code === "E_TOPIC_MISMATCH" ? "key_mismatch" : err.code === "E_TOO_LARGE" ? "payload_too_large" : "invalid_request";
+    err.code === "E_TOPIC_MISMATCH"
+      ? "key_mismatch"
+      : err.code === "E_TOO_LARGE"
+        ? "payload_too_large"
+        : "invalid_request";
   ctx.refuse(kind, { clientId: inc.clientId, remote: inc.remote, detail: err.code });
   const reason = reasonForError(err);
-  if (inc.topicDeviceId === undefined) return { ok: false, reply: null, code: err.code, reason };
+  if (inc.topicDeviceId === undefined)
+    return { ok: false, reply: null, code: err.code, reason, message: err.message };
   const target = { requestId: peekRequestId(inc.frame) ?? "", deviceId: inc.topicDeviceId };
-  if (statusForError(err) === "busy") return { ok: false, reply: busyReply(target, "GatewayBusy", ctx.cfg.busyRetryAfterSeconds) };
-  return { ok: false, reply: { ...target, status: "error", reason } };
+  if (statusForError(err) === "busy")
+    return { ok: false, reply: busyReply(target, "ReplayCacheFull", ctx.cfg.busyRetryAfterSeconds) };
+  // [PROTO-35] reason from the SPEC table; the codec's message says what was wrong (no secrets in it).
+  return { ok: false, reply: { ...target, status: "error", reason, message: err.message } };
 }

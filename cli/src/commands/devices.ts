@@ -1,0 +1,191 @@
+import type { Command } from "commander";
+import { type DeviceRegistration, type Phase, Registrations, isKubeError } from "@devreg/kube";
+import { formatDuration, parseDuration } from "@devreg/operator";
+import { CliError } from "../errors.ts";
+import { defaultNamespace, withConnection } from "../kube-connect.ts";
+import { printJson } from "../output.ts";
+
+const PHASES: Phase[] = ["Pending", "Approved", "Rejected", "Deactivated"];
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+interface ListOpts {
+  namespace: string;
+  phase?: string;
+  json?: boolean;
+}
+
+interface ChangeOpts {
+  namespace: string;
+  wait: boolean;
+  timeout: string;
+  json?: boolean;
+}
+
+export function registerDevices(program: Command): void {
+  const devices = program.command("devices").description("list, deactivate and reactivate enrolled devices");
+
+  devices
+    .command("list")
+    .description("list device registrations")
+    .option("-n, --namespace <namespace>", "the operator's namespace", defaultNamespace())
+    .option("--phase <phase>", `only this phase (${PHASES.join(", ")})`)
+    .option("--json", "machine-readable output")
+    .action(async (o: ListOpts, cmd: Command) => {
+      const phase = o.phase === undefined ? undefined : normalizePhase(o.phase);
+      await withConnection(cmd, async ({ rest, namespace }) => {
+        const items = await listAll(new Registrations(rest, namespace));
+        const rows = items
+          .filter((r) => phase === undefined || phaseOf(r) === phase)
+          .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+        if (o.json) {
+          printJson(rows.map(view));
+          return;
+        }
+        if (rows.length === 0) {
+          console.log(`no registrations${phase ? ` in phase ${phase}` : ""} in ${namespace}`);
+          return;
+        }
+        printTable(
+          ["NAME", "PHASE", "UUID", "DEVICE", "MODEL", "REASON", "AGE"],
+          rows.map((r) => {
+            const v = view(r);
+            return [v.name, v.phase, v.deviceUUID ?? "-", v.deviceId ?? "-", v.model ?? "-", v.reason ?? "-", age(v.createdAt)];
+          }),
+        );
+      });
+    });
+
+  const change = (verb: "deactivate" | "reactivate", description: string) =>
+    devices
+      .command(`${verb} <uuid-or-name>`)
+      .description(description)
+      .option("-n, --namespace <namespace>", "the operator's namespace", defaultNamespace())
+      .option("--no-wait", "return once spec.deactivate is set, without waiting for the operator")
+      .option("--timeout <duration>", "how long to wait for the operator", "30s")
+      .option("--json", "machine-readable output")
+      .action(async (target: string, o: ChangeOpts, cmd: Command) => {
+        let timeoutMs: number;
+        try {
+          timeoutMs = parseDuration(o.timeout);
+        } catch (e) {
+          throw new CliError(`--timeout: ${(e as Error).message}`, 2);
+        }
+        await withConnection(cmd, async ({ rest, namespace }) => {
+          const regs = new Registrations(rest, namespace);
+          const reg = await find(regs, target);
+          const deactivate = verb === "deactivate";
+          const updated = await rest.request<DeviceRegistration>("PATCH", regs.itemPath(reg.metadata.name), {
+            body: { spec: { deactivate } },
+            contentType: "application/merge-patch+json",
+            // Recorded in managedFields; the operator puts it in status.decidedBy ("admin:devreg-cli").
+            query: { fieldManager: "devreg-cli" },
+          });
+          let result = updated;
+          if (o.wait) result = await waitForOperator(regs, updated, timeoutMs, verb);
+          if (o.json) {
+            printJson(view(result));
+            return;
+          }
+          const v = view(result);
+          console.log(
+            o.wait
+              ? `${v.name}: ${v.phase}${v.deviceUUID ? ` (UUID ${v.deviceUUID})` : ""}${v.reason ? `, ${v.reason}` : ""}`
+              : `${v.name}: spec.deactivate=${deactivate}; the operator will act on it`,
+          );
+        });
+      });
+
+  change("deactivate", "deactivate a device: it keeps its UUID but is refused until reactivated");
+  change("reactivate", "reactivate a deactivated device: Approved again with the same UUID");
+}
+
+function normalizePhase(text: string): Phase {
+  const p = PHASES.find((x) => x.toLowerCase() === text.toLowerCase());
+  if (!p) throw new CliError(`--phase: "${text}" is not one of ${PHASES.join(", ")}`, 2);
+  return p;
+}
+
+function phaseOf(r: DeviceRegistration): Phase {
+  return r.status?.phase ?? "Pending";
+}
+
+function view(r: DeviceRegistration) {
+  return {
+    name: r.metadata.name,
+    phase: phaseOf(r),
+    deviceUUID: r.status?.deviceUUID,
+    deviceId: r.spec.deviceId,
+    model: r.spec.model,
+    reason: r.status?.reason,
+    message: r.status?.message,
+    decidedBy: r.status?.decidedBy,
+    decidedAt: r.status?.decidedAt,
+    deactivate: r.spec.deactivate ?? false,
+    createdAt: r.metadata.creationTimestamp,
+  };
+}
+
+async function listAll(regs: Registrations): Promise<DeviceRegistration[]> {
+  const out: DeviceRegistration[] = [];
+  let cont: string | undefined;
+  do {
+    const page = await regs.list({ limit: 500, continue: cont });
+    out.push(...page.items);
+    cont = page.metadata.continue || undefined;
+  } while (cont);
+  return out;
+}
+
+/** A UUID is looked up by scanning the list (status fields cannot be field-selected on CRs). */
+async function find(regs: Registrations, target: string): Promise<DeviceRegistration> {
+  if (UUID_RE.test(target)) {
+    const uuid = target.toLowerCase();
+    const hit = (await listAll(regs)).find((r) => r.status?.deviceUUID === uuid);
+    if (!hit) throw new CliError(`no registration with UUID ${target} in ${regs.namespace}`);
+    return hit;
+  }
+  try {
+    return await regs.get(target);
+  } catch (e) {
+    if (isKubeError(e, "E_KUBE_NOT_FOUND")) {
+      throw new CliError(`no registration named ${target} in ${regs.namespace} (give a name or a device UUID)`);
+    }
+    throw e;
+  }
+}
+
+async function waitForOperator(
+  regs: Registrations,
+  updated: DeviceRegistration,
+  timeoutMs: number,
+  verb: string,
+): Promise<DeviceRegistration> {
+  const gen = updated.metadata.generation ?? 0;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const cur = await regs.get(updated.metadata.name);
+    if ((cur.status?.observedGeneration ?? -1) >= gen) return cur;
+    if (Date.now() > deadline) {
+      throw new CliError(
+        `${updated.metadata.name}: ${verb} requested (spec.deactivate set), but no operator acted on it in ${formatDuration(timeoutMs)}; is \`devreg operator\` running in ${regs.namespace}?`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+function age(created: string | undefined): string {
+  if (!created) return "-";
+  return formatDuration(Date.now() - Date.parse(created));
+}
+
+function printTable(header: string[], rows: string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .join("   ")
+      .trimEnd();
+  console.log(line(header));
+  for (const r of rows) console.log(line(r));
+}

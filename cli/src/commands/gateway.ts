@@ -1,0 +1,138 @@
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { DEFAULT_NAMESPACE } from "@devreg/kube";
+import { defaultGatewayId, type GatewayOptions, startGateway } from "@devreg/gateway-mqtt";
+import type { Command } from "commander";
+import { CliError } from "../errors.ts";
+import { progress } from "../output.ts";
+
+function defaultKeyFile(): string {
+  const base = process.env.XDG_STATE_HOME || join(homedir(), ".local", "state");
+  return join(base, "devreg", "gateway", "key.pem");
+}
+
+function port(name: string): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0 || n > 65535)
+      throw new CliError(`--${name} must be a port number (0-65535), not ${v}`, 2);
+    return n;
+  };
+}
+
+function positive(name: string): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (!(n > 0)) throw new CliError(`--${name} must be a positive number, not ${v}`, 2);
+    return n;
+  };
+}
+
+interface GatewayCliOptions {
+  namespace: string;
+  gatewayId: string;
+  host: string;
+  mqttPort: number;
+  wsPort?: number;
+  wsPath: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
+  httpPort: number;
+  http: boolean;
+  adminPort: number;
+  keyFile: string;
+  decisionTimeout: number;
+  maxWrites: number;
+  logLevel: string;
+}
+
+/** `devreg gateway`: runs the MQTT/HTTP enrollment gateway until SIGINT/SIGTERM. */
+export function registerGateway(program: Command): void {
+  program
+    .command("gateway")
+    .description(
+      "run the enrollment gateway (MQTT broker + HTTP) in the foreground; prints its public key for devices to pin",
+    )
+    .option(
+      "--namespace <ns>",
+      "namespace of the DeviceRegistrations",
+      process.env.DEVREG_NAMESPACE ?? DEFAULT_NAMESPACE,
+    )
+    .option(
+      "--gateway-id <id>",
+      "this replica's id (label value; default: host/pod name)",
+      process.env.POD_NAME ?? defaultGatewayId(),
+    )
+    .option("--host <addr>", "address every listener binds", "0.0.0.0")
+    .option(
+      "--mqtt-port <port>",
+      "MQTT 3.1.1 port (TLS when --tls-cert/--tls-key are given)",
+      port("mqtt-port"),
+      1883,
+    )
+    .option("--ws-port <port>", "also serve MQTT over WebSocket on this port", port("ws-port"))
+    .option("--ws-path <path>", "WebSocket path", "/mqtt")
+    .option("--tls-cert <file>", "PEM certificate for MQTT (and WebSocket)")
+    .option("--tls-key <file>", "PEM private key for --tls-cert")
+    .option("--tls-ca <file>", "PEM CA bundle to send along")
+    .option("--http-port <port>", "HTTP POST /enroll port", port("http-port"), 8080)
+    .option("--no-http", "do not serve HTTP enrollment")
+    .option("--admin-port <port>", "/healthz, /readyz and /metrics port", port("admin-port"), 9090)
+    .option(
+      "--key-file <file>",
+      "gateway signing key (PEM); generated (0600) when missing",
+      process.env.DEVREG_GATEWAY_KEY_FILE ?? defaultKeyFile(),
+    )
+    .option(
+      "--decision-timeout <seconds>",
+      "wait this long for the operator before answering pending",
+      positive("decision-timeout"),
+      10,
+    )
+    .option(
+      "--max-writes <n>",
+      "Kubernetes writes in flight before devices are told busy",
+      positive("max-writes"),
+      32,
+    )
+    .option("--log-level <level>", "fatal|error|warn|info|debug|trace|silent", "info")
+    .action(async (o: GatewayCliOptions, cmd: Command) => {
+      if ((o.tlsCert === undefined) !== (o.tlsKey === undefined))
+        throw new CliError("--tls-cert and --tls-key go together", 2);
+      const { kubeconfig } = cmd.optsWithGlobals<{ kubeconfig?: string }>();
+      const opts: GatewayOptions = {
+        kubeconfig,
+        namespace: o.namespace,
+        gatewayId: o.gatewayId,
+        mqtt: { host: o.host, port: o.mqttPort },
+        ws: o.wsPort !== undefined ? { host: o.host, port: o.wsPort, path: o.wsPath } : undefined,
+        tls: o.tlsCert && o.tlsKey ? { cert: o.tlsCert, key: o.tlsKey, ca: o.tlsCa } : undefined,
+        http: o.http ? { host: o.host, port: o.httpPort } : false,
+        admin: { host: o.host, port: o.adminPort },
+        keyFile: o.keyFile,
+        decisionTimeoutMs: Math.round(o.decisionTimeout * 1000),
+        limits: { maxKubeWritesInFlight: Math.floor(o.maxWrites) },
+        logLevel: o.logLevel as GatewayOptions["logLevel"],
+      };
+      const gw = await startGateway(opts);
+      progress(
+        `gateway ${gw.gatewayId} serving namespace ${gw.namespace}: mqtt :${gw.mqttPort}` +
+          (gw.wsPort !== undefined ? `, ws :${gw.wsPort}` : "") +
+          (gw.httpPort !== undefined ? `, http :${gw.httpPort}` : "") +
+          `, admin :${gw.adminPort}; key ${o.keyFile}`,
+      );
+      progress("gateway public key (base64; pin it on devices):");
+      process.stdout.write(`${Buffer.from(gw.publicKey).toString("base64")}\n`);
+      await new Promise<void>((resolve) => {
+        const onSignal = (sig: NodeJS.Signals) => {
+          process.off("SIGINT", onSignal);
+          process.off("SIGTERM", onSignal);
+          progress(`${sig}: stopping the gateway`);
+          gw.stop().then(resolve, resolve);
+        };
+        process.on("SIGINT", onSignal);
+        process.on("SIGTERM", onSignal);
+      });
+    });
+}

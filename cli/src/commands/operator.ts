@@ -1,0 +1,72 @@
+import type { Command } from "commander";
+import { type OperatorOptions, isOperatorError, optionsFromEnv, startOperator } from "@devreg/operator";
+import { CliError } from "../errors.ts";
+
+interface Flags {
+  namespace?: string;
+  concurrency?: string;
+  httpPort?: string;
+  httpHost?: string;
+  identity?: string;
+  leaseDuration?: string;
+  renewDeadline?: string;
+  retryPeriod?: string;
+  logLevel?: string;
+}
+
+export function registerOperator(program: Command): void {
+  program
+    .command("operator")
+    .description("run the DeviceRegistration operator until SIGINT/SIGTERM (flags override DEVREG_* env vars)")
+    .option("-n, --namespace <namespace>", "namespace to watch, of the pairing ConfigMap and the Lease (env DEVREG_NAMESPACE; default device-operator-system)")
+    .option("--concurrency <n>", "registrations reconciled at once (env DEVREG_OPERATOR_CONCURRENCY; default 16)")
+    .option("--http-port <port>", "port of /healthz, /readyz, /metrics; 0 = any free port (env DEVREG_OPERATOR_HTTP_PORT; default 8080)")
+    .option("--http-host <host>", "address to bind the HTTP server to (default 0.0.0.0)")
+    .option("--identity <id>", "this replica's name in the Lease and Events (env DEVREG_OPERATOR_IDENTITY or POD_NAME; default hostname_uuid)")
+    .option("--lease-duration <duration>", "leader lease duration (env DEVREG_LEASE_DURATION; default 15s)")
+    .option("--renew-deadline <duration>", "leader gives up if not renewed in this long (env DEVREG_RENEW_DEADLINE; default 10s)")
+    .option("--retry-period <duration>", "interval between lease attempts (env DEVREG_RETRY_PERIOD; default 2s)")
+    .option("--log-level <level>", "fatal, error, warn, info, debug, trace, silent (env DEVREG_LOG_LEVEL; default info)")
+    .action(async (f: Flags, cmd: Command) => {
+      const { kubeconfig } = cmd.optsWithGlobals<{ kubeconfig?: string }>();
+      const flags: Record<string, string | undefined> = {
+        namespace: f.namespace,
+        concurrency: f.concurrency,
+        httpPort: f.httpPort,
+        httpHost: f.httpHost,
+        identity: f.identity,
+        leaseDurationMs: f.leaseDuration,
+        renewDeadlineMs: f.renewDeadline,
+        retryPeriodMs: f.retryPeriod,
+        logLevel: f.logLevel,
+      };
+      const options: Record<string, unknown> = { ...optionsFromEnv(process.env) };
+      for (const [k, v] of Object.entries(flags)) if (v !== undefined) options[k] = v;
+      if (kubeconfig) options.kubeconfig = kubeconfig;
+
+      let handle: Awaited<ReturnType<typeof startOperator>>;
+      try {
+        handle = await startOperator(options as OperatorOptions);
+      } catch (e) {
+        if (isOperatorError(e)) throw new CliError(e.message, e.code === "E_CONFIG" ? 2 : 1);
+        throw e;
+      }
+      await new Promise<void>((resolve) => {
+        let stopping = false;
+        const onSignal = (sig: NodeJS.Signals) => {
+          if (stopping) {
+            process.stderr.write(`devreg: ${sig} again, exiting without a graceful stop\n`);
+            process.exit(130);
+          }
+          stopping = true;
+          handle.stop().then(resolve, (err: Error) => {
+            process.stderr.write(`devreg: error while stopping: ${err.message}\n`);
+            process.exitCode = 1;
+            resolve();
+          });
+        };
+        process.once("SIGINT", onSignal);
+        process.once("SIGTERM", onSignal);
+      });
+    });
+}

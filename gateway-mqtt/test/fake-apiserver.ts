@@ -1,0 +1,128 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import type net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export type CreateBehaviour =
+  | { kind: "ok" }
+  | { kind: "hang" }
+  | { kind: "status"; code: number; retryAfter?: number }
+  | { kind: "reset" };
+
+/**
+ * A scriptable stand-in for kube-apiserver (plain HTTP) for failures the real one will not
+ * produce on demand: throttling (429), outages, and writes that hang. It serves an empty
+ * DeviceRegistration list, holds watches open, and answers creates as `create` says.
+ */
+export class FakeApiserver {
+  create: CreateBehaviour = { kind: "ok" };
+  /** Status the created object comes back with (as if decided at once). */
+  createdStatus: Record<string, unknown> | undefined;
+  creates = 0;
+  private readonly server: http.Server;
+  private readonly hung: Array<{ res: http.ServerResponse; body: string }> = [];
+  private readonly sockets = new Set<net.Socket>();
+  port = 0;
+  kubeconfig = "";
+
+  constructor() {
+    this.server = http.createServer((req, res) => this.handle(req, res));
+    this.server.on("connection", (s) => {
+      this.sockets.add(s);
+      s.on("close", () => this.sockets.delete(s));
+    });
+  }
+
+  async start(): Promise<void> {
+    await new Promise<void>((r) => this.server.listen(0, "127.0.0.1", () => r()));
+    this.port = (this.server.address() as net.AddressInfo).port;
+    const dir = mkdtempSync(join(tmpdir(), "devreg-fake-api-"));
+    this.kubeconfig = join(dir, "kubeconfig");
+    writeFileSync(
+      this.kubeconfig,
+      [
+        "apiVersion: v1",
+        "kind: Config",
+        "clusters: [{name: fake, cluster: {server: 'http://127.0.0.1:" +
+          this.port +
+          "', insecure-skip-tls-verify: true}}]",
+        "users: [{name: fake, user: {token: fake-token}}]",
+        "contexts: [{name: fake, context: {cluster: fake, user: fake}}]",
+        "current-context: fake",
+        "",
+      ].join("\n"),
+    );
+  }
+
+  /** Lets every hung create finish with 201. */
+  releaseHung(): void {
+    for (const h of this.hung.splice(0)) this.created(h.res, h.body);
+  }
+
+  private created(res: http.ServerResponse, body: string): void {
+    const obj = JSON.parse(body || "{}") as { metadata?: Record<string, unknown> };
+    const out = {
+      ...obj,
+      metadata: { ...(obj.metadata ?? {}), resourceVersion: "2", generation: 1 },
+      status: this.createdStatus,
+    };
+    res.writeHead(201, { "content-type": "application/json" }).end(JSON.stringify(out));
+  }
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const url = new URL(req.url ?? "/", "http://x");
+    if (req.method === "GET" && url.searchParams.get("watch")) {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.write(""); // hold the watch open until the client goes away
+      return;
+    }
+    if (req.method === "GET" && url.pathname.endsWith("/deviceregistrations")) {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(
+        JSON.stringify({ apiVersion: "v1", kind: "List", metadata: { resourceVersion: "1" }, items: [] }),
+      );
+      return;
+    }
+    if (req.method === "POST") {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        this.creates++;
+        const body = Buffer.concat(chunks).toString();
+        const b = this.create;
+        if (b.kind === "ok") return this.created(res, body);
+        if (b.kind === "hang") {
+          this.hung.push({ res, body });
+          return;
+        }
+        if (b.kind === "reset") {
+          req.socket.destroy();
+          return;
+        }
+        const headers: Record<string, string> = { "content-type": "application/json" };
+        if (b.retryAfter !== undefined) headers["retry-after"] = String(b.retryAfter);
+        res
+          .writeHead(b.code, headers)
+          .end(
+            JSON.stringify({
+              kind: "Status",
+              status: "Failure",
+              code: b.code,
+              reason: b.code === 429 ? "TooManyRequests" : "ServiceUnavailable",
+              message: "scripted",
+            }),
+          );
+      });
+      return;
+    }
+    res
+      .writeHead(404, { "content-type": "application/json" })
+      .end(JSON.stringify({ kind: "Status", code: 404, reason: "NotFound" }));
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+}

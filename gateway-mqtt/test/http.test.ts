@@ -1,0 +1,232 @@
+import { freshNamespace } from "../../kube/test-support/kube.ts";
+import { type OperatorHandle, setPairing, startOperator } from "@devreg/operator";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { GatewayHandle } from "../src/index.ts";
+import {
+  Cleanup,
+  TEST_LOG_LEVEL,
+  type TestEnv,
+  TestDevice,
+  metric,
+  startTestGateway,
+  testEnv,
+  verifiedReply,
+  waitFor,
+} from "./helpers.ts";
+
+// POST /enroll: the same signed request as JSON or application/cbor, the same pipeline,
+// and a status code per reply status (README "HTTP").
+let env: TestEnv;
+let operator: OperatorHandle;
+let gw: GatewayHandle;
+const suite = new Cleanup();
+const perTest = new Cleanup();
+
+beforeAll(async () => {
+  env = await testEnv("gw-http");
+  operator = await startOperator({
+    kubeconfig: env.kubeconfig,
+    namespace: env.ns,
+    httpPort: 0,
+    identity: "op-http",
+    logLevel: TEST_LOG_LEVEL,
+  });
+  suite.add(() => operator.stop());
+  await operator.waitForLeadership(20_000);
+  gw = await startTestGateway(env, suite);
+});
+afterEach(() => perTest.run());
+afterAll(async () => {
+  await suite.run();
+  env.rest.close();
+});
+
+interface JsonReply {
+  reply: string;
+  status: string;
+  requestId: string;
+  deviceId: string;
+  deviceUUID?: string;
+  reason?: string;
+  retryAfterSeconds?: number;
+}
+
+async function postJson(
+  g: GatewayHandle,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<Response> {
+  return fetch(`http://127.0.0.1:${g.httpPort}/enroll`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+}
+
+async function enrollJson(g: GatewayHandle, d: TestDevice): Promise<{ res: Response; body: JsonReply }> {
+  const { frame, requestId } = d.request();
+  const res = await postJson(g, { request: Buffer.from(frame).toString("base64") });
+  const body = (await res.json()) as JsonReply;
+  // The plain fields are a convenience; the signed frame is what counts and it must agree.
+  const signed = verifiedReply(Buffer.from(body.reply, "base64"), g.publicKey, d.deviceId, requestId);
+  expect(signed.status).toBe(body.status);
+  expect(signed.deviceUUID).toBe(body.deviceUUID);
+  return { res, body };
+}
+
+describe("POST /enroll", () => {
+  it("JSON: 200 with the UUID and the signed reply", async () => {
+    await setPairing(env.rest, env.ns, { enabled: true });
+    const d = new TestDevice();
+    const { res, body } = await enrollJson(gw, d);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("application/json");
+    expect(body).toMatchObject({ status: "approved", deviceId: d.deviceId });
+    expect(body.deviceUUID).toMatch(/^[0-9a-f-]{36}$/);
+    expect(
+      await metric(gw.adminPort, "devreg_gateway_enrollments_total", {
+        outcome: "approved",
+        transport: "http",
+      }),
+    ).toBeGreaterThan(0);
+  });
+
+  it("CBOR in, CBOR out (the signed frame itself); JSON out when asked", async () => {
+    await setPairing(env.rest, env.ns, { enabled: true });
+    const d = new TestDevice();
+    const { frame, requestId } = d.request();
+    const res = await fetch(`http://127.0.0.1:${gw.httpPort}/enroll`, {
+      method: "POST",
+      headers: { "content-type": "application/cbor" },
+      body: Buffer.from(frame),
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("application/cbor");
+    const reply = verifiedReply(new Uint8Array(await res.arrayBuffer()), gw.publicKey, d.deviceId, requestId);
+    expect(reply.status).toBe("approved");
+
+    const again = d.request();
+    const res2 = await fetch(`http://127.0.0.1:${gw.httpPort}/enroll`, {
+      method: "POST",
+      headers: { "content-type": "application/cbor", accept: "application/json" },
+      body: Buffer.from(again.frame),
+    });
+    expect(res2.status).toBe(200);
+    const body = (await res2.json()) as JsonReply;
+    expect(body).toMatchObject({ status: "approved", deviceUUID: reply.deviceUUID });
+  });
+
+  it("403 when rejected (pairing off), with the reason", async () => {
+    await setPairing(env.rest, env.ns, { enabled: false });
+    const { res, body } = await enrollJson(gw, new TestDevice());
+    expect(res.status).toBe(403);
+    expect(body).toMatchObject({ status: "rejected", reason: "PairingDisabled" });
+  });
+
+  it("403 when deactivated, with the kept UUID", async () => {
+    await setPairing(env.rest, env.ns, { enabled: true });
+    const d = new TestDevice();
+    const first = await enrollJson(gw, d);
+    expect(first.res.status).toBe(200);
+    await env.regs.patch(`dev-${d.deviceId}`, { spec: { deactivate: true } });
+    await waitFor(
+      async () =>
+        (await env.regs.get(`dev-${d.deviceId}`)).status?.phase === "Deactivated" ? true : undefined,
+      10_000,
+      "Deactivated",
+    );
+    const { res, body } = await enrollJson(gw, d);
+    expect(res.status).toBe(403);
+    expect(body).toMatchObject({ status: "deactivated", deviceUUID: first.body.deviceUUID });
+  });
+
+  it("400 for bad input: not JSON, wrong shape, bad base64, bad CBOR, bad signature", async () => {
+    const cases: Array<[string, () => Promise<Response>]> = [
+      ["not JSON", () => postJson(gw, "{nope")],
+      ["wrong shape", () => postJson(gw, { request: "AAAA", extra: 1 })],
+      ["bad base64", () => postJson(gw, { request: "!!!!" })],
+      ["bad CBOR", () => postJson(gw, { request: Buffer.from([0xff, 0xfe]).toString("base64") })],
+      [
+        "bad signature",
+        () => {
+          const f = Buffer.from(new TestDevice().request().frame);
+          f[f.length - 1]! ^= 1;
+          return postJson(gw, { request: f.toString("base64") });
+        },
+      ],
+    ];
+    for (const [what, send] of cases) {
+      const res = await send();
+      expect(res.status, what).toBe(400);
+      // [PROTO-34] unsigned {"error": "<E_CODE>", "reason": "<Reason>", "message": "…"}
+      const body = (await res.json()) as { error: string; reason: string; message: string; reply?: string };
+      expect(body.error, what).toMatch(/^E_[A-Z_]+$/);
+      expect(body.reason, what).toMatch(/^(Malformed|BadSignature)$/);
+      expect(body.message, what).toBeTruthy();
+      // No verified device id, so nothing to address a signed reply to.
+      expect(body.reply, what).toBeUndefined();
+    }
+  });
+
+  it("413 for an oversized body, 415 for another media type, 404 and 405 elsewhere", async () => {
+    expect((await postJson(gw, { request: "A".repeat(10_000) })).status).toBe(413);
+    const cbor = await fetch(`http://127.0.0.1:${gw.httpPort}/enroll`, {
+      method: "POST",
+      headers: { "content-type": "application/cbor" },
+      body: Buffer.alloc(5_000),
+    });
+    expect(cbor.status).toBe(413);
+    const text = await fetch(`http://127.0.0.1:${gw.httpPort}/enroll`, {
+      method: "POST",
+      headers: { "content-type": "text/plain" },
+      body: "x",
+    });
+    expect(text.status).toBe(415);
+    expect((await fetch(`http://127.0.0.1:${gw.httpPort}/other`)).status).toBe(404);
+    expect((await fetch(`http://127.0.0.1:${gw.httpPort}/enroll`)).status).toBe(405);
+  });
+
+  it("429 busy with Retry-After and a signed busy reply (gateway-wide rate exhausted)", async () => {
+    await setPairing(env.rest, env.ns, { enabled: true });
+    const g = await startTestGateway(env, perTest, {
+      limits: { publishGlobal: { ratePerSecond: 0.01, burst: 1 } },
+    });
+    expect((await enrollJson(g, new TestDevice())).res.status).toBe(200);
+    const { res, body } = await enrollJson(g, new TestDevice());
+    expect(res.status).toBe(429);
+    expect(Number(res.headers.get("retry-after"))).toBe(body.retryAfterSeconds);
+    expect(body).toMatchObject({ status: "busy", reason: "Busy" });
+  });
+
+  it("202 pending with Retry-After when no decision comes in time", async () => {
+    // A namespace no operator watches: the registration is created and never decided.
+    const quiet = await freshNamespace(env.rest, "gw-http-quiet");
+    const g = await startTestGateway({ kubeconfig: env.kubeconfig, ns: quiet }, perTest, {
+      decisionTimeoutMs: 300,
+      pendingRetryAfterSeconds: 7,
+    });
+    const { res, body } = await enrollJson(g, new TestDevice());
+    expect(res.status).toBe(202);
+    expect(res.headers.get("retry-after")).toBe("7");
+    expect(body).toMatchObject({ status: "pending", retryAfterSeconds: 7 });
+  });
+});
+
+describe("admin endpoints", () => {
+  it("serve health, readiness and metrics on their own port, not on the device port", async () => {
+    const base = `http://127.0.0.1:${gw.adminPort}`;
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    const text = await (await fetch(`${base}/metrics`)).text();
+    for (const name of [
+      "devreg_gateway_enrollments_total",
+      "devreg_gateway_enrollment_duration_seconds_bucket",
+      "devreg_gateway_connected_clients",
+      "devreg_gateway_kube_writes_in_flight",
+      "devreg_gateway_refusals_total",
+    ]) {
+      expect(text).toContain(name);
+    }
+    expect((await fetch(`http://127.0.0.1:${gw.httpPort}/metrics`)).status).toBe(404);
+  });
+});

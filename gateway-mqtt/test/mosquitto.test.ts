@@ -1,0 +1,281 @@
+import { execFile, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Registrations } from "@devreg/kube";
+import { type OperatorHandle, setPairing, startOperator } from "@devreg/operator";
+import { freshNamespace } from "../../kube/test-support/kube.ts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { GatewayHandle } from "../src/index.ts";
+import {
+  Cleanup,
+  TEST_LOG_LEVEL,
+  type TestEnv,
+  TestDevice,
+  metric,
+  startTestGateway,
+  testEnv,
+  uuid4,
+  verifiedReply,
+  waitFor,
+} from "./helpers.ts";
+
+// A third-party client (Debian's mosquitto-clients) against the gateway: the ACL holds,
+// and a request built here and sent by mosquitto is answered with a verifiable reply.
+let env: TestEnv;
+let operator: OperatorHandle;
+let gw: GatewayHandle;
+const suite = new Cleanup();
+const dir = mkdtempSync(join(tmpdir(), "devreg-mosq-"));
+
+beforeAll(async () => {
+  env = await testEnv("gw-mosq");
+  operator = await startOperator({
+    kubeconfig: env.kubeconfig,
+    namespace: env.ns,
+    httpPort: 0,
+    identity: "op-mosq",
+    logLevel: TEST_LOG_LEVEL,
+  });
+  suite.add(() => operator.stop());
+  await operator.waitForLeadership(20_000);
+  await setPairing(env.rest, env.ns, { enabled: true });
+  gw = await startTestGateway(env, suite);
+});
+afterAll(async () => {
+  await suite.run();
+  env.rest.close();
+});
+
+function run(cmd: string, args: string[]): Promise<{ code: number; out: Buffer; err: string }> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { encoding: "buffer", timeout: 20_000 }, (e, out, err) =>
+      resolve({ code: e ? Number((e as { code?: number }).code ?? 1) : 0, out, err: err.toString() }),
+    );
+  });
+}
+
+function requestFile(d: TestDevice): { path: string; requestId: string } {
+  const { frame, requestId } = d.request();
+  const path = join(dir, `${d.deviceId}-${requestId}.cbor`);
+  writeFileSync(path, frame);
+  return { path, requestId };
+}
+
+const conn = (port: number) => ["-h", "127.0.0.1", "-p", String(port)];
+
+describe("mosquitto-clients", () => {
+  it("mosquitto_sub: a subscription to another device's reply topic, or a wildcard, is denied", async () => {
+    const me = new TestDevice();
+    const other = new TestDevice();
+    for (const topic of [other.replyTopic, "#", "$SYS/#", "devreg/v1/+/reply"]) {
+      const r = await run("mosquitto_sub", [
+        "-V",
+        "mqttv311",
+        ...conn(gw.mqttPort),
+        "-i",
+        me.deviceId,
+        "-t",
+        topic,
+        "-C",
+        "1",
+        "-W",
+        "2",
+      ]);
+      expect(r.err, topic).toContain("All subscription requests were denied");
+      expect(r.out.length, topic).toBe(0);
+    }
+  });
+
+  it("mosquitto_pub: another device's request topic loses the connection; a non-device client id is refused", async () => {
+    const me = new TestDevice();
+    const other = new TestDevice();
+    const { path } = requestFile(other);
+    const foreign = await run("mosquitto_pub", [
+      "-V",
+      "mqttv311",
+      ...conn(gw.mqttPort),
+      "-i",
+      me.deviceId,
+      "-t",
+      other.requestTopic,
+      "-f",
+      path,
+      "-q",
+      "1",
+    ]);
+    expect(foreign.code).not.toBe(0);
+    expect(foreign.err).toMatch(/connection was lost/i);
+    const badId = await run("mosquitto_pub", [
+      "-V",
+      "mqttv311",
+      ...conn(gw.mqttPort),
+      "-i",
+      "thermostat-1",
+      "-t",
+      me.requestTopic,
+      "-f",
+      path,
+      "-q",
+      "1",
+    ]);
+    expect(badId.code).not.toBe(0);
+    expect(badId.err).toMatch(/identifier rejected/i);
+    await expect(env.regs.get(`dev-${other.deviceId}`)).rejects.toMatchObject({ code: "E_KUBE_NOT_FOUND" });
+  });
+
+  it("mosquitto_pub -f (binary request, -i <deviceId>) is answered on the reply topic mosquitto_sub -i <deviceId> listens to", async () => {
+    // Both tools must use the device id as client id, so the publisher takes over the
+    // subscriber's session for a moment (counted as a takeover); mosquitto_sub reconnects
+    // by itself. A namespace without operator lets the test decide once it is back.
+    const quiet = await freshNamespace(env.rest, "gw-mosq-quiet");
+    const g = await startTestGateway({ kubeconfig: env.kubeconfig, ns: quiet }, suite, {
+      decisionTimeoutMs: 30_000,
+    });
+    const regs = new Registrations(env.rest, quiet);
+    const d = new TestDevice();
+    const { path, requestId } = requestFile(d);
+    const clients = () => metric(g.adminPort, "devreg_gateway_connected_clients");
+
+    const sub = spawn("mosquitto_sub", [
+      "-V",
+      "mqttv311",
+      ...conn(g.mqttPort),
+      "-i",
+      d.deviceId,
+      "-t",
+      d.replyTopic,
+      "-q",
+      "1",
+      "-C",
+      "1",
+      "-N",
+      "-W",
+      "60",
+    ]);
+    suite.add(() => sub.kill());
+    const out: Buffer[] = [];
+    sub.stdout.on("data", (c: Buffer) => out.push(c));
+    const exited = new Promise<number | null>((r) => sub.on("exit", r));
+    await waitFor(
+      async () => ((await clients()) === 1 ? true : undefined),
+      10_000,
+      "mosquitto_sub connected",
+    );
+
+    const pub = await run("mosquitto_pub", [
+      "-V",
+      "mqttv311",
+      ...conn(g.mqttPort),
+      "-i",
+      d.deviceId,
+      "-t",
+      d.requestTopic,
+      "-f",
+      path,
+      "-q",
+      "1",
+    ]);
+    expect(pub.code, pub.err).toBe(0);
+    await waitFor(() => regs.get(`dev-${d.deviceId}`).catch(() => undefined), 10_000, "registration created");
+    await waitFor(async () => ((await clients()) === 1 ? true : undefined), 10_000, "mosquitto_sub back");
+    await new Promise((r) => setTimeout(r, 300)); // its SUBSCRIBE follows the CONNECT
+    const uuid = uuid4();
+    await regs.patchStatus(`dev-${d.deviceId}`, { phase: "Approved", deviceUUID: uuid });
+
+    expect(await exited).toBe(0);
+    const reply = verifiedReply(Buffer.concat(out), g.publicKey, d.deviceId, requestId);
+    expect(reply).toMatchObject({ status: "approved", requestId, deviceUUID: uuid });
+    expect(await metric(g.adminPort, "devreg_gateway_session_takeovers_total")).toBe(1);
+  });
+
+  it("mosquitto_rr -V 311: its request (empty: 2.0.11 drops -f payloads) gets a signed Malformed error reply", async () => {
+    const d = new TestDevice();
+    const { path } = requestFile(d);
+    const r = await run("mosquitto_rr", [
+      "-V",
+      "311",
+      ...conn(gw.mqttPort),
+      "-i",
+      d.deviceId,
+      "-q",
+      "1",
+      "-W",
+      "15",
+      "-N",
+      "-t",
+      d.requestTopic,
+      "-e",
+      d.replyTopic,
+      "-f",
+      path,
+    ]);
+    expect(r.code, r.err).toBe(0);
+    const reply = verifiedReply(r.out, gw.publicKey, d.deviceId);
+    expect(reply).toMatchObject({ status: "error", reason: "Malformed", requestId: "" });
+  });
+
+  it("over TLS (cert+key given): an MQTTS device is answered; plain TCP to the TLS port gets nowhere", async () => {
+    const key = join(dir, "tls.key");
+    const cert = join(dir, "tls.crt");
+    const gen = await run("openssl", [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-days",
+      "1",
+      "-keyout",
+      key,
+      "-out",
+      cert,
+      "-subj",
+      "/CN=localhost",
+      "-addext",
+      "subjectAltName=DNS:localhost,IP:127.0.0.1",
+    ]);
+    expect(gen.code, gen.err).toBe(0);
+    const tlsGw = await startTestGateway(env, suite, { tls: { cert, key } });
+    const d = new TestDevice();
+    suite.add(() => d.close());
+    await d.connect(0, { url: `mqtts://localhost:${tlsGw.mqttPort}`, ca: readFileSync(cert) });
+    expect(await d.enroll(tlsGw.publicKey)).toMatchObject({ status: "approved" });
+    // mosquitto over TLS sees the same ACL.
+    const denied = await run("mosquitto_sub", [
+      "-V",
+      "mqttv311",
+      "-h",
+      "localhost",
+      "-p",
+      String(tlsGw.mqttPort),
+      "--cafile",
+      cert,
+      "-i",
+      d.deviceId,
+      "-t",
+      "#",
+      "-C",
+      "1",
+      "-W",
+      "2",
+    ]);
+    expect(denied.err).toContain("All subscription requests were denied");
+    const plain = await run("mosquitto_sub", [
+      "-V",
+      "mqttv311",
+      ...conn(tlsGw.mqttPort),
+      "-i",
+      new TestDevice().deviceId,
+      "-t",
+      "x",
+      "-C",
+      "1",
+      "-W",
+      "2",
+    ]);
+    expect(plain.code).not.toBe(0);
+  });
+});

@@ -1,0 +1,115 @@
+import { LABEL_GATEWAY, Registrations } from "@devreg/kube";
+import { type OperatorHandle, setPairing, startOperator } from "@devreg/operator";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { freshNamespace } from "../../kube/test-support/kube.ts";
+import type { GatewayHandle } from "../src/index.ts";
+import {
+  Cleanup,
+  TEST_LOG_LEVEL,
+  type TestEnv,
+  TestDevice,
+  closedByBroker,
+  startTestGateway,
+  testEnv,
+  uuid4,
+  waitFor,
+} from "./helpers.ts";
+
+// Several replicas behind one Service: each watches only registrations labelled with its
+// own id; a re-enroll that lands on another replica still works (README "Scale-out").
+let env: TestEnv;
+let operator: OperatorHandle;
+let a: GatewayHandle;
+let b: GatewayHandle;
+const suite = new Cleanup();
+const perTest = new Cleanup();
+
+beforeAll(async () => {
+  env = await testEnv("gw-scale");
+  operator = await startOperator({
+    kubeconfig: env.kubeconfig,
+    namespace: env.ns,
+    httpPort: 0,
+    identity: "op-scale",
+    logLevel: TEST_LOG_LEVEL,
+  });
+  suite.add(() => operator.stop());
+  await operator.waitForLeadership(20_000);
+  await setPairing(env.rest, env.ns, { enabled: true });
+  // Both replicas share the gateway key, as replicas behind one Service must.
+  const key = new Uint8Array(32).fill(9);
+  a = await startTestGateway(env, suite, { gatewayId: "gw-a", key });
+  b = await startTestGateway(env, suite, { gatewayId: "gw-b", key });
+});
+afterEach(() => perTest.run());
+afterAll(async () => {
+  await suite.run();
+  env.rest.close();
+});
+
+function device(): TestDevice {
+  const d = new TestDevice();
+  perTest.add(() => d.close());
+  return d;
+}
+
+const labelOf = async (regs: Registrations, d: TestDevice) =>
+  (await regs.get(`dev-${d.deviceId}`)).metadata.labels?.[LABEL_GATEWAY];
+
+describe("scale-out", () => {
+  it("a decided device re-enrolling on another replica gets the same UUID; that replica then owns it (and pushes its deactivation)", async () => {
+    expect(Buffer.from(a.publicKey)).toEqual(Buffer.from(b.publicKey));
+    const d = device();
+    await d.connect(a.mqttPort);
+    const first = await d.enroll(a.publicKey);
+    expect(first.status).toBe("approved");
+    expect(await labelOf(env.regs, d)).toBe("gw-a");
+
+    await d.close();
+    await d.connect(b.mqttPort);
+    const again = await d.enroll(b.publicKey);
+    expect(again).toMatchObject({ status: "approved", deviceUUID: first.deviceUUID });
+    await waitFor(
+      async () => ((await labelOf(env.regs, d)) === "gw-b" ? true : undefined),
+      10_000,
+      "adopted by gw-b",
+    );
+
+    // B now watches it: a deactivation reaches the device connected to B.
+    const pushed = d.nextReply(15_000);
+    const closed = closedByBroker(d.client!, 15_000);
+    await env.regs.patch(`dev-${d.deviceId}`, { spec: { deactivate: true } });
+    await pushed;
+    await closed;
+  });
+
+  it("an undecided registration created by another replica is adopted and answered through this replica's informer", async () => {
+    const quiet = await freshNamespace(env.rest, "gw-scale-quiet");
+    const regs = new Registrations(env.rest, quiet);
+    const qa = await startTestGateway({ kubeconfig: env.kubeconfig, ns: quiet }, perTest, {
+      gatewayId: "q-a",
+      decisionTimeoutMs: 300,
+    });
+    const qb = await startTestGateway({ kubeconfig: env.kubeconfig, ns: quiet }, perTest, {
+      gatewayId: "q-b",
+      decisionTimeoutMs: 15_000,
+    });
+
+    const d = device();
+    await d.connect(qa.mqttPort);
+    expect((await d.enroll(qa.publicKey)).status).toBe("pending");
+    expect(await labelOf(regs, d)).toBe("q-a");
+
+    await d.close();
+    await d.connect(qb.mqttPort);
+    const answer = d.enroll(qb.publicKey, 20_000);
+    await waitFor(
+      async () => ((await labelOf(regs, d)) === "q-b" ? true : undefined),
+      10_000,
+      "adopted by q-b",
+    );
+    const uuid = uuid4();
+    await regs.patchStatus(`dev-${d.deviceId}`, { phase: "Approved", deviceUUID: uuid });
+    expect(await answer).toMatchObject({ status: "approved", deviceUUID: uuid });
+  });
+});

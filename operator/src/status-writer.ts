@@ -1,0 +1,24 @@
+import type { DeviceRegistration, DeviceRegistrationStatus, Registrations } from "@devreg/kube";
+
+/** Shows in managedFields, so `kubectl get -o yaml` says who wrote each status field. */
+export const FIELD_MANAGER = "devreg-operator";
+
+/**
+ * Merge-patches status through the status subresource, with `resourceVersion` as a precondition
+ * (409 if the object changed since we read it). Same as Registrations.patchStatus, plus our
+ * field manager name.
+ */
+export function writeStatus(
+  regs: Registrations,
+  name: string,
+  status: DeviceRegistrationStatus,
+  resourceVersion: string | undefined,
+): Promise<DeviceRegistration> {
+  const body: Record<string, unknown> = { status };
+  if (resourceVersion) body.metadata = { resourceVersion };
+  return regs.rest.request("PATCH", `${regs.itemPath(name)}/status`, {
+    body,
+    contentType: "application/merge-patch+json",
+    query: { fieldManager: FIELD_MANAGER },
+  });
+}
