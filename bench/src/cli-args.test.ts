@@ -3,7 +3,15 @@ import { parseCliArgs } from "./cli-args.ts";
 
 describe("parseCliArgs", () => {
   it("parses lists and numbers", () => {
-    const { options, json } = parseCliArgs(["--rates", "20,100", "--sweep", "100,1000", "--burst", "500", "--json"]);
+    const { options, json } = parseCliArgs([
+      "--rates",
+      "20,100",
+      "--sweep",
+      "100,1000",
+      "--burst",
+      "500",
+      "--json",
+    ]);
     expect(options.rates).toEqual([20, 100]);
     expect(options.sweep).toEqual([100, 1000]);
     expect(options.burstCount).toBe(500);

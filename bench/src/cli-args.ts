@@ -30,7 +30,8 @@ function list(v: string | undefined, flag: string): number[] | undefined {
 function positive(v: string | undefined, flag: string): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new BenchError("E_USAGE", `${flag} wants a positive integer, got ${v}`);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new BenchError("E_USAGE", `${flag} wants a positive integer, got ${v}`);
   return n;
 }
 

@@ -19,10 +19,14 @@ async function main(): Promise<number> {
   try {
     const { result, files } = await runBench(parsed.options);
     if (parsed.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-    else process.stdout.write(`${renderMarkdown(result)}\nwritten: ${files.json}, ${files.markdown}, ${files.svg}\n`);
+    else
+      process.stdout.write(
+        `${renderMarkdown(result)}\nwritten: ${files.json}, ${files.markdown}, ${files.svg}\n`,
+      );
     return 0;
   } catch (e) {
-    const code = e instanceof BenchError || (e as { code?: unknown }).code ? ` [${(e as { code: string }).code}]` : "";
+    const code =
+      e instanceof BenchError || (e as { code?: unknown }).code ? ` [${(e as { code: string }).code}]` : "";
     process.stderr.write(`bench failed${code}: ${(e as Error).message}\n`);
     return 1;
   }

@@ -51,7 +51,7 @@ export const QUICK = {
 } as const;
 
 /** Options with every default filled in. Pure. */
-export function resolveSettings(opts: BenchOptions): BenchSettings & { warmup: number } {
+export function resolveSettings(opts: BenchOptions): BenchSettings {
   const base = opts.quick ? QUICK : FULL;
   const rates = opts.rates ?? [...base.rates];
   const fixedSeconds = opts.fixedSeconds ?? base.fixedSeconds;

@@ -37,6 +37,8 @@ export interface PhaseResult extends LoadOutcome {
    * refusals mean a gateway limit shaped the numbers.
    */
   gatewayCounts?: Record<string, number>;
+  /** devreg: mean time a request spent inside the gateway (receipt to reply sent), from its /metrics. */
+  gatewayMeanMs?: number;
 }
 
 /** One scale-sweep point: `devices` enrolled and left connected while the gateway is measured. */
@@ -58,6 +60,8 @@ export interface SweepPoint {
   cpu: CpuShare[];
   /** The gateway's answers and refusals while this step enrolled (see PhaseResult). */
   gatewayCounts?: Record<string, number>;
+  /** devreg: mean time a request spent inside the gateway (receipt to reply sent), from its /metrics. */
+  gatewayMeanMs?: number;
 }
 
 export interface TargetCheck {
@@ -94,6 +98,8 @@ export interface BenchSettings {
   replyTimeoutMs: number;
   phaseBudgetMs: number;
   sweepBudgetMs: number;
+  /** Unrecorded enrollments (and floor pairs) before measuring. */
+  warmup: number;
 }
 
 export interface BenchResult {

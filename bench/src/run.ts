@@ -6,7 +6,12 @@ import { KubeRest, resolveKubeConfig } from "@devreg/kube";
 import { setPairing } from "@devreg/operator";
 import { benchNamespaces, deleteNamespaces, openCluster } from "./env/cluster.ts";
 import type { Child } from "./env/child-process.ts";
-import { type ComponentEnv, type GatewayProcess, startGatewayProcess, startOperatorProcess } from "./env/components.ts";
+import {
+  type ComponentEnv,
+  type GatewayProcess,
+  startGatewayProcess,
+  startOperatorProcess,
+} from "./env/components.ts";
 import { checkFdLimit } from "./env/fd-limit.ts";
 import type { Arrival } from "./load/arrivals.ts";
 import { type BenchOptions, resolveSettings } from "./options.ts";
@@ -51,7 +56,8 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchRun> {
     const cluster = await openCluster({ kubeconfig: opts.kubeconfig, log });
     cleanups.push(() => cluster.close());
     const { namespace, floorNamespace } = await benchNamespaces(cluster.rest);
-    if (cluster.kind === "external") cleanups.push(() => deleteNamespaces(cluster.rest, [namespace, floorNamespace]));
+    if (cluster.kind === "external")
+      cleanups.push(() => deleteNamespaces(cluster.rest, [namespace, floorNamespace]));
     log(`namespaces ${namespace} (devreg, polling) and ${floorNamespace} (floor); work dir ${workDir}`);
     await setPairing(cluster.rest, namespace, { enabled: true, fieldManager: "devreg-bench" });
 
@@ -62,7 +68,12 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchRun> {
       namespace,
       workDir,
       nodeFlags: opts.profile
-        ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, "--heapsnapshot-signal=SIGUSR2", `--diagnostic-dir=${profileDir}`]
+        ? [
+            "--cpu-prof",
+            `--cpu-prof-dir=${profileDir}`,
+            "--heapsnapshot-signal=SIGUSR2",
+            `--diagnostic-dir=${profileDir}`,
+          ]
         : [],
     };
     const children: Child[] = [];
@@ -87,7 +98,8 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchRun> {
       gateway: gateway.child.pid,
       bench: process.pid,
     };
-    if (cluster.kind === "external") notes.push("external cluster: etcd and kube-apiserver CPU are not visible to the bench");
+    if (cluster.kind === "external")
+      notes.push("external cluster: etcd and kube-apiserver CPU are not visible to the bench");
     const probes: Probes = {
       pids,
       apiserverMetrics: await apiserverMetrics(cluster.kubeconfig),
@@ -99,8 +111,12 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchRun> {
       if (pid !== undefined) ledger.track(role, pid);
     }
 
-    const target = { mqttUrl: gateway.mqttUrl, gatewayPublicKey: gateway.publicKey, deadlineMs: s.replyTimeoutMs };
-    const floorPhase = (arrival: Arrival, count: number, tag: string) =>
+    const target = {
+      mqttUrl: gateway.mqttUrl,
+      gatewayPublicKey: gateway.publicKey,
+      deadlineMs: s.replyTimeoutMs,
+    };
+    const floorPhase = (arrival: Arrival, count: number) =>
       measurePhase("floor", arrival, s.concurrency, probes, () =>
         runFloor({
           rest: floorRest,
@@ -108,7 +124,6 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchRun> {
           arrival,
           count,
           concurrency: s.concurrency,
-          prefix: tag,
           budgetMs: s.phaseBudgetMs,
         }),
       );
@@ -125,7 +140,6 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchRun> {
         arrival: { mode: "burst" },
         count: s.warmup,
         concurrency: s.concurrency,
-        prefix: "warmup",
       });
       await runDevreg({ ...target, arrival: { mode: "burst" }, count: s.warmup, concurrency: s.concurrency });
     }
@@ -142,10 +156,10 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchRun> {
     for (const [i, rate] of s.rates.entries()) {
       const arrival: Arrival = { mode: "fixed", ratePerSec: rate };
       const count = s.fixedCounts[i]!;
-      record(await floorPhase(arrival, count, `fixed${rate}`));
+      record(await floorPhase(arrival, count));
       record(await devregPhase(arrival, count));
     }
-    record(await floorPhase({ mode: "burst" }, s.burstCount, "burst"));
+    record(await floorPhase({ mode: "burst" }, s.burstCount));
     record(await devregPhase({ mode: "burst" }, s.burstCount));
     const lightArrival: Arrival = { mode: "fixed", ratePerSec: s.rates[0]! };
     // The polling design holds each request for about one interval, so it may need more
@@ -155,7 +169,9 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchRun> {
       Math.ceil((s.rates[0]! * (s.pollingIntervalMs + 500)) / 1000) + 1,
     );
     if (pollingConcurrency !== s.concurrency) {
-      notes.push(`polling ran with ${pollingConcurrency} in flight (rate × interval needs more than ${s.concurrency})`);
+      notes.push(
+        `polling ran with ${pollingConcurrency} in flight (rate × interval needs more than ${s.concurrency})`,
+      );
     }
     record(
       await measurePhase("polling", lightArrival, pollingConcurrency, probes, () =>
@@ -221,19 +237,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchRun> {
         loadAvgEnd: loadavg()[0] ?? 0,
       },
       cluster: { kind: cluster.kind, server: cluster.server, namespace, floorNamespace },
-      settings: {
-        quick: s.quick,
-        rates: s.rates,
-        fixedCounts: s.fixedCounts,
-        burstCount: s.burstCount,
-        concurrency: s.concurrency,
-        pollingIntervalMs: s.pollingIntervalMs,
-        pollingCount: s.pollingCount,
-        sweep: s.sweep,
-        replyTimeoutMs: s.replyTimeoutMs,
-        phaseBudgetMs: s.phaseBudgetMs,
-        sweepBudgetMs: s.sweepBudgetMs,
-      },
+      settings: s,
       phases,
       sweep,
       cpuTotal,

@@ -27,7 +27,13 @@ describe("npm run bench (smoke, 20 devices)", () => {
       log: () => {},
     });
     const ids = run.result.phases.map((p) => p.id);
-    expect(ids).toEqual(["floor-fixed-20", "devreg-fixed-20", "floor-burst", "devreg-burst", "polling-fixed-20"]);
+    expect(ids).toEqual([
+      "floor-fixed-20",
+      "devreg-fixed-20",
+      "floor-burst",
+      "devreg-burst",
+      "polling-fixed-20",
+    ]);
     for (const p of run.result.phases) {
       expect(p.errors, `${p.id}: ${JSON.stringify(p.errorKinds)}`).toBe(0);
       expect(p.ok).toBe(p.count);
@@ -35,7 +41,8 @@ describe("npm run bench (smoke, 20 devices)", () => {
         expect(Number.isFinite(v) && v > 0, `${p.id}: ${v}`).toBe(true);
       }
       expect(p.latency.curve.length).toBeGreaterThan(0);
-      if (p.system !== "floor") expect(p.verified, `${p.id}: every device got a verified reply`).toBe(p.count);
+      if (p.system !== "floor")
+        expect(p.verified, `${p.id}: every device got a verified reply`).toBe(p.count);
     }
   }, 120_000);
 

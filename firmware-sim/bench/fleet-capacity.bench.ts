@@ -13,6 +13,8 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { cpus, loadavg } from "node:os";
 import { type CryptoBackendName, Fleet } from "../src/index.ts";
 
 function arg(name: string, fallback: string): string {
@@ -49,6 +51,10 @@ const ready = await new Promise<{ url: string; publicKey: string; pid: number }>
 try {
   globalThis.gc?.();
   const baseRss = process.memoryUsage().rss / 2 ** 20;
+  const load0 = loadavg()[0]!;
+  // Event-loop delay tells whether this process (and not the broker or the host) is the bottleneck.
+  const loopDelay = monitorEventLoopDelay({ resolution: 20 });
+  loopDelay.enable();
   const cpu0 = process.cpuUsage();
   const brokerCpu0 = cpuSeconds(ready.pid);
   const t0 = performance.now();
@@ -77,6 +83,7 @@ try {
     );
   });
   const summary = await fleet.run();
+  loopDelay.disable();
   const wall = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const simCpu = (cpu.user + cpu.system) / 1e6;
@@ -99,7 +106,13 @@ try {
       cpuSeconds: Math.round(simCpu * 10) / 10,
       cpuCores: Math.round((simCpu / wall) * 100) / 100,
       cpuMsPerDevice: Math.round((simCpu * 1000 * 100) / count) / 100,
+      eventLoopDelayMs: {
+        p50: Math.round(loopDelay.percentile(50) / 1e6),
+        p99: Math.round(loopDelay.percentile(99) / 1e6),
+        max: Math.round(loopDelay.max / 1e6),
+      },
     },
+    hostLoadAvg1m: { before: Math.round(load0 * 10) / 10, after: Math.round(loadavg()[0]! * 10) / 10 },
     broker: { cpuSeconds: Math.round(brokerCpu * 10) / 10, rssMiB: Math.round(rssMiB(ready.pid)) },
     latencyMs: summary.latencyMs,
     counters: summary.counters,
@@ -119,6 +132,10 @@ try {
     log(
       `sim CPU ${result.sim.cpuSeconds} s over ${result.wallSeconds} s (${result.sim.cpuCores} cores, ` +
         `${result.sim.cpuMsPerDevice} ms/device); broker CPU ${result.broker.cpuSeconds} s`,
+    );
+    log(
+      `sim event-loop delay ms ${JSON.stringify(result.sim.eventLoopDelayMs)}; host load average ` +
+        `${result.hostLoadAvg1m.before} -> ${result.hostLoadAvg1m.after} on ${cpus().length} cores`,
     );
     log(`latency ms ${JSON.stringify(summary.latencyMs)}`);
     log(`counters ${JSON.stringify(summary.counters)}`);

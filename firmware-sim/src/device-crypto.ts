@@ -10,6 +10,7 @@ import {
   type EncodeEnrollRequestInput,
   type EnrollReply,
   encodeEnrollRequest,
+  encodeEnrollRequestWithNode,
   generateDeviceKeyPair,
   type ReplyExpectation,
   type Result,
@@ -80,10 +81,8 @@ export const nodeCrypto: DeviceCrypto = {
     secretKey.set(publicKey, 32);
     return { publicKey, secretKey };
   },
-  // @devreg/protocol has no signer hook for requests yet (encodeEnrollRequest signs with
-  // tweetnacl internally, and Sig_structure/COSE helpers are not exported), so requests
-  // are signed with tweetnacl here too. Same bytes either way; only the speed differs.
-  encodeRequest: (input) => encodeEnrollRequest(input),
+  // Same bytes as tweetnacl's (Ed25519 is deterministic); about 30x cheaper per signature.
+  encodeRequest: (input) => encodeEnrollRequestWithNode(input),
   verifyReply: (frame, key, expect) => verifyEnrollReplyWithNode(frame, key, expect),
 };
 

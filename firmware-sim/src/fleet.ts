@@ -111,6 +111,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
   #badSignatures = 0;
   #startedAt = 0;
   #lastBootAt = 0;
+  #lastTickAt = 0;
   #endedAt: number | undefined;
   #ramp: NodeJS.Timeout | undefined;
   #ticker: NodeJS.Timeout | undefined;
@@ -184,8 +185,16 @@ export class Fleet extends EventEmitter<FleetEvents> {
 
   #rampTick(): void {
     const o = this.#o;
-    const due = Math.min(o.count, Math.floor(((Date.now() - this.#startedAt) / 1000) * o.rate) + 1);
-    while (this.#devices.length < due && this.#endedAt === undefined) this.#boot(this.#devices.length);
+    const now = Date.now();
+    const due = Math.min(o.count, Math.floor(((now - this.#startedAt) / 1000) * o.rate) + 1);
+    // Catch up at twice the rate at most, over at most 100 ms: a ramp that fell behind must
+    // not boot hundreds of devices in one synchronous burst while replies wait in the queue.
+    const dt = Math.min(100, Math.max(10, now - this.#lastTickAt));
+    this.#lastTickAt = now;
+    const limit = this.#devices.length + Math.max(1, Math.ceil((o.rate * dt * 2) / 1000));
+    while (this.#devices.length < Math.min(due, limit) && this.#endedAt === undefined) {
+      this.#boot(this.#devices.length);
+    }
     if (this.#devices.length >= o.count) clearInterval(this.#ramp);
   }
 

@@ -169,18 +169,16 @@ export async function startGateway(opts: GatewayOptions): Promise<GatewayHandle>
         Math.floor(Date.now() / 1000),
       );
       metrics.latePushes.inc();
-      void broker
-        .publishReply(deviceId, signed.frame)
-        .then(() =>
-          emit("replied", {
-            transport: "mqtt",
-            deviceId,
-            requestId,
-            status: signed.reply.status,
-            reason: signed.reply.reason,
-            ms: 0,
-          }),
-        );
+      void broker.publishReply(deviceId, signed.frame).then(() =>
+        emit("replied", {
+          transport: "mqtt",
+          deviceId,
+          requestId,
+          status: signed.reply.status,
+          reason: signed.reply.reason,
+          ms: 0,
+        }),
+      );
     });
   };
 

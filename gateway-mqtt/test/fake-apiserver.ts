@@ -102,17 +102,15 @@ export class FakeApiserver {
         }
         const headers: Record<string, string> = { "content-type": "application/json" };
         if (b.retryAfter !== undefined) headers["retry-after"] = String(b.retryAfter);
-        res
-          .writeHead(b.code, headers)
-          .end(
-            JSON.stringify({
-              kind: "Status",
-              status: "Failure",
-              code: b.code,
-              reason: b.code === 429 ? "TooManyRequests" : "ServiceUnavailable",
-              message: "scripted",
-            }),
-          );
+        res.writeHead(b.code, headers).end(
+          JSON.stringify({
+            kind: "Status",
+            status: "Failure",
+            code: b.code,
+            reason: b.code === 429 ? "TooManyRequests" : "ServiceUnavailable",
+            message: "scripted",
+          }),
+        );
       });
       return;
     }

@@ -1,7 +1,10 @@
 import { LABEL_GATEWAY, Registrations } from "@devreg/kube";
 import { type OperatorHandle, setPairing, startOperator } from "@devreg/operator";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { freshNamespace } from "../../kube/test-support/kube.ts";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freshNamespace, kubeconfigForToken, serviceAccountToken } from "../../kube/test-support/kube.ts";
 import type { GatewayHandle } from "../src/index.ts";
 import {
   Cleanup,
@@ -111,5 +114,63 @@ describe("scale-out", () => {
     const uuid = uuid4();
     await regs.patchStatus(`dev-${d.deviceId}`, { phase: "Approved", deviceUUID: uuid });
     expect(await answer).toMatchObject({ status: "approved", deviceUUID: uuid });
+  });
+
+  it("without RBAC patch (no adoption) an undecided foreign registration is awaited through one single-object watch", async () => {
+    const quiet = await freshNamespace(env.rest, "gw-scale-rbac");
+    const regs = new Registrations(env.rest, quiet);
+    // A ServiceAccount that may create/get/list/watch registrations, but not patch them.
+    const sa = "gw-no-patch";
+    await env.rest.request("POST", `/api/v1/namespaces/${quiet}/serviceaccounts`, {
+      body: { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: sa } },
+    });
+    await env.rest.request("POST", `/apis/rbac.authorization.k8s.io/v1/namespaces/${quiet}/roles`, {
+      body: {
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "Role",
+        metadata: { name: sa },
+        rules: [
+          {
+            apiGroups: ["devices.example.com"],
+            resources: ["deviceregistrations"],
+            verbs: ["create", "get", "list", "watch"],
+          },
+        ],
+      },
+    });
+    await env.rest.request("POST", `/apis/rbac.authorization.k8s.io/v1/namespaces/${quiet}/rolebindings`, {
+      body: {
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "RoleBinding",
+        metadata: { name: sa },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: sa },
+        subjects: [{ kind: "ServiceAccount", name: sa, namespace: quiet }],
+      },
+    });
+    const kc = kubeconfigForToken(
+      env.kubeconfig,
+      await serviceAccountToken(env.rest, quiet, sa),
+      join(mkdtempSync(join(tmpdir(), "gw-rbac-")), "kc"),
+    );
+    const qa = await startTestGateway({ kubeconfig: kc, ns: quiet }, perTest, {
+      gatewayId: "r-a",
+      decisionTimeoutMs: 300,
+    });
+    const qb = await startTestGateway({ kubeconfig: kc, ns: quiet }, perTest, {
+      gatewayId: "r-b",
+      decisionTimeoutMs: 15_000,
+    });
+
+    const d = device();
+    await d.connect(qa.mqttPort);
+    expect((await d.enroll(qa.publicKey)).status).toBe("pending");
+    await d.close();
+    await d.connect(qb.mqttPort);
+    const answer = d.enroll(qb.publicKey, 20_000);
+    await new Promise((r) => setTimeout(r, 500));
+    const uuid = uuid4();
+    await regs.patchStatus(`dev-${d.deviceId}`, { phase: "Approved", deviceUUID: uuid });
+    expect(await answer).toMatchObject({ status: "approved", deviceUUID: uuid });
+    expect(await labelOf(regs, d)).toBe("r-a"); // not adopted: the gateway could not patch
   });
 });

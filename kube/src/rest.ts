@@ -139,11 +139,13 @@ export class KubeRest {
       req.on("error", (e) =>
         reject(e instanceof KubeError ? e : new KubeError("E_KUBE_UNAVAILABLE", `${method} ${u.pathname}: ${e.message}`)),
       );
-      if (opts.signal) {
-        if (opts.signal.aborted) req.destroy(new KubeError("E_KUBE_TIMEOUT", "aborted"));
-        opts.signal.addEventListener("abort", () => req.destroy(new KubeError("E_KUBE_TIMEOUT", "aborted")), {
-          once: true,
-        });
+      const signal = opts.signal;
+      if (signal) {
+        const onAbort = () => req.destroy(new KubeError("E_KUBE_TIMEOUT", "aborted"));
+        if (signal.aborted) onAbort();
+        signal.addEventListener("abort", onAbort, { once: true });
+        // Informers pass one long-lived signal to every request: unhooked, each call leaked a listener.
+        req.once("close", () => signal.removeEventListener("abort", onAbort));
       }
       req.end(payload);
     });
@@ -227,7 +229,10 @@ export class KubeRest {
           done();
         };
         if (signal.aborted) abort();
-        else signal.addEventListener("abort", abort, { once: true });
+        else {
+          signal.addEventListener("abort", abort, { once: true });
+          req.once("close", () => signal.removeEventListener("abort", abort));
+        }
       }
       req.end();
     });

@@ -4,13 +4,17 @@
  *   npm run bench -w operator                 # 2,000 registrations, concurrency 16, 1 round
  *   npm run bench -w operator -- --rounds 3 --count 2000 --concurrency 16
  *
- * Starts a private local control plane (temp state dir), installs the CRDs, then per round:
- *  (a) bare: 2,000 pre-created pending registrations; N workers each take the next one and
- *      PATCH /status with decide()'s output and the object's resourceVersion (exactly the write
- *      the operator makes), nothing else: no informer, no queue, no Events.
- *  (b) operator: 2,000 pending registrations created with pairing on, then startOperator() with
- *      the same concurrency; timed from start() and from the first decision to the last.
+ * Starts a private local control plane (temp state dir), installs the CRDs, creates 2,000 pending
+ * registrations per namespace for every round up front, then per round (alternating the order):
+ *  (a) bare: N workers each take the next registration and PATCH /status with decide()'s output
+ *      and the object's resourceVersion (exactly the write the operator makes), nothing else:
+ *      no informer, no queue, no Events.
+ *  (b) operator: pairing on, then startOperator() with the same concurrency on 2,000 pending
+ *      registrations; timed from start() and from the first decision to the last.
  * Target: operator >= 90% of bare (first-to-last). Not a test: it prints numbers.
+ *
+ * Diagnostics: BENCH_REQUESTS=1 prints the apiserver's request mix per phase; --bare-watch gives the
+ * bare loop a passive watcher (prices the watch fan-out); --skip-bare for profiling the operator.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import https from "node:https";
@@ -152,8 +156,7 @@ async function listAll(regs: Registrations): Promise<DeviceRegistration[]> {
 }
 
 /** (a) The floor: the same writes, as fast as the apiserver takes them at this concurrency. */
-async function bare(kubeconfig: string, admin: KubeRest, ns: string): Promise<number> {
-  await createPending(admin, ns);
+async function bare(kubeconfig: string, ns: string, watch: boolean): Promise<number> {
   const rest = await KubeRest.fromKubeConfig(resolveKubeConfig(kubeconfig).kc, { maxSockets: CONCURRENCY + 4 });
   const regs = new Registrations(rest, ns);
   const items = await listAll(regs);
@@ -162,7 +165,7 @@ async function bare(kubeconfig: string, admin: KubeRest, ns: string): Promise<nu
     new Date(),
   );
   let watcher: Informer<DeviceRegistration> | undefined;
-  if (args["bare-watch"]) {
+  if (watch) {
     watcher = new Informer<DeviceRegistration>(rest, { path: regs.collectionPath() });
     watcher.on("error", () => {});
     watcher.start();
@@ -181,14 +184,13 @@ async function bare(kubeconfig: string, admin: KubeRest, ns: string): Promise<nu
   await watcher?.stop();
   rest.close();
   const rate = items.length / s;
-  log(`  bare: ${items.length} status patches in ${s.toFixed(2)} s = ${rate.toFixed(0)}/s; ${cpu()}`);
+  log(`  bare${watch ? "+watch" : ""}: ${items.length} status patches in ${s.toFixed(2)} s = ${rate.toFixed(0)}/s; ${cpu()}`);
   if (process.env.BENCH_REQUESTS) log(`    requests: ${await requestDelta(req0)}`);
   return rate;
 }
 
 /** (b) The operator deciding a backlog: informer list, queue, decide, patch, Events. */
 async function operator(kubeconfig: string, admin: KubeRest, ns: string) {
-  await createPending(admin, ns);
   await setPairing(admin, ns, { enabled: true, forSeconds: 3600 });
   const times: number[] = [];
   const req0 = await requestCounts();
@@ -241,37 +243,56 @@ async function main(): Promise<void> {
   PIDS = { apiserver: st.apiserverPid, etcd: st.etcdPid };
   METRICS = { url: `${st.server}/metrics`, token: st.adminToken, ca: readFileSync(st.caCert) };
   const admin = await KubeRest.fromKubeConfig(resolveKubeConfig(st.kubeconfig).kc, { maxSockets: 40 });
-  const results: Array<{ bare: number; fromFirst: number; fromStart: number }> = [];
+  const results: Array<{ bare: number; bareWatch: number; fromFirst: number; fromStart: number }> = [];
   try {
     await installCrds(admin);
     log(`count ${COUNT}, concurrency ${CONCURRENCY}, rounds ${ROUNDS}, events ${args.events ? "on" : "off"}`);
     for (let r = 1; r <= ROUNDS; r++) {
       log(`round ${r}`);
-      const b = args["skip-bare"] ? Number.NaN : await bare(st.kubeconfig, admin, `bench-bare-${r}`);
-      const o = await operator(st.kubeconfig, admin, `bench-op-${r}`);
-      results.push({ bare: b, ...o });
+      // Create every namespace of the round before measuring any of them, and delete them after,
+      // so creation load and a growing apiserver heap favour no phase.
+      const phases: Array<{ name: string; run: () => Promise<number | { fromFirst: number; fromStart: number }> }> = [];
+      if (!args["skip-bare"]) phases.push({ name: "bare", run: () => bare(st.kubeconfig, `bench-bare-${r}`, false) });
+      if (args["bare-watch"]) phases.push({ name: "bareWatch", run: () => bare(st.kubeconfig, `bench-barew-${r}`, true) });
+      phases.push({ name: "op", run: () => operator(st.kubeconfig, admin, `bench-op-${r}`) });
+      const nsOf = (name: string) => `bench-${name === "bare" ? "bare" : name === "bareWatch" ? "barew" : "op"}-${r}`;
+      for (const p of phases) await createPending(admin, nsOf(p.name));
+      // Rotate the order across rounds, so drift in the machine's load favours no phase.
+      const order = phases.map((_, i) => phases[(i + r - 1) % phases.length] as (typeof phases)[number]);
+      const got: Record<string, unknown> = {};
+      for (const p of order) got[p.name] = await p.run();
+      for (const p of phases) {
+        await admin.request("DELETE", new Registrations(admin, nsOf(p.name)).collectionPath());
+      }
+      const o = got.op as { fromFirst: number; fromStart: number };
+      results.push({ bare: (got.bare as number) ?? Number.NaN, bareWatch: (got.bareWatch as number) ?? Number.NaN, ...o });
     }
   } finally {
     admin.close();
     await clusterDown({ stateDir });
     rmSync(stateDir, { recursive: true, force: true });
   }
+  const pct = (a: number, b: number) => (Number.isFinite(a / b) ? `${((100 * a) / b).toFixed(0)}%` : "-");
+  const n = (x: number) => (Number.isFinite(x) ? x.toFixed(0) : "-");
   console.log(`\ndecisions/s (count ${COUNT}, concurrency ${CONCURRENCY}; target: operator >= 90% of bare)`);
-  console.log("round  bare/s  operator/s (first->last)  ratio   operator/s (from start)  ratio");
+  console.log("round  bare/s  operator/s first->last  ratio  operator/s from start  ratio  bare+watch/s  operator/bare+watch");
   results.forEach((x, i) => {
     console.log(
-      `${String(i + 1).padEnd(5)}  ${x.bare.toFixed(0).padStart(6)}  ${x.fromFirst.toFixed(0).padStart(24)}  ${(
-        (100 * x.fromFirst) / x.bare
-      )
-        .toFixed(0)
-        .padStart(4)}%  ${x.fromStart.toFixed(0).padStart(23)}  ${((100 * x.fromStart) / x.bare).toFixed(0).padStart(4)}%`,
+      [
+        String(i + 1).padEnd(5),
+        n(x.bare).padStart(6),
+        n(x.fromFirst).padStart(22),
+        pct(x.fromFirst, x.bare).padStart(5),
+        n(x.fromStart).padStart(21),
+        pct(x.fromStart, x.bare).padStart(5),
+        n(x.bareWatch).padStart(12),
+        pct(x.fromFirst, x.bareWatch).padStart(19),
+      ].join("  "),
     );
   });
-  if (results.length > 1) {
-    const ratios = results.map((x) => x.fromFirst / x.bare);
-    console.log(
-      `ratio first->last: best ${(100 * Math.max(...ratios)).toFixed(0)}%, worst ${(100 * Math.min(...ratios)).toFixed(0)}%`,
-    );
+  const ratios = results.map((x) => x.fromFirst / x.bare).filter(Number.isFinite);
+  if (ratios.length > 1) {
+    console.log(`operator/bare first->last: best ${(100 * Math.max(...ratios)).toFixed(0)}%, worst ${(100 * Math.min(...ratios)).toFixed(0)}%`);
   }
 }
 

@@ -43,7 +43,9 @@ describe("parseOperatorConfig", () => {
     expect(() => parseOperatorConfig({ renewDeadlineMs: 2_000, retryPeriodMs: 2_000 })).toThrow(/renewDeadlineMs/);
   });
 
-  it("reads the environment; POD_NAME is the identity fallback", () => {
+  it("reads the environment; POD_NAME and LOG_LEVEL are fallbacks", () => {
+    expect(optionsFromEnv({ LOG_LEVEL: "debug", DEVREG_LOG_LEVEL: "warn" }).logLevel).toBe("warn");
+    expect(optionsFromEnv({ LOG_LEVEL: "debug" }).logLevel).toBe("debug");
     const o = optionsFromEnv({ DEVREG_NAMESPACE: "fleet", DEVREG_OPERATOR_CONCURRENCY: "8", POD_NAME: "op-0", DEVREG_LEASE_DURATION: "20s" });
     expect(o).toEqual({ namespace: "fleet", concurrency: "8", identity: "op-0", leaseDurationMs: "20s" });
     expect(parseOperatorConfig(o)).toMatchObject({ namespace: "fleet", concurrency: 8, identity: "op-0", leaseDurationMs: 20_000 });

@@ -86,7 +86,10 @@ export const ENV_VARS = {
   logLevel: "DEVREG_LOG_LEVEL",
 } as const satisfies Partial<Record<keyof OperatorConfig, string>>;
 
-/** Options from the environment (strings; validated by parseOperatorConfig). POD_NAME is the identity fallback. */
+/**
+ * Options from the environment (strings; validated by parseOperatorConfig). POD_NAME and LOG_LEVEL
+ * are fallbacks for identity and logLevel (deploy/operator.yaml sets them).
+ */
 export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, name] of Object.entries(ENV_VARS)) {
@@ -94,5 +97,6 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): Record<str
     if (v !== undefined && v !== "") out[key] = v;
   }
   if (!out.identity && env.POD_NAME) out.identity = env.POD_NAME;
+  if (!out.logLevel && env.LOG_LEVEL) out.logLevel = env.LOG_LEVEL;
   return out;
 }

@@ -85,7 +85,7 @@ describe("EventRecorder", () => {
     await vi.advanceTimersByTimeAsync(1000);
     expect(f.bodies.length).toBeGreaterThanOrEqual(12);
     expect(f.bodies.length).toBeLessThanOrEqual(14);
-    r.stop();
+    void r.stop();
   });
 });
 

@@ -95,13 +95,17 @@ export class EventRecorder {
     });
   }
 
-  /** Drops what is still queued (counted) and stops sending. */
-  stop(): void {
+  /**
+   * Drops what is still queued (counted) and stops sending; resolves when the requests already
+   * in flight have ended (at most `timeoutMs`), so closing the client does not cut them off.
+   */
+  async stop(timeoutMs = 1_000): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     for (let i = 0; i < this.queue.length; i++) this.opts.onDropped?.();
     this.queue.length = 0;
     this.notifyFlushed();
+    await this.flush(timeoutMs);
   }
 
   private takeToken(): number {

@@ -212,7 +212,7 @@ export async function startOperator(opts: OperatorOptions = {}): Promise<Operato
   if (!ready()) {
     await Promise.all([regInformer.stop(), cmInformer.stop()]);
     await probe.close();
-    recorder.stop();
+    await recorder.stop();
     closeClients();
     throw (
       startupError ??
@@ -259,7 +259,7 @@ export async function startOperator(opts: OperatorOptions = {}): Promise<Operato
         pairingCtl.stop();
         await Promise.all([regInformer.stop(), cmInformer.stop()]);
         await recorder.flush(2_000);
-        recorder.stop();
+        await recorder.stop();
         await probe.close();
         closeClients();
         log.info("stopped");

@@ -4,14 +4,32 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type ConfigMap, KubeRest, type KubeRest as KubeRestT, Registrations, resolveKubeConfig } from "@devreg/kube";
-import { dump, load } from "js-yaml";
+import { dump, load, loadAll } from "js-yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freshNamespace, testKube } from "../../kube/test-support/kube.ts";
 import { type OperatorHandle, setPairing } from "../src/index.ts";
 import { pairingPath } from "../src/pairing.ts";
 import { createDevice, testOperator, waitFor, waitForEvent, waitForPhase } from "./helpers.ts";
 
-const RBAC = resolve(fileURLToPath(new URL("../deploy/rbac.yaml", import.meta.url)));
+// The shipped manifests (deploy/, applied with kustomize, which sets the namespace).
+const DEPLOY = resolve(fileURLToPath(new URL("../../deploy/rbac", import.meta.url)));
+const RBAC_FILES = ["service-accounts.yaml", "operator-role.yaml", "leader-election-role.yaml"];
+
+/** What `kustomize` does to these files for our purpose: put everything in namespace `ns`. */
+function manifestsIn(ns: string): string {
+  const docs: Array<Record<string, unknown>> = [];
+  for (const f of RBAC_FILES) {
+    for (const doc of loadAll(readFileSync(join(DEPLOY, f), "utf8")) as Array<Record<string, unknown> | null>) {
+      if (!doc) continue;
+      (doc.metadata as Record<string, unknown>).namespace = ns;
+      for (const subj of (doc.subjects as Array<Record<string, unknown>> | undefined) ?? []) {
+        if (subj.kind === "ServiceAccount") subj.namespace = ns;
+      }
+      docs.push(doc);
+    }
+  }
+  return docs.map((d) => dump(d)).join("---\n");
+}
 
 let admin: KubeRestT;
 let kubeconfig: string;
@@ -23,9 +41,7 @@ let op: OperatorHandle | undefined;
 beforeAll(async () => {
   ({ rest: admin, kubeconfig } = await testKube());
   ns = await freshNamespace(admin, "op-rbac");
-  // Apply operator/deploy/rbac.yaml into this namespace.
-  const manifest = readFileSync(RBAC, "utf8").replaceAll("namespace: device-operator-system", `namespace: ${ns}`);
-  execFileSync("kubectl", ["--kubeconfig", kubeconfig, "apply", "-f", "-"], { input: manifest, encoding: "utf8" });
+  execFileSync("kubectl", ["--kubeconfig", kubeconfig, "apply", "-f", "-"], { input: manifestsIn(ns), encoding: "utf8" });
   // The same admin credentials, impersonating the operator's ServiceAccount (kubeconfig `as:`).
   const kc = load(readFileSync(kubeconfig, "utf8")) as { users: Array<{ user: Record<string, unknown> }> };
   for (const u of kc.users) u.user.as = `system:serviceaccount:${ns}:devreg-operator`;
@@ -39,12 +55,12 @@ afterAll(async () => {
   admin?.close();
 });
 
-describe("operator/deploy/rbac.yaml is enough, and no more", () => {
+describe("the operator's RBAC in deploy/rbac is enough, and no more", () => {
   it("impersonation works and is actually restricted (sanity check of the test itself)", async () => {
     await expect(sa.request("GET", `/api/v1/namespaces/${ns}/secrets`)).rejects.toMatchObject({ code: "E_KUBE_FORBIDDEN" });
   });
 
-  it("the operator runs with only that Role: leads, decides, records Events, closes an expired window", async () => {
+  it("the operator runs with only those Roles: leads, decides, records Events, closes an expired window", async () => {
     const regs = new Registrations(admin, ns);
     op = await testOperator(saKubeconfig, ns);
     await op.waitForLeadership();

@@ -38,6 +38,7 @@ export {
   decodeEnrollReplyUnverified,
   decodeEnrollRequest,
   encodeEnrollReply,
+  encodeEnrollRequestWithNode,
   type GatewaySigner,
   type NodeGatewaySigner,
   verifyEnrollReplyWithNode,

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { isDeterministic } from "./cbor-wellformed.ts";
 import { parseSign1, sigStructure } from "./cose-sign1.ts";
 import { naclVerify } from "./device.ts";
-import { nodeDeviceId, nodeVerify } from "./gateway.ts";
+import { encodeEnrollRequestWithNode, nodeDeviceId, nodeVerify } from "./gateway.ts";
 import { fromHex, toHex } from "./hex.ts";
 import {
   createGatewaySigner,
@@ -54,6 +54,17 @@ describe("request vectors", () => {
         expect(frame.length).toBe(v.frameLength);
         expect(isDeterministic(frame)).toBe(true);
         expect(isDeterministic(fromHex(v.payload))).toBe(true);
+      });
+
+      it("[PROTO-17] node:crypto request encoder reproduces the same frame byte for byte", () => {
+        const frame = encodeEnrollRequestWithNode({
+          keyPair,
+          requestId: v.requestId,
+          nonce: fromHex(v.nonce),
+          timestamp: v.timestamp,
+          metadata: v.metadata,
+        });
+        expect(toHex(frame)).toBe(v.frame);
       });
 
       it("[PROTO-14] [PROTO-15] envelope parts and Sig_structure match the vector", () => {

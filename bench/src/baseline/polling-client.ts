@@ -41,12 +41,16 @@ export class PollingDeviceClient {
               const parsed = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { deviceUUID?: string };
               resolve({ status: res.statusCode ?? 0, deviceUUID: parsed.deviceUUID });
             } catch {
-              reject(new BenchError("E_PHASE_FAILED", `polling gateway answered ${res.statusCode} with non-JSON`));
+              reject(
+                new BenchError("E_PHASE_FAILED", `polling gateway answered ${res.statusCode} with non-JSON`),
+              );
             }
           });
         },
       );
-      req.setTimeout(this.timeoutMs, () => req.destroy(new BenchError("E_TIMEOUT", "polling gateway did not answer")));
+      req.setTimeout(this.timeoutMs, () =>
+        req.destroy(new BenchError("E_TIMEOUT", "polling gateway did not answer")),
+      );
       req.on("error", reject);
       req.end(body);
     });

@@ -49,7 +49,8 @@ export async function startPollingGateway(opts: PollingGatewayOptions): Promise<
       await new Promise((r) => setTimeout(r, interval));
       polls++;
       const st = (await regs.get(name)).status;
-      if (st?.phase === "Approved") return { status: 200, body: { status: "approved", deviceUUID: st.deviceUUID } };
+      if (st?.phase === "Approved")
+        return { status: 200, body: { status: "approved", deviceUUID: st.deviceUUID } };
       if (st?.phase === "Rejected") return { status: 403, body: { status: "rejected", message: st.message } };
     }
     return { status: 504, body: { status: "error", message: "no decision in time" } };
@@ -65,7 +66,8 @@ export async function startPollingGateway(opts: PollingGatewayOptions): Promise<
     req.on("end", () => {
       let publicKey: unknown;
       try {
-        publicKey = (JSON.parse(Buffer.concat(chunks).toString("utf8")) as Partial<OriginalEnrollRequest>).publicKey;
+        publicKey = (JSON.parse(Buffer.concat(chunks).toString("utf8")) as Partial<OriginalEnrollRequest>)
+          .publicKey;
       } catch {
         return reply(400, { message: "body is not JSON" });
       }

@@ -82,10 +82,16 @@ export async function startChild<T>(spec: ChildSpec<T>): Promise<{ child: Child;
     }
     if (spawnError) throw new BenchError("E_CHILD_START", `cannot start ${spec.name}: ${spawnError.message}`);
     if (!child.alive) {
-      throw new BenchError("E_CHILD_DIED", `${spec.name} exited before it was ready: ${tail()} (log: ${spec.logFile})`);
+      throw new BenchError(
+        "E_CHILD_DIED",
+        `${spec.name} exited before it was ready: ${tail()} (log: ${spec.logFile})`,
+      );
     }
     await new Promise((r) => setTimeout(r, 100));
   }
   await child.stop(1000);
-  throw new BenchError("E_CHILD_START", `${spec.name} not ready in ${spec.timeoutMs} ms: ${tail()} (log: ${spec.logFile})`);
+  throw new BenchError(
+    "E_CHILD_START",
+    `${spec.name} not ready in ${spec.timeoutMs} ms: ${tail()} (log: ${spec.logFile})`,
+  );
 }

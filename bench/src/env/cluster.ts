@@ -25,14 +25,23 @@ export interface BenchCluster {
   close(): Promise<void>;
 }
 
-export async function openCluster(opts: { kubeconfig?: string; log: (l: string) => void }): Promise<BenchCluster> {
+export async function openCluster(opts: {
+  kubeconfig?: string;
+  log: (l: string) => void;
+}): Promise<BenchCluster> {
   const external = opts.kubeconfig ?? process.env.KUBECONFIG;
   if (external) {
     const { kc, origin } = resolveKubeConfig(external);
     const rest = await KubeRest.fromKubeConfig(kc);
     opts.log(`using the cluster of ${origin} (${rest.server.origin})`);
     await installCrdsIfAllowed(rest, opts.log);
-    return { kind: "external", kubeconfig: origin, server: rest.server.origin, rest, close: async () => rest.close() };
+    return {
+      kind: "external",
+      kubeconfig: origin,
+      server: rest.server.origin,
+      rest,
+      close: async () => rest.close(),
+    };
   }
   const stateDir = mkdtempSync(join(tmpdir(), "devreg-bench-cp-"));
   const t0 = Date.now();
@@ -70,7 +79,9 @@ async function installCrdsIfAllowed(rest: KubeRest, log: (l: string) => void): P
 }
 
 /** Fresh namespaces for one run: one the operator watches, one for the floor (no operator). */
-export async function benchNamespaces(rest: KubeRest): Promise<{ namespace: string; floorNamespace: string }> {
+export async function benchNamespaces(
+  rest: KubeRest,
+): Promise<{ namespace: string; floorNamespace: string }> {
   const id = randomBytes(3).toString("hex");
   const namespace = `devreg-bench-${id}`;
   const floorNamespace = `devreg-bench-${id}-floor`;

@@ -22,11 +22,21 @@ export interface GatewayProcess {
   publicKey: Uint8Array;
 }
 
-/** Node flags reach a `bin/devreg` child through NODE_OPTIONS (bin/devreg execs node, so the pid is node's). */
-function childEnv(env: ComponentEnv): NodeJS.ProcessEnv {
+const TSX_LOADER = join(REPO_ROOT, "node_modules", "tsx", "dist", "loader.mjs");
+const CLI_MAIN = join(REPO_ROOT, "cli", "src", "main.ts");
+
+/**
+ * `bin/devreg <args>` (it execs node, so the child's pid is node's). Node refuses
+ * --cpu-prof in NODE_OPTIONS, so with node flags the child is started as bin/devreg would
+ * start it: node --enable-source-maps --import <tsx loader> cli/src/main.ts <args>.
+ */
+function devregCommand(env: ComponentEnv, args: string[]): { command: string; args: string[] } {
   const flags = env.nodeFlags ?? [];
-  if (flags.length === 0) return process.env;
-  return { ...process.env, NODE_OPTIONS: [process.env.NODE_OPTIONS, ...flags].filter(Boolean).join(" ") };
+  if (flags.length === 0) return { command: DEVREG_BIN, args };
+  return {
+    command: process.execPath,
+    args: [...flags, "--enable-source-maps", "--import", `file://${TSX_LOADER}`, CLI_MAIN, ...args],
+  };
 }
 
 const SERVING = /serving namespace \S+: mqtt :(\d+).*admin :(\d+)/;
@@ -36,7 +46,9 @@ const PUBLIC_KEY = /^[A-Za-z0-9+/]{43}=$/;
  * Reads `devreg gateway`'s start-up output: the "serving … mqtt :P … admin :P" progress line,
  * then its public key alone on a line. Pure; returns a function fed one line at a time.
  */
-export function gatewayReadyParser(): (line: string) => { mqttPort: number; adminPort: number; publicKey: string } | undefined {
+export function gatewayReadyParser(): (
+  line: string,
+) => { mqttPort: number; adminPort: number; publicKey: string } | undefined {
   let ports: { mqttPort: number; adminPort: number } | undefined;
   return (line) => {
     const m = SERVING.exec(line);
@@ -54,8 +66,7 @@ export function gatewayReadyParser(): (line: string) => { mqttPort: number; admi
 export async function startGatewayProcess(env: ComponentEnv, logName = "gateway"): Promise<GatewayProcess> {
   const { child, info } = await startChild({
     name: "gateway",
-    command: DEVREG_BIN,
-    args: [
+    ...devregCommand(env, [
       "--kubeconfig",
       env.kubeconfig,
       "gateway",
@@ -71,8 +82,7 @@ export async function startGatewayProcess(env: ComponentEnv, logName = "gateway"
       "0",
       "--key-file",
       join(env.workDir, "gateway-key.pem"),
-    ],
-    env: childEnv(env),
+    ]),
     ready: gatewayReadyParser(),
     timeoutMs: 60_000,
     logFile: join(env.workDir, `${logName}.log`),
@@ -89,8 +99,7 @@ export async function startGatewayProcess(env: ComponentEnv, logName = "gateway"
 export async function startOperatorProcess(env: ComponentEnv): Promise<Child> {
   const { child } = await startChild({
     name: "operator",
-    command: DEVREG_BIN,
-    args: [
+    ...devregCommand(env, [
       "--kubeconfig",
       env.kubeconfig,
       "operator",
@@ -100,8 +109,7 @@ export async function startOperatorProcess(env: ComponentEnv): Promise<Child> {
       "0",
       "--http-host",
       "127.0.0.1",
-    ],
-    env: childEnv(env),
+    ]),
     ready: (l) => (l.includes('"msg":"became leader"') ? true : undefined),
     timeoutMs: 60_000,
     logFile: join(env.workDir, "operator.log"),

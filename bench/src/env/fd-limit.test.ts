@@ -9,9 +9,9 @@ describe("parseOpenFilesLimit", () => {
       "Max open files            20000                20000                files     ",
     ].join("\n");
     expect(parseOpenFilesLimit(text)).toBe(20000);
-    expect(parseOpenFilesLimit("Max open files            unlimited            unlimited            files")).toBe(
-      Number.POSITIVE_INFINITY,
-    );
+    expect(
+      parseOpenFilesLimit("Max open files            unlimited            unlimited            files"),
+    ).toBe(Number.POSITIVE_INFINITY);
     expect(parseOpenFilesLimit("")).toBeUndefined();
   });
 });

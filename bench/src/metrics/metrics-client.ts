@@ -13,7 +13,9 @@ function fetchText(url: URL, opts: https.RequestOptions = {}): Promise<string | 
     const req = mod.get(url, { ...opts, timeout: 10_000 }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve(res.statusCode === 200 ? Buffer.concat(chunks).toString("utf8") : undefined));
+      res.on("end", () =>
+        resolve(res.statusCode === 200 ? Buffer.concat(chunks).toString("utf8") : undefined),
+      );
       res.on("error", () => resolve(undefined));
     });
     req.on("timeout", () => req.destroy());

@@ -34,7 +34,10 @@ export function samplesOf(text: string, metric: string): Sample[] {
 }
 
 /** Sums samples into buckets named by `key` (undefined skips the sample). */
-export function fold(samples: Sample[], key: (labels: Record<string, string>) => string | undefined): Map<string, number> {
+export function fold(
+  samples: Sample[],
+  key: (labels: Record<string, string>) => string | undefined,
+): Map<string, number> {
   const out = new Map<string, number>();
   for (const s of samples) {
     const k = key(s.labels);

@@ -13,7 +13,12 @@ export function parseRequestCounts(metricsText: string): RequestCounts {
 }
 
 /** Requests per operation between two readings, largest first; keys under `min` per op are dropped. */
-export function requestsPerOp(before: RequestCounts, after: RequestCounts, ops: number, min = 0.05): Record<string, number> {
+export function requestsPerOp(
+  before: RequestCounts,
+  after: RequestCounts,
+  ops: number,
+  min = 0.05,
+): Record<string, number> {
   const rows: Array<[string, number]> = [];
   if (ops <= 0) return {};
   for (const [key, end] of after) {

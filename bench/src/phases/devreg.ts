@@ -48,10 +48,16 @@ export async function enrollOne(target: DeviceTarget, stayConnected: boolean): P
     await mcu.stop();
     const why = outcome.reason ?? outcome.phase;
     const code = outcome.phase === "rejected" ? "E_REJECTED" : "E_TIMEOUT";
-    throw new BenchError(code, `device ${outcome.deviceId} ended ${outcome.phase} (${why}, last: ${outcome.lastError ?? "-"})`);
+    throw new BenchError(
+      code,
+      `device ${outcome.deviceId} ended ${outcome.phase} (${why}, last: ${outcome.lastError ?? "-"})`,
+    );
   }
   if (publishedAt === undefined || enrolledAt === undefined) {
-    throw new BenchError("E_BAD_REPLY", "enrolled without a publish: the simulator did not report its events");
+    throw new BenchError(
+      "E_BAD_REPLY",
+      "enrolled without a publish: the simulator did not report its events",
+    );
   }
   return {
     mcu,

@@ -1,6 +1,6 @@
-import { randomBytes, randomUUID } from "node:crypto";
-import { type KubeRest, Registrations } from "@devreg/kube";
+import { type DeviceRegistration, type KubeRest, Registrations } from "@devreg/kube";
 import { type Arrival, type LoadOutcome, runLoad } from "../load/arrivals.ts";
+import { floorApproval, floorRegistration } from "./floor-objects.ts";
 
 export interface FloorOptions {
   rest: KubeRest;
@@ -10,13 +10,13 @@ export interface FloorOptions {
   count: number;
   concurrency: number;
   budgetMs?: number;
-  /** Keeps names unique across phases of one run. */
-  prefix: string;
 }
 
 /**
  * The floor: the least any design built on this apiserver can do per enrollment, a create
- * and a status patch from one keep-alive client. Latency = create start -> patch done.
+ * and a status patch from one keep-alive client, written exactly as the gateway and the
+ * operator write them (same objects, same field manager, the create's resourceVersion as
+ * the patch's precondition). Latency = create start -> patch done.
  */
 export async function runFloor(opts: FloorOptions): Promise<LoadOutcome & { verified: number }> {
   const regs = new Registrations(opts.rest, opts.namespace);
@@ -25,14 +25,15 @@ export async function runFloor(opts: FloorOptions): Promise<LoadOutcome & { veri
     arrival: opts.arrival,
     concurrency: opts.concurrency,
     budgetMs: opts.budgetMs,
-    task: async (i) => {
-      const name = `${opts.prefix}-${i}`;
+    task: async () => {
+      const obj = floorRegistration(opts.namespace);
       const t0 = performance.now();
-      await regs.create({
-        metadata: { name, namespace: opts.namespace },
-        spec: { publicKey: randomBytes(32).toString("base64") },
+      const created = await regs.create(obj);
+      await opts.rest.request<DeviceRegistration>("PATCH", `${regs.itemPath(obj.metadata.name)}/status`, {
+        body: { metadata: { resourceVersion: created.metadata.resourceVersion }, status: floorApproval() },
+        contentType: "application/merge-patch+json",
+        query: { fieldManager: "devreg-operator" },
       });
-      await regs.patchStatus(name, { phase: "Approved", deviceUUID: randomUUID(), message: "floor" });
       return performance.now() - t0;
     },
   });

@@ -16,7 +16,9 @@ export interface PollingOptions {
 }
 
 /** The original design end to end: HTTP POST /enroll -> create -> poll GET -> answer. */
-export async function runPolling(opts: PollingOptions): Promise<LoadOutcome & { verified: number; polls: number }> {
+export async function runPolling(
+  opts: PollingOptions,
+): Promise<LoadOutcome & { verified: number; polls: number }> {
   const gateway = await startPollingGateway({
     rest: opts.rest,
     namespace: opts.namespace,

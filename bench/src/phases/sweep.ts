@@ -42,7 +42,9 @@ export async function runSweep(opts: SweepOptions): Promise<SweepPoint[]> {
     for (const target of points) {
       const add = target - devices.length;
       const budgetMs =
-        opts.budgetMs === undefined ? undefined : Math.max(0, opts.budgetMs - (performance.now() - sweepStart));
+        opts.budgetMs === undefined
+          ? undefined
+          : Math.max(0, opts.budgetMs - (performance.now() - sweepStart));
       const countsBefore = await gatewayCounts(opts.gatewayMetrics);
       const before = snapshotCpu(opts.pids);
       const t0 = performance.now();
@@ -95,11 +97,14 @@ export async function runSweep(opts: SweepOptions): Promise<SweepPoint[]> {
     return out;
   } finally {
     // Stop in slices: 10k simultaneous DISCONNECTs would only measure the kernel.
-    for (let i = 0; i < devices.length; i += 500) await Promise.all(devices.slice(i, i + 500).map((d) => d.stop()));
+    for (let i = 0; i < devices.length; i += 500)
+      await Promise.all(devices.slice(i, i + 500).map((d) => d.stop()));
   }
 }
 
-async function gatewayCounts(read?: () => Promise<string | undefined>): Promise<Map<string, number> | undefined> {
+async function gatewayCounts(
+  read?: () => Promise<string | undefined>,
+): Promise<Map<string, number> | undefined> {
   const text = await read?.();
   return text === undefined ? undefined : parseGatewayCounts(text);
 }

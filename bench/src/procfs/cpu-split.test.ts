@@ -17,7 +17,9 @@ describe("cpuSplit", () => {
   });
 
   it("gives zero shares when nothing ran", () => {
-    expect(cpuSplit({ etcd: 1 }, { etcd: 1 }, 0)).toEqual([{ role: "etcd", cpuSeconds: 0, sharePct: 0, cores: 0 }]);
+    expect(cpuSplit({ etcd: 1 }, { etcd: 1 }, 0)).toEqual([
+      { role: "etcd", cpuSeconds: 0, sharePct: 0, cores: 0 },
+    ]);
   });
 });
 

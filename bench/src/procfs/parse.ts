@@ -14,7 +14,10 @@ export function parseCpuTicks(stat: string): number | undefined {
   const close = stat.lastIndexOf(")");
   if (close < 0) return undefined;
   // After ")": field 3 (state) is index 0, so utime (field 14) is index 11, stime index 12.
-  const fields = stat.slice(close + 2).trim().split(/\s+/);
+  const fields = stat
+    .slice(close + 2)
+    .trim()
+    .split(/\s+/);
   const utime = Number(fields[11]);
   const stime = Number(fields[12]);
   if (!Number.isFinite(utime) || !Number.isFinite(stime)) return undefined;

@@ -67,7 +67,9 @@ describe("renderMarkdown gateway limits", () => {
     r.phases[4]!.gatewayCounts = { "answered approved": 200 };
     r.sweep[1]!.gatewayCounts = { "refused connect_rate": 4 };
     const md = renderMarkdown(r);
-    expect(md).toContain("- devreg-fixed-20: the gateway counted answered approved × 190, answered busy × 10");
+    expect(md).toContain(
+      "- devreg-fixed-20: the gateway counted answered approved × 190, answered busy × 10",
+    );
     expect(md).not.toContain("- devreg-burst: the gateway counted");
     expect(md).toContain("- sweep 1000: the gateway counted refused connect_rate × 4");
   });

@@ -1,5 +1,11 @@
 import type { CpuShare } from "../procfs/cpu-split.ts";
-import { type BenchResult, cpuMsPerOp, type PhaseResult, type SweepPoint, type TargetCheck } from "../result.ts";
+import {
+  type BenchResult,
+  cpuMsPerOp,
+  type PhaseResult,
+  type SweepPoint,
+  type TargetCheck,
+} from "../result.ts";
 
 /** The Markdown report of one run. Pure: the same result always renders the same text. */
 export function renderMarkdown(r: BenchResult): string {
@@ -31,7 +37,22 @@ export function renderMarkdown(r: BenchResult): string {
   lines.push("");
   lines.push(
     table(
-      ["run", "arrival", "conc.", "n", "ok", "errors", "p50", "p90", "p99", "max", "per s", "CPU ms/op", "max start lag ms", "retries"],
+      [
+        "run",
+        "arrival",
+        "conc.",
+        "n",
+        "ok",
+        "errors",
+        "p50",
+        "p90",
+        "p99",
+        "max",
+        "per s",
+        "CPU ms/op",
+        "max start lag ms",
+        "retries",
+      ],
       r.phases.map(phaseRow),
     ),
   );
@@ -40,7 +61,21 @@ export function renderMarkdown(r: BenchResult): string {
     lines.push("");
     lines.push(
       "devreg devices connect before they publish (not in the latency above, but in throughput): " +
-        connects.map((p) => `${p.id} connect p50 ${ms(p.connect!.p50)} ms, p99 ${ms(p.connect!.p99)} ms`).join("; ") +
+        connects
+          .map((p) => `${p.id} connect p50 ${ms(p.connect!.p50)} ms, p99 ${ms(p.connect!.p99)} ms`)
+          .join("; ") +
+        ".",
+    );
+  }
+  const inside = r.phases.filter((p) => p.system === "devreg" && p.gatewayMeanMs !== undefined);
+  if (inside.length > 0) {
+    lines.push("");
+    lines.push(
+      "Time inside the gateway (receipt → reply sent, mean, from its /metrics; the rest of a device's latency is MQTT " +
+        "and the device itself): " +
+        inside
+          .map((p) => `${p.id} ${ms(p.gatewayMeanMs!)} ms (device-side mean ${ms(p.latency.mean)} ms)`)
+          .join("; ") +
         ".",
     );
   }
@@ -49,20 +84,27 @@ export function renderMarkdown(r: BenchResult): string {
     lines.push("");
     for (const p of errs) {
       if (p.errors > 0) lines.push(`- ${p.id} errors: ${formatKinds(p.errorKinds)}`);
-      if (p.notStarted > 0) lines.push(`- ${p.id}: ${p.notStarted} of ${p.count} never started (phase time budget spent)`);
+      if (p.notStarted > 0)
+        lines.push(`- ${p.id}: ${p.notStarted} of ${p.count} never started (phase time budget spent)`);
     }
   }
   const gatewayLimited = r.phases.filter((p) => isGatewayLimited(p.gatewayCounts));
   if (gatewayLimited.length > 0) {
     lines.push("");
     for (const p of gatewayLimited) {
-      lines.push(`- ${p.id}: the gateway counted ${formatKinds(p.gatewayCounts!)} (a gateway limit shaped this phase)`);
+      lines.push(
+        `- ${p.id}: the gateway counted ${formatKinds(p.gatewayCounts!)} (a gateway limit shaped this phase)`,
+      );
     }
   }
-  const withRequests = r.phases.filter((p) => p.apiRequestsPerOp && Object.keys(p.apiRequestsPerOp).length > 0);
+  const withRequests = r.phases.filter(
+    (p) => p.apiRequestsPerOp && Object.keys(p.apiRequestsPerOp).length > 0,
+  );
   if (withRequests.length > 0) {
     lines.push("");
-    lines.push("kube-apiserver requests per successful operation (all clients, from apiserver_request_total):");
+    lines.push(
+      "kube-apiserver requests per successful operation (all clients, from apiserver_request_total):",
+    );
     lines.push("");
     lines.push(
       table(
@@ -83,13 +125,24 @@ export function renderMarkdown(r: BenchResult): string {
   else {
     lines.push(
       table(
-        ["devices", "connected", "enrolled", "enroll/s", "gateway RSS before", "gateway RSS after", "KiB/device", "of which JS heap", "CPU split"],
+        [
+          "devices",
+          "connected",
+          "enrolled",
+          "enroll/s",
+          "gateway RSS before",
+          "gateway RSS after",
+          "KiB/device",
+          "of which JS heap",
+          "CPU split",
+        ],
         r.sweep.map(sweepRow),
       ),
     );
     const limited = r.sweep.filter((s) => isGatewayLimited(s.gatewayCounts));
     if (limited.length > 0) lines.push("");
-    for (const s of limited) lines.push(`- sweep ${s.devices}: the gateway counted ${formatKinds(s.gatewayCounts!)}`);
+    for (const s of limited)
+      lines.push(`- sweep ${s.devices}: the gateway counted ${formatKinds(s.gatewayCounts!)}`);
   }
   lines.push("");
   lines.push("## CPU split, whole run");
@@ -97,7 +150,12 @@ export function renderMarkdown(r: BenchResult): string {
   lines.push(
     table(
       ["process", "CPU s", "share", "avg cores"],
-      r.cpuTotal.map((c) => [c.role, c.cpuSeconds.toFixed(1), `${c.sharePct.toFixed(1)}%`, c.cores.toFixed(2)]),
+      r.cpuTotal.map((c) => [
+        c.role,
+        c.cpuSeconds.toFixed(1),
+        `${c.sharePct.toFixed(1)}%`,
+        c.cores.toFixed(2),
+      ]),
     ),
   );
   const cpuPhases = r.phases.filter((p) => p.cpu.length > 0);
@@ -105,7 +163,12 @@ export function renderMarkdown(r: BenchResult): string {
     lines.push("");
     lines.push("Per phase:");
     lines.push("");
-    lines.push(table(["run", "CPU split (share of measured CPU)"], cpuPhases.map((p) => [p.id, formatCpu(p.cpu)])));
+    lines.push(
+      table(
+        ["run", "CPU split (share of measured CPU)"],
+        cpuPhases.map((p) => [p.id, formatCpu(p.cpu)]),
+      ),
+    );
   }
   if (r.notes.length > 0) {
     lines.push("");
@@ -119,7 +182,9 @@ export function renderMarkdown(r: BenchResult): string {
 
 /** Busy answers or refusals: a gateway limit, not only the system, shaped the numbers. */
 function isGatewayLimited(counts: Record<string, number> | undefined): boolean {
-  return Object.keys(counts ?? {}).some((k) => k.startsWith("refused") || k === "answered busy" || k === "answered pending");
+  return Object.keys(counts ?? {}).some(
+    (k) => k.startsWith("refused") || k === "answered busy" || k === "answered pending",
+  );
 }
 
 function targetRow(t: TargetCheck): string[] {

@@ -21,7 +21,11 @@ const LATENCY_H = 420;
 const SWEEP_H = 320;
 const FONT = `font-family="sans-serif" font-size="12"`;
 
-const SYSTEM_COLOR: Record<SystemUnderTest, string> = { floor: "#555555", devreg: "#1f77b4", polling: "#d62728" };
+const SYSTEM_COLOR: Record<SystemUnderTest, string> = {
+  floor: "#555555",
+  devreg: "#1f77b4",
+  polling: "#d62728",
+};
 const ROLE_COLOR: Record<ProcessRole, string> = {
   etcd: "#8c564b",
   "kube-apiserver": "#ff7f0e",
@@ -68,7 +72,9 @@ export function latencyPanel(phases: PhaseResult[], top: number): string {
   const m = { l: 60, r: 260, t: 36, b: 44 };
   const plotted = phases.filter((p) => p.latency.curve.length > 0);
   const out: string[] = [`<g transform="translate(0,${num(top)})">`];
-  out.push(text(m.l, 20, "Latency by percentile (log ms): floor vs devreg vs polling", { "font-weight": "bold" }));
+  out.push(
+    text(m.l, 20, "Latency by percentile (log ms): floor vs devreg vs polling", { "font-weight": "bold" }),
+  );
   if (plotted.length === 0) {
     out.push(text(m.l, m.t + 40, "no latency data"), "</g>");
     return out.join("\n");
@@ -93,8 +99,14 @@ export function latencyPanel(phases: PhaseResult[], top: number): string {
     out.push(text(x(ninesX(p)), LATENCY_H - m.b + 16, label, { "text-anchor": "middle" }));
   }
   out.push(text((m.l + WIDTH - m.r) / 2, LATENCY_H - 8, "percentile", { "text-anchor": "middle" }));
-  out.push(text(14, (m.t + LATENCY_H - m.b) / 2, "ms", { transform: `rotate(-90 14 ${num((m.t + LATENCY_H - m.b) / 2)})` }));
-  const lightRate = plotted.map((p) => (p.arrival.mode === "fixed" ? p.arrival.ratePerSec : Infinity)).sort((a, b) => a - b)[0];
+  out.push(
+    text(14, (m.t + LATENCY_H - m.b) / 2, "ms", {
+      transform: `rotate(-90 14 ${num((m.t + LATENCY_H - m.b) / 2)})`,
+    }),
+  );
+  const lightRate = plotted
+    .map((p) => (p.arrival.mode === "fixed" ? p.arrival.ratePerSec : Infinity))
+    .sort((a, b) => a - b)[0];
   plotted.forEach((p, i) => {
     const pts = p.latency.curve.map((c): [number, number] => [x(ninesX(c.p)), y(Math.max(c.ms, domain[0]))]);
     const dash = dashFor(p, lightRate);
@@ -140,7 +152,12 @@ export function rssPanel(sweep: SweepPoint[], top: number, left: number, width: 
   out.push(text((m.l + width - m.r) / 2, SWEEP_H - 8, "connected devices", { "text-anchor": "middle" }));
   const ty = y(TARGETS.rssPerDeviceKiB);
   out.push(line(m.l, ty, width - m.r, ty, "#d62728", ` stroke-dasharray="5,4"`));
-  out.push(text(width - m.r, ty - 4, `target ${TARGETS.rssPerDeviceKiB} KiB`, { "text-anchor": "end", fill: "#d62728" }));
+  out.push(
+    text(width - m.r, ty - 4, `target ${TARGETS.rssPerDeviceKiB} KiB`, {
+      "text-anchor": "end",
+      fill: "#d62728",
+    }),
+  );
   const coords = pts.map((s): [number, number] => [x(s.devices), y(Math.max(0, s.rssPerDeviceKiB))]);
   out.push(`<path d="${pathD(coords)}" fill="none" stroke="${SYSTEM_COLOR.devreg}" stroke-width="2"/>`);
   pts.forEach((s, i) => {
@@ -188,7 +205,9 @@ export function cpuPanel(sweep: SweepPoint[], top: number, left: number, width: 
   out.push(text((m.l + width - m.r) / 2, SWEEP_H - 8, "devices", { "text-anchor": "middle" }));
   [...roles].forEach((role, i) => {
     const ly = m.t + i * 18;
-    out.push(`<rect x="${num(width - m.r + 12)}" y="${num(ly)}" width="12" height="12" fill="${ROLE_COLOR[role]}"/>`);
+    out.push(
+      `<rect x="${num(width - m.r + 12)}" y="${num(ly)}" width="12" height="12" fill="${ROLE_COLOR[role]}"/>`,
+    );
     out.push(text(width - m.r + 30, ly + 10, role));
   });
   out.push("</g>");

@@ -29,8 +29,12 @@ describe("checkTargets", () => {
   });
 
   it("fails the latency targets when devreg is slow, and RSS when over 20 KiB", () => {
-    const slow = phases.map((p) => (p.id === "devreg-fixed-20" ? examplePhase("devreg", fixed20, 200, 20) : p));
-    const met = Object.fromEntries(checkTargets(slow, [exampleSweepPoint(10_000, 25)], 20).map((c) => [c.id, c.met]));
+    const slow = phases.map((p) =>
+      p.id === "devreg-fixed-20" ? examplePhase("devreg", fixed20, 200, 20) : p,
+    );
+    const met = Object.fromEntries(
+      checkTargets(slow, [exampleSweepPoint(10_000, 25)], 20).map((c) => [c.id, c.met]),
+    );
     expect(met["light-p50"]).toBe(false);
     expect(met["light-p99"]).toBe(false);
     expect(met["vs-polling"]).toBe(false);
@@ -41,5 +45,14 @@ describe("checkTargets", () => {
     const checks = checkTargets([], [exampleSweepPoint(1000, 12)], 20);
     expect(checks.every((c) => c.met === null)).toBe(true);
     expect(checks.find((c) => c.id === "rss-per-device")!.actual).toContain("stopped at 1000 devices");
+  });
+});
+
+describe("checkTargets RSS", () => {
+  it("fails when fewer than 10,000 devices stayed connected, and says so", () => {
+    const point = { ...exampleSweepPoint(10_000, 15), connected: 9984 };
+    const [rss] = checkTargets([], [point], 20).filter((c) => c.id === "rss-per-device");
+    expect(rss?.met).toBe(false);
+    expect(rss?.actual).toBe("15.0 KiB, but only 9984 of 10000 connected");
   });
 });

@@ -79,7 +79,10 @@ export function checkTargets(phases: PhaseResult[], sweep: SweepPoint[], lightRa
       id: "rss-per-device",
       description: `gateway RSS per connected device at ${atTarget.devices} devices`,
       target: `<= ${t.rssPerDeviceKiB} KiB with ${t.sweepDevices} connected`,
-      actual: `${fmt(atTarget.rssPerDeviceKiB)} KiB (${atTarget.connected} connected)`,
+      actual:
+        atTarget.connected >= t.sweepDevices
+          ? `${fmt(atTarget.rssPerDeviceKiB)} KiB (${atTarget.connected} connected)`
+          : `${fmt(atTarget.rssPerDeviceKiB)} KiB, but only ${atTarget.connected} of ${atTarget.devices} connected`,
       met: atTarget.connected >= t.sweepDevices && atTarget.rssPerDeviceKiB <= t.rssPerDeviceKiB,
     });
   } else {

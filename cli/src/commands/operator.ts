@@ -1,5 +1,11 @@
 import type { Command } from "commander";
-import { type OperatorOptions, isOperatorError, optionsFromEnv, startOperator } from "@devreg/operator";
+import {
+  type OperatorHandle,
+  type OperatorOptions,
+  isOperatorError,
+  optionsFromEnv,
+  startOperator,
+} from "@devreg/operator";
 import { CliError } from "../errors.ts";
 
 interface Flags {
@@ -44,7 +50,7 @@ export function registerOperator(program: Command): void {
       for (const [k, v] of Object.entries(flags)) if (v !== undefined) options[k] = v;
       if (kubeconfig) options.kubeconfig = kubeconfig;
 
-      let handle: Awaited<ReturnType<typeof startOperator>>;
+      let handle: OperatorHandle;
       try {
         handle = await startOperator(options as OperatorOptions);
       } catch (e) {

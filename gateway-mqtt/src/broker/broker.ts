@@ -109,25 +109,52 @@ export class Broker {
     return c && !c.closed ? c : undefined;
   }
 
-  /** Publishes a signed reply on the device's reply topic (QoS 1, never retained). */
-  publishReply(deviceId: string, frame: Uint8Array): Promise<void> {
-    this.outstanding++;
-    return new Promise<void>((resolve) => {
-      this.aedes.publish(
-        {
-          cmd: "publish",
-          topic: replyTopic(deviceId),
-          payload: Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength),
-          qos: 1,
-          retain: false,
-          dup: false,
-        },
-        (err) => {
-          this.outstanding--;
-          if (err) this.deps.log.warn({ deviceId, err: errorText(err) }, "reply publish failed");
-          resolve();
-        },
+  /** The client's subscription to its own reply topic, if any (QoS granted). */
+  private replySubscription(client: Client): { qos?: number } | undefined {
+    return (client as unknown as { subscriptions?: Record<string, { qos?: number }> }).subscriptions?.[
+      replyTopic(client.id)
+    ];
+  }
+
+  /** Hands one reply to one client, at the QoS it subscribed with (at most 1), never retained. */
+  private deliver(client: Client, qos: number, frame: Uint8Array, cb: (err?: Error) => void): void {
+    client.publish(
+      {
+        cmd: "publish",
+        topic: replyTopic(client.id),
+        payload: Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength),
+        qos: qos > 0 ? 1 : 0,
+        retain: false,
+        dup: false,
+      },
+      cb,
+    );
+  }
+
+  /**
+   * Publishes a signed reply on the device's reply topic. A reply topic has exactly one
+   * possible subscriber (the device itself, PROTO-5), so the reply goes straight to that
+   * client: no topic matching, no persistence round trip on the hot path. `authorizeForward`
+   * still checks it. A device that is not connected or not subscribed gets nothing (MQTT
+   * semantics; it retries).
+   */
+  publishReply(deviceId: string, frame: Uint8Array): Promise<boolean> {
+    const client = this.client(deviceId);
+    const sub = client ? this.replySubscription(client) : undefined;
+    if (!client || !sub) {
+      this.deps.log.debug(
+        { deviceId },
+        "reply dropped: device not connected or not subscribed to its reply topic",
       );
+      return Promise.resolve(false);
+    }
+    this.outstanding++;
+    return new Promise<boolean>((resolve) => {
+      this.deliver(client, sub.qos ?? 0, frame, (err) => {
+        this.outstanding--;
+        if (err) this.deps.log.debug({ deviceId, err: errorText(err) }, "reply delivery failed");
+        resolve(!err);
+      });
     });
   }
 
@@ -136,27 +163,15 @@ export class Broker {
    * then disconnects it. Used for the deactivation push.
    */
   pushAndDisconnect(client: Client, frame: Uint8Array): Promise<boolean> {
-    const topic = replyTopic(client.id);
-    const subscribed = (client as unknown as { subscriptions?: Record<string, { qos?: number }> })
-      .subscriptions?.[topic];
+    const sub = this.replySubscription(client);
     return new Promise((resolve) => {
       const close = (sent: boolean) => client.close(() => resolve(sent));
-      if (!subscribed) return close(false);
+      if (!sub) return close(false);
       this.outstanding++;
-      client.publish(
-        {
-          cmd: "publish",
-          topic,
-          payload: Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength),
-          qos: subscribed.qos && subscribed.qos > 0 ? 1 : 0,
-          retain: false,
-          dup: false,
-        },
-        (err) => {
-          this.outstanding--;
-          close(!err);
-        },
-      );
+      this.deliver(client, sub.qos ?? 0, frame, (err) => {
+        this.outstanding--;
+        close(!err);
+      });
     });
   }
 

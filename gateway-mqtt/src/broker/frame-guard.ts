@@ -75,6 +75,16 @@ export function guardConnection(
       if (conn.destroyed) return cb(new GatewayError("E_GW_CLOSED", "connection closed"));
       conn.write(chunk, cb);
     },
+    // mqtt-packet writes one packet as several small chunks inside cork()/uncork(): hand
+    // them to the socket as ONE write, or each chunk would wait for the previous one's
+    // write callback and go out as its own TCP segment (measured: ~10 ms per reply under load).
+    writev(chunks, cb) {
+      if (conn.destroyed) return cb(new GatewayError("E_GW_CLOSED", "connection closed"));
+      conn.write(
+        chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk as Buffer)),
+        cb,
+      );
+    },
     final(cb) {
       conn.end();
       cb();

@@ -36,8 +36,10 @@ export class DecisionBoard {
   private count = 0;
   private readonly keyPrefix: string;
 
+  private readonly path: string;
+
   constructor(
-    rest: KubeRest,
+    private readonly rest: KubeRest,
     readonly namespace: string,
     gatewayId: string,
     private readonly onDecided: DecisionBoardEvents["decided"],
@@ -45,6 +47,7 @@ export class DecisionBoard {
   ) {
     const regs = new Registrations(rest, namespace);
     this.keyPrefix = `${namespace}/`;
+    this.path = regs.collectionPath();
     this.informer = new Informer<DeviceRegistration>(rest, {
       path: regs.collectionPath(),
       labelSelector: `${LABEL_GATEWAY}=${gatewayId}`,
@@ -164,6 +167,40 @@ export class DecisionBoard {
     this.followerCount = 0;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = undefined;
+  }
+
+  /**
+   * Fallback for a registration this replica does not own and could not adopt (no RBAC
+   * `patch`): ONE single-object watch for this request, from `resourceVersion`, ended by
+   * the decision or the deadline. Rare by construction (an undecided re-enroll that
+   * crossed replicas), so it never becomes the per-request watch pattern.
+   */
+  async watchOne(name: string, resourceVersion: string | undefined, deadline: number): Promise<WaitResult> {
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), Math.max(0, deadline - Date.now()));
+    let result: WaitResult = {};
+    try {
+      await this.rest.watch<DeviceRegistration>(
+        this.path,
+        {
+          fieldSelector: `metadata.name=${name}`,
+          resourceVersion,
+          timeoutSeconds: Math.max(1, Math.ceil((deadline - Date.now()) / 1000)),
+        },
+        (ev) => {
+          if (ev.type === "BOOKMARK") return;
+          const decision = decisionOf(ev.object);
+          result = { decision, reg: ev.object };
+          if (decision) abort.abort();
+        },
+        abort.signal,
+      );
+    } catch {
+      // A failed watch is just "no decision yet": the caller answers pending.
+    } finally {
+      clearTimeout(timer);
+    }
+    return result;
   }
 
   /** Moves every deadline to at most `ms` from now (graceful stop). */

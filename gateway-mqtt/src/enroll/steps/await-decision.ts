@@ -19,7 +19,9 @@ export async function awaitDecision(
   const target = { requestId: req.requestId, deviceId: req.deviceId };
   const now = decisionOf(up.reg);
   if (now) return decidedReply(target, now, up.existed);
-  const w = await ctx.board.wait(up.name, deadline);
+  const w = up.foreign
+    ? await ctx.board.watchOne(up.name, up.reg.metadata.resourceVersion, deadline)
+    : await ctx.board.wait(up.name, deadline);
   if (w.decision) return decidedReply(target, w.decision);
   return pendingReply(target, ctx.cfg.pendingRetryAfterSeconds, pendingReason(w.reg ?? up.reg));
 }

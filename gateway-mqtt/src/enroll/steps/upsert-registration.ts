@@ -11,6 +11,8 @@ export interface Upserted {
   reg: DeviceRegistration;
   /** It existed before this request (a re-enroll). */
   existed: boolean;
+  /** Owned by another replica and not adoptable (RBAC): wait with a single-object watch. */
+  foreign?: boolean;
 }
 
 function specFor(req: EnrollRequest): DeviceRegistration["spec"] {
@@ -94,6 +96,14 @@ export async function upsertRegistration(
       const adopted = await adopt(ctx, name, Math.max(1, deadline - Date.now()));
       return next({ name, reg: adopted, existed: true });
     } catch (e) {
+      if (isKubeError(e, "E_KUBE_FORBIDDEN")) {
+        // No RBAC `patch` on deviceregistrations: wait through a single-object watch instead.
+        ctx.log.warn(
+          { deviceId: req.deviceId },
+          "cannot adopt (RBAC lacks patch); watching this one registration",
+        );
+        return next({ name, reg: existing, existed: true, foreign: true });
+      }
       ctx.log.warn({ deviceId: req.deviceId, err: errorText(e) }, "adopting the registration failed");
       return answer(replyForKubeError(target, e, ctx.cfg.busyRetryAfterSeconds));
     }
