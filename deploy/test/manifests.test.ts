@@ -56,9 +56,10 @@ describe("deploy/ (kustomize) on the real apiserver", () => {
       expect(kinds).toContain(k);
     }
     const svc = docs.find((d) => d.kind === "Service" && d.metadata.name === "devreg-gateway")!;
-    const ports = (svc.spec as { ports: Array<{ port: number; nodePort?: number }> }).ports;
-    expect(ports.map((p) => p.port)).toContain(1883);
-    expect(ports.find((p) => p.nodePort)?.nodePort).toBe(30007);
+    const ports = (svc.spec as { ports: Array<{ name: string; port: number; nodePort?: number }> }).ports;
+    expect(ports.find((p) => p.name === "mqtt")?.port).toBe(1883);
+    // The original design's HTTP NodePort.
+    expect(ports.find((p) => p.name === "http")?.nodePort).toBe(30007);
     const pairing = docs.find((d) => d.kind === "ConfigMap") as Doc & { data: Record<string, string> };
     expect(pairing.data.enabled).toBe("false");
   });
