@@ -15,6 +15,8 @@ export class BenchError extends Error {
   constructor(
     readonly code: BenchErrorCode,
     message: string,
+    /** A short, low-cardinality reason counted with the code, e.g. "failed: deadline". */
+    readonly detail?: string,
   ) {
     super(message);
   }
@@ -22,6 +24,7 @@ export class BenchError extends Error {
 
 /** A short, stable label for an error, used to count errors by kind in the results. */
 export function errorKind(err: unknown): string {
+  if (err instanceof BenchError && err.detail) return `${err.code} (${err.detail})`;
   if (err && typeof err === "object" && "code" in err && typeof err.code === "string") return err.code;
   if (err instanceof Error) return err.name;
   return "unknown";

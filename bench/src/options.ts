@@ -21,6 +21,8 @@ export interface BenchOptions {
   phaseBudgetMs?: number;
   /** The sweep starts no new device after this long (default 15 min). */
   sweepBudgetMs?: number;
+  /** Pause before each RSS reading, so garbage from enrolling is not counted (default 3 s). */
+  sweepSettleMs?: number;
   /** Enrollments before measuring (JIT, connection pools); not recorded. */
   warmup?: number;
   /** Where <timestamp>.json/.md/.svg and latest.md go; default bench/results. */
@@ -68,6 +70,7 @@ export function resolveSettings(opts: BenchOptions): BenchSettings {
     replyTimeoutMs: opts.replyTimeoutMs ?? 60_000,
     phaseBudgetMs: opts.phaseBudgetMs ?? 300_000,
     sweepBudgetMs: opts.sweepBudgetMs ?? 900_000,
+    sweepSettleMs: opts.sweepSettleMs ?? 3000,
     warmup: opts.warmup ?? base.warmup,
   };
 }

@@ -46,10 +46,14 @@ export interface SweepPoint {
   devices: number;
   connected: number;
   enrolled: number;
-  /** Devices that did not enroll in time at this step. */
+  /** Devices that did not enroll in time at this step, and why (error code -> count). */
   failed: number;
+  failedKinds: Record<string, number>;
   enrollDurationMs: number;
   enrollPerSec: number;
+  /** Publish -> verified reply of this step's devices, in ms. */
+  latencyP50Ms: number;
+  latencyP99Ms: number;
   /** Gateway RSS just before the devices connected, and with all of them connected. */
   gatewayRssBaselineKiB: number;
   gatewayRssKiB: number;
@@ -98,6 +102,7 @@ export interface BenchSettings {
   replyTimeoutMs: number;
   phaseBudgetMs: number;
   sweepBudgetMs: number;
+  sweepSettleMs: number;
   /** Unrecorded enrollments (and floor pairs) before measuring. */
   warmup: number;
 }

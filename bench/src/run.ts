@@ -1,5 +1,5 @@
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { cpus, loadavg, tmpdir, totalmem } from "node:os";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { KubeRest, resolveKubeConfig } from "@devreg/kube";
@@ -13,6 +13,8 @@ import {
   startOperatorProcess,
 } from "./env/components.ts";
 import { checkFdLimit } from "./env/fd-limit.ts";
+import { loadAvg1, machineInfo } from "./env/machine.ts";
+import { profileFlags, takeHeapSnapshot } from "./env/profiling.ts";
 import type { Arrival } from "./load/arrivals.ts";
 import { type BenchOptions, resolveSettings } from "./options.ts";
 import { runDevreg } from "./phases/devreg.ts";
@@ -44,7 +46,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchRun> {
   checkFdLimit(Math.max(0, ...s.sweep));
   const startedAt = new Date();
   const t0 = performance.now();
-  const loadAvgStart = loadavg()[0] ?? 0;
+  const loadAvgStart = loadAvg1();
   const workDir = mkdtempSync(join(tmpdir(), "devreg-bench-"));
   const notes: string[] = [];
   const cleanups: Array<() => Promise<void>> = [];
@@ -67,14 +69,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchRun> {
       kubeconfig: cluster.kubeconfig,
       namespace,
       workDir,
-      nodeFlags: opts.profile
-        ? [
-            "--cpu-prof",
-            `--cpu-prof-dir=${profileDir}`,
-            "--heapsnapshot-signal=SIGUSR2",
-            `--diagnostic-dir=${profileDir}`,
-          ]
-        : [],
+      nodeFlags: opts.profile ? profileFlags(profileDir) : [],
     };
     const children: Child[] = [];
     cleanups.push(async () => {
@@ -204,15 +199,15 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchRun> {
         points: s.sweep,
         concurrency: s.concurrency,
         budgetMs: s.sweepBudgetMs,
+        settleMs: s.sweepSettleMs,
         gatewayPid: gateway.child.pid,
         pids,
         gatewayMetrics: probes.gatewayMetrics,
         log,
         onLargest: opts.profile
           ? async () => {
-              process.kill(gateway.child.pid, "SIGUSR2");
+              await takeHeapSnapshot(gateway.child.pid, probes.gatewayMetrics);
               notes.push(`gateway heap snapshot at ${Math.max(...s.sweep)} devices in ${profileDir}`);
-              await new Promise((r) => setTimeout(r, 15_000));
             }
           : undefined,
       });
@@ -227,15 +222,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchRun> {
       startedAt: startedAt.toISOString(),
       finishedAt: new Date().toISOString(),
       durationMs,
-      machine: {
-        cpus: cpus().length,
-        cpuModel: cpus()[0]?.model.trim() ?? "unknown",
-        memoryMiB: Math.round(totalmem() / 2 ** 20),
-        node: process.version,
-        platform: process.platform,
-        loadAvgStart,
-        loadAvgEnd: loadavg()[0] ?? 0,
-      },
+      machine: machineInfo(loadAvgStart),
       cluster: { kind: cluster.kind, server: cluster.server, namespace, floorNamespace },
       settings: s,
       phases,

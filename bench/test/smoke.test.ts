@@ -22,7 +22,8 @@ describe("npm run bench (smoke, 20 devices)", () => {
       burstCount: 20,
       pollingCount: 20,
       sweep: [20],
-      warmup: 5,
+      sweepSettleMs: 500,
+      warmup: 2,
       resultsDir,
       log: () => {},
     });

@@ -84,6 +84,8 @@ export const GatewayOptionsSchema = z.object({
     })
     .prefault({}),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** Where a new logger writes its JSON lines (the CLI keeps stdout for the public key). */
+  logStream: z.enum(["stdout", "stderr"]).default("stdout"),
   /** A pino logger to use instead of a new one (e.g. the CLI's). */
   logger: z.custom<Logger>((v) => typeof v === "object" && v !== null && "child" in v).optional(),
 });

@@ -58,7 +58,7 @@ async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
 /** Starts one gateway replica: informer, broker, HTTP and admin listeners. */
 export async function startGateway(opts: GatewayOptions): Promise<GatewayHandle> {
   const cfg = parseGatewayOptions(opts);
-  const log = createLogger(cfg.logLevel, cfg.logger, cfg.gatewayId);
+  const log = createLogger(cfg.logLevel, cfg.logger, cfg.gatewayId, cfg.logStream);
   const { signer, origin } = loadGatewayKey(cfg.key, cfg.keyFile);
   if (origin === "ephemeral")
     log.warn("no key or key file given: using an ephemeral key devices cannot pin across restarts");
@@ -108,13 +108,20 @@ export async function startGateway(opts: GatewayOptions): Promise<GatewayHandle>
       log.debug({ deviceId }, "deactivated device not connected here; it learns at its next enroll");
       return;
     }
-    const push = deactivationPush(
-      signer,
-      deviceId,
-      decision.deviceUUID,
-      decision.reason,
-      Math.floor(Date.now() / 1000),
-    );
+    let push: ReturnType<typeof deactivationPush>;
+    try {
+      push = deactivationPush(
+        signer,
+        deviceId,
+        decision.deviceUUID,
+        decision.reason,
+        Math.floor(Date.now() / 1000),
+      );
+    } catch (e) {
+      log.error({ deviceId, err: errorText(e) }, "deactivation notice could not be built; disconnecting");
+      client.close();
+      return;
+    }
     broker
       .pushAndDisconnect(client, push.frame)
       .then((sent) => {
@@ -326,7 +333,8 @@ export async function startGateway(opts: GatewayOptions): Promise<GatewayHandle>
       stopping = true;
       log.info({ inFlight, waiting: board.waiting }, "gateway stopping");
       const listenersClosed = broker!.stopAccepting();
-      httpServer?.close();
+      // Stop accepting HTTP now; keep-alive connections go idle-first, the rest after the flush.
+      const httpClosed = httpServer ? closeServer(httpServer) : Promise.resolve();
       httpServer?.closeIdleConnections();
       // Waiting requests get at most the grace period to be decided, then "pending".
       board.shortenDeadlines(cfg.stopGraceMs);
@@ -336,10 +344,8 @@ export async function startGateway(opts: GatewayOptions): Promise<GatewayHandle>
       await broker!.flush(1_000);
       await broker!.close();
       if (!(await within(listenersClosed, 2_000))) log.warn("listeners did not close within 2 s");
-      if (httpServer) {
-        httpServer.closeAllConnections();
-        await closeServer(httpServer);
-      }
+      httpServer?.closeAllConnections();
+      await within(httpClosed, 2_000);
       await board.informer.stop();
       rest.close();
       admin.closeAllConnections();

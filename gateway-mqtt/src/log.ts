@@ -21,8 +21,14 @@ export const REDACT_PATHS = [
   "*.password",
 ];
 
-export function createLogger(level: string, base?: Logger, gatewayId?: string): Logger {
+export function createLogger(
+  level: string,
+  base?: Logger,
+  gatewayId?: string,
+  stream: "stdout" | "stderr" = "stdout",
+): Logger {
   const bindings = { component: "gateway-mqtt", gatewayId };
   if (base) return base.child(bindings);
-  return pino({ level, redact: { paths: REDACT_PATHS, censor: "[redacted]" } }).child(bindings);
+  const dest = pino.destination({ fd: stream === "stderr" ? 2 : 1, sync: true });
+  return pino({ level, redact: { paths: REDACT_PATHS, censor: "[redacted]" } }, dest).child(bindings);
 }

@@ -1,17 +1,17 @@
+import { setPairing, startOperator } from "@devreg/operator";
 import mqtt from "mqtt";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { GatewayHandle } from "../src/index.ts";
 import {
   Cleanup,
+  TEST_LOG_LEVEL,
   type TestEnv,
   TestDevice,
   closedByBroker,
-  fakeOperator,
   metric,
   startTestGateway,
   subscribeResult,
   testEnv,
-  uuid4,
   verifiedReply,
   waitFor,
 } from "./helpers.ts";
@@ -24,8 +24,16 @@ const perTest = new Cleanup();
 
 beforeAll(async () => {
   env = await testEnv("gw-acl");
-  const op = fakeOperator(env.rest, env.ns, () => ({ phase: "Approved", deviceUUID: uuid4() }));
+  const op = await startOperator({
+    kubeconfig: env.kubeconfig,
+    namespace: env.ns,
+    httpPort: 0,
+    identity: "op-acl",
+    logLevel: TEST_LOG_LEVEL,
+  });
   suite.add(() => op.stop());
+  await op.waitForLeadership(20_000);
+  await setPairing(env.rest, env.ns, { enabled: true });
   gw = await startTestGateway(env, suite);
 });
 afterEach(() => perTest.run());

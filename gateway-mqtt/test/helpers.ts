@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { type DeviceRegistration, Informer, type KubeRest, Registrations } from "@devreg/kube";
+import { type KubeRest, Registrations } from "@devreg/kube";
 import {
   type DeviceKeyPair,
   type EnrollReply,
@@ -192,29 +192,6 @@ export async function closedByBroker(client: MqttClient, timeoutMs = 5_000): Pro
     new Promise<void>((resolve) => client.once("close", () => resolve())),
     new Promise((_, reject) => setTimeout(() => reject(new Error("client was not disconnected")), timeoutMs)),
   ]);
-}
-
-/**
- * Stand-in for the operator where a test needs to control decisions itself: watches the
- * namespace and writes the status `decide` returns for undecided registrations.
- */
-export function fakeOperator(
-  rest: KubeRest,
-  ns: string,
-  decide: (reg: DeviceRegistration) => DeviceRegistration["status"] | undefined,
-): { stop(): Promise<void> } {
-  const regs = new Registrations(rest, ns);
-  const inf = new Informer<DeviceRegistration>(rest, { path: regs.collectionPath() });
-  const handle = (reg: DeviceRegistration) => {
-    if (reg.status?.phase && reg.status.phase !== "Pending") return;
-    const status = decide(reg);
-    if (status) regs.patchStatus(reg.metadata.name, status).catch(() => {});
-  };
-  inf.on("add", handle);
-  inf.on("update", handle);
-  inf.on("error", () => {});
-  inf.start();
-  return { stop: () => inf.stop() };
 }
 
 export function uuid4(): string {

@@ -70,14 +70,15 @@ describe("runLoad", () => {
       arrival: { mode: "burst" },
       concurrency: 2,
       task: async (i) => {
-        if (i % 3 === 0) throw new BenchError("E_TIMEOUT", "no reply");
+        if (i === 0) throw new BenchError("E_TIMEOUT", "no reply");
+        if (i === 3) throw new BenchError("E_TIMEOUT", "no reply", "failed: deadline");
         if (i === 5) throw new Error("plain");
         return 5;
       },
     });
     expect(out.ok).toBe(3);
     expect(out.errors).toBe(3);
-    expect(out.errorKinds).toEqual({ E_TIMEOUT: 2, Error: 1 });
+    expect(out.errorKinds).toEqual({ E_TIMEOUT: 1, "E_TIMEOUT (failed: deadline)": 1, Error: 1 });
     expect(out.latency.count).toBe(3);
   });
 

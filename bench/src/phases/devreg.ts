@@ -51,6 +51,7 @@ export async function enrollOne(target: DeviceTarget, stayConnected: boolean): P
     throw new BenchError(
       code,
       `device ${outcome.deviceId} ended ${outcome.phase} (${why}, last: ${outcome.lastError ?? "-"})`,
+      `${outcome.phase}: ${why}${outcome.lastError ? `, last ${outcome.lastError}` : ""}`,
     );
   }
   if (publishedAt === undefined || enrolledAt === undefined) {

@@ -74,3 +74,12 @@ describe("renderMarkdown gateway limits", () => {
     expect(md).toContain("- sweep 1000: the gateway counted refused connect_rate × 4");
   });
 });
+
+describe("renderMarkdown sweep failures", () => {
+  it("lists failed sweep devices by reason", () => {
+    const r = exampleResult();
+    r.sweep[1]!.failed = 16;
+    r.sweep[1]!.failedKinds = { E_TIMEOUT: 16 };
+    expect(renderMarkdown(r)).toContain("- sweep 1000: 16 devices failed: E_TIMEOUT × 16");
+  });
+});

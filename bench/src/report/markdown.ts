@@ -130,6 +130,7 @@ export function renderMarkdown(r: BenchResult): string {
           "connected",
           "enrolled",
           "enroll/s",
+          "p50 / p99 ms",
           "gateway RSS before",
           "gateway RSS after",
           "KiB/device",
@@ -139,10 +140,15 @@ export function renderMarkdown(r: BenchResult): string {
         r.sweep.map(sweepRow),
       ),
     );
-    const limited = r.sweep.filter((s) => isGatewayLimited(s.gatewayCounts));
-    if (limited.length > 0) lines.push("");
-    for (const s of limited)
-      lines.push(`- sweep ${s.devices}: the gateway counted ${formatKinds(s.gatewayCounts!)}`);
+    const troubled = r.sweep.filter((s) => isGatewayLimited(s.gatewayCounts) || s.failed > 0);
+    if (troubled.length > 0) lines.push("");
+    for (const s of troubled) {
+      if (s.failed > 0)
+        lines.push(`- sweep ${s.devices}: ${s.failed} devices failed: ${formatKinds(s.failedKinds)}`);
+      if (isGatewayLimited(s.gatewayCounts)) {
+        lines.push(`- sweep ${s.devices}: the gateway counted ${formatKinds(s.gatewayCounts!)}`);
+      }
+    }
   }
   lines.push("");
   lines.push("## CPU split, whole run");
@@ -218,6 +224,7 @@ function sweepRow(s: SweepPoint): string[] {
     String(s.connected),
     String(s.enrolled),
     s.enrollPerSec.toFixed(1),
+    `${ms(s.latencyP50Ms)} / ${ms(s.latencyP99Ms)}`,
     mib(s.gatewayRssBaselineKiB),
     mib(s.gatewayRssKiB),
     s.rssPerDeviceKiB.toFixed(1),

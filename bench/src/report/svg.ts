@@ -153,10 +153,8 @@ export function rssPanel(sweep: SweepPoint[], top: number, left: number, width: 
   const ty = y(TARGETS.rssPerDeviceKiB);
   out.push(line(m.l, ty, width - m.r, ty, "#d62728", ` stroke-dasharray="5,4"`));
   out.push(
-    text(width - m.r, ty - 4, `target ${TARGETS.rssPerDeviceKiB} KiB`, {
-      "text-anchor": "end",
-      fill: "#d62728",
-    }),
+    // Left end: the curve falls towards the target on the right, where a label would collide.
+    text(m.l + 4, ty - 4, `target ${TARGETS.rssPerDeviceKiB} KiB`, { fill: "#d62728" }),
   );
   const coords = pts.map((s): [number, number] => [x(s.devices), y(Math.max(0, s.rssPerDeviceKiB))]);
   out.push(`<path d="${pathD(coords)}" fill="none" stroke="${SYSTEM_COLOR.devreg}" stroke-width="2"/>`);

@@ -114,6 +114,7 @@ export function registerGateway(program: Command): void {
         decisionTimeoutMs: Math.round(o.decisionTimeout * 1000),
         limits: { maxKubeWritesInFlight: Math.floor(o.maxWrites) },
         logLevel: o.logLevel as GatewayOptions["logLevel"],
+        logStream: "stderr", // stdout carries only the public key
       };
       const gw = await startGateway(opts);
       progress(

@@ -57,7 +57,14 @@ export class DecisionBoard {
     this.informer.on("update", (obj, old) => {
       const now = decisionOf(obj);
       const before = decisionOf(old);
-      if (now && (before === undefined || before.status !== now.status)) this.onDecided(obj, now, before);
+      if (now && (before === undefined || before.status !== now.status)) {
+        // A throwing listener must not break the shared watch (it would re-list and back off).
+        try {
+          this.onDecided(obj, now, before);
+        } catch {
+          // onDecided logs its own failures; nothing else to do here
+        }
+      }
       this.observe(obj);
     });
   }
