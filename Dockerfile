@@ -12,7 +12,8 @@ COPY gateway-mqtt/package.json gateway-mqtt/
 COPY operator/package.json operator/
 COPY bench/package.json bench/
 COPY cli/package.json cli/
-RUN npm ci --omit=dev --no-audit --no-fund
+# npm install (not ci): it honours the lockfile but tolerates optional platform packages a mirror lacks.
+RUN npm install --omit=dev --no-audit --no-fund
 
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production
