@@ -8,7 +8,8 @@ export type BenchErrorCode =
   | "E_REJECTED"
   | "E_BAD_REPLY"
   | "E_NO_PROCFS"
-  | "E_TIMEOUT";
+  | "E_TIMEOUT"
+  | "E_INTERRUPTED";
 
 export class BenchError extends Error {
   override readonly name = "BenchError";

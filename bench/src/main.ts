@@ -16,8 +16,18 @@ async function main(): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
+  const abort = new AbortController();
+  // `on`, not `once`: Ctrl-C reaches us from the terminal and again through the tsx wrapper,
+  // and a second default-handled SIGINT would kill us halfway through stopping the control plane.
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (abort.signal.aborted) return;
+    process.stderr.write(`bench: ${sig}, stopping the components and the control plane\n`);
+    abort.abort();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
   try {
-    const { result, files } = await runBench(parsed.options);
+    const { result, files } = await runBench({ ...parsed.options, signal: abort.signal });
     if (parsed.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     else
       process.stdout.write(
@@ -28,6 +38,8 @@ async function main(): Promise<number> {
     const code =
       e instanceof BenchError || (e as { code?: unknown }).code ? ` [${(e as { code: string }).code}]` : "";
     process.stderr.write(`bench failed${code}: ${(e as Error).message}\n`);
+    // Interrupted: the components are stopped; leftover sockets and timers must not keep us alive.
+    if (abort.signal.aborted) process.exit(130);
     return 1;
   }
 }

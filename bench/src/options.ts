@@ -32,6 +32,8 @@ export interface BenchOptions {
   /** Keep the work dir (component logs, gateway key, profiles) instead of deleting it. */
   keepLogs?: boolean;
   log?: (line: string) => void;
+  /** Aborting stops the run: children and the private control plane are stopped, nothing is written. */
+  signal?: AbortSignal;
 }
 
 export const FULL = {

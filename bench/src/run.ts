@@ -13,6 +13,7 @@ import {
   startOperatorProcess,
 } from "./env/components.ts";
 import { checkFdLimit } from "./env/fd-limit.ts";
+import { BenchError } from "./errors.ts";
 import { loadAvg1, machineInfo } from "./env/machine.ts";
 import { profileFlags, takeHeapSnapshot } from "./env/profiling.ts";
 import type { Arrival } from "./load/arrivals.ts";
@@ -41,6 +42,34 @@ export interface BenchRun {
  * then the scale sweep, on one control plane; writes the result files and returns them.
  */
 export async function runBench(opts: BenchOptions = {}): Promise<BenchRun> {
+  const { signal } = opts;
+  const hooks: RunHooks = {};
+  if (!signal) return runUntilDone(opts, hooks);
+  if (signal.aborted) throw new BenchError("E_INTERRUPTED", "interrupted before it started");
+  // A phase cannot be cancelled midway: an abort stops the children and the control plane
+  // (the same cleanup as a failure), then stops waiting for the run.
+  let onAbort = () => {};
+  const interrupted = new Promise<never>((_, reject) => {
+    onAbort = () => {
+      void (hooks.cleanup?.() ?? Promise.resolve()).then(() =>
+        reject(new BenchError("E_INTERRUPTED", "interrupted")),
+      );
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([runUntilDone(opts, hooks), interrupted]);
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
+}
+
+interface RunHooks {
+  /** Set once the run has something to clean up; idempotent. */
+  cleanup?: () => Promise<void>;
+}
+
+async function runUntilDone(opts: BenchOptions, hooks: RunHooks): Promise<BenchRun> {
   const s = resolveSettings(opts);
   const log = opts.log ?? ((l: string) => process.stderr.write(`[bench] ${l}\n`));
   checkFdLimit(Math.max(0, ...s.sweep));
@@ -50,9 +79,14 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchRun> {
   const workDir = mkdtempSync(join(tmpdir(), "devreg-bench-"));
   const notes: string[] = [];
   const cleanups: Array<() => Promise<void>> = [];
-  const cleanup = async () => {
-    for (const c of cleanups.reverse()) await c().catch((e: Error) => log(`cleanup: ${e.message}`));
+  let cleaned: Promise<void> | undefined;
+  const cleanup = () => {
+    cleaned ??= (async () => {
+      for (const c of cleanups.reverse()) await c().catch((e: Error) => log(`cleanup: ${e.message}`));
+    })();
+    return cleaned;
   };
+  hooks.cleanup = cleanup;
 
   try {
     const cluster = await openCluster({ kubeconfig: opts.kubeconfig, log });

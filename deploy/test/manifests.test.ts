@@ -66,7 +66,17 @@ describe("deploy/ (kustomize) on the real apiserver", () => {
 
   it("runs every pod with restricted security, probes, resources and graceful termination", () => {
     for (const d of docs.filter((x) => x.kind === "Deployment")) {
-      const pod = (d.spec as { template: { spec: Record<string, any> } }).template.spec;
+      interface Container {
+        securityContext?: unknown;
+        readinessProbe?: { httpGet?: { path?: string } };
+        livenessProbe?: { httpGet?: { path?: string } };
+        resources: { requests?: unknown; limits?: unknown };
+      }
+      const pod = (
+        d.spec as {
+          template: { spec: { securityContext?: unknown; terminationGracePeriodSeconds?: number; containers: Container[] } };
+        }
+      ).template.spec;
       expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
       expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(0);
       for (const c of pod.containers) {

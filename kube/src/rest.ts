@@ -29,6 +29,8 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
+const USER_AGENT = `devreg/0.1.0 (node ${process.version})`;
+
 type TlsOptions = Pick<https.RequestOptions, "ca" | "cert" | "key" | "rejectUnauthorized" | "servername"> & {
   headers?: Record<string, string>;
 };
@@ -99,7 +101,8 @@ export class KubeRest {
       key: this.tls.key,
       rejectUnauthorized: this.tls.rejectUnauthorized,
       servername: this.tls.servername,
-      headers: { ...this.tls.headers, accept: "application/json" },
+      // The User-Agent names the field manager when a caller sets none (audit trail).
+      headers: { ...this.tls.headers, accept: "application/json", "user-agent": USER_AGENT },
     };
   }
 

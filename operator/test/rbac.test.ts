@@ -74,11 +74,15 @@ describe("the operator's RBAC in deploy/rbac is enough, and no more", () => {
     await waitForPhase(regs, b.metadata.name, "Rejected");
     await regs.patch(a.metadata.name, { spec: { deactivate: true } });
     await waitForPhase(regs, a.metadata.name, "Deactivated");
-    const m = await op.metrics();
+    // The metric moves when the operator gets its PATCH response, which can trail our GET.
+    const deactivated = /devreg_operator_decisions_total\{outcome="Deactivated",reason="DeactivatedByAdmin"\} 1/;
+    const m = await waitFor("the Deactivated decision metric", async () => {
+      const text = await op?.metrics();
+      return text && deactivated.test(text) ? text : undefined;
+    });
     // No error samples at all (a labelled counter prints samples only once incremented).
     expect(m).toContain("# TYPE devreg_operator_reconcile_errors_total counter");
     expect(m).not.toMatch(/devreg_operator_reconcile_errors_total\{/);
-    expect(m).toMatch(/devreg_operator_decisions_total\{outcome="Deactivated",reason="DeactivatedByAdmin"\} 1/);
     expect(m).toContain("devreg_operator_events_failed_total 0");
   });
 
