@@ -189,8 +189,9 @@ export async function clusterUp(opts: UpOptions = {}): Promise<ClusterState> {
     rmSync(stateDir, { recursive: true, force: true });
   }
 
-  const etcdBin = ensureEtcd();
+  // The build script also installs Debian's etcd-server, so on a fresh machine it runs first.
   const apiserverBin = ensureApiserver({ build: opts.build ?? true, log });
+  const etcdBin = ensureEtcd();
   mkdirSync(join(stateDir, "logs"), { recursive: true, mode: 0o700 });
   const pki = createPki(join(stateDir, "pki"));
   const [etcdClientPort, etcdPeerPort, apiserverPort] = [await freePort(), await freePort(), await freePort()];
