@@ -1,15 +1,15 @@
-import { setPairing, startOperator } from "@devreg/operator";
+import { setPairing } from "@devreg/operator";
 import mqtt from "mqtt";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { GatewayHandle } from "../src/index.ts";
 import {
   Cleanup,
-  TEST_LOG_LEVEL,
   type TestEnv,
   TestDevice,
   closedByBroker,
   metric,
   startTestGateway,
+  startTestOperator,
   subscribeResult,
   testEnv,
   verifiedReply,
@@ -24,15 +24,7 @@ const perTest = new Cleanup();
 
 beforeAll(async () => {
   env = await testEnv("gw-acl");
-  const op = await startOperator({
-    kubeconfig: env.kubeconfig,
-    namespace: env.ns,
-    httpPort: 0,
-    identity: "op-acl",
-    logLevel: TEST_LOG_LEVEL,
-  });
-  suite.add(() => op.stop());
-  await op.waitForLeadership(20_000);
+  await startTestOperator(env, suite, "op-acl");
   await setPairing(env.rest, env.ns, { enabled: true });
   gw = await startTestGateway(env, suite);
 });

@@ -1,14 +1,14 @@
-import { type OperatorHandle, setPairing, startOperator } from "@devreg/operator";
+import { setPairing } from "@devreg/operator";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { GatewayHandle } from "../src/index.ts";
 import {
   Cleanup,
-  TEST_LOG_LEVEL,
   type TestEnv,
   TestDevice,
   closedByBroker,
   metric,
   startTestGateway,
+  startTestOperator,
   testEnv,
   verifiedReply,
   waitFor,
@@ -17,22 +17,13 @@ import {
 // Deactivation: pushed to the connected device, which is then disconnected; a later
 // enroll with the same key is answered "deactivated" with the kept UUID, never a new one.
 let env: TestEnv;
-let operator: OperatorHandle;
 let gw: GatewayHandle;
 const suite = new Cleanup();
 const perTest = new Cleanup();
 
 beforeAll(async () => {
   env = await testEnv("gw-deact");
-  operator = await startOperator({
-    kubeconfig: env.kubeconfig,
-    namespace: env.ns,
-    httpPort: 0,
-    identity: "op-deact",
-    logLevel: TEST_LOG_LEVEL,
-  });
-  suite.add(() => operator.stop());
-  await operator.waitForLeadership(20_000);
+  await startTestOperator(env, suite, "op-deact");
   await setPairing(env.rest, env.ns, { enabled: true });
   gw = await startTestGateway(env, suite);
 });

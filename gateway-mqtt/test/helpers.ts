@@ -12,6 +12,7 @@ import {
   requestTopic,
   verifyEnrollReply,
 } from "@devreg/protocol";
+import { type OperatorHandle, startOperator } from "@devreg/operator";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import { freshNamespace, testKube } from "../../kube/test-support/kube.ts";
 import { type GatewayHandle, type GatewayOptions, startGateway } from "../src/index.ts";
@@ -48,6 +49,20 @@ export class Cleanup {
 }
 
 export const TEST_LOG_LEVEL = (process.env.DEVREG_TEST_LOG ?? "silent") as GatewayOptions["logLevel"];
+
+/** The real operator for this file's namespace, leading before it returns; stopped by `cleanup`. */
+export async function startTestOperator(env: TestEnv, cleanup: Cleanup, identity: string): Promise<OperatorHandle> {
+  const op = await startOperator({
+    kubeconfig: env.kubeconfig,
+    namespace: env.ns,
+    httpPort: 0,
+    identity,
+    logLevel: TEST_LOG_LEVEL,
+  });
+  cleanup.add(() => op.stop());
+  await op.waitForLeadership(20_000);
+  return op;
+}
 
 /** A gateway on ephemeral loopback ports. */
 export async function startTestGateway(

@@ -1,14 +1,14 @@
 import { freshNamespace } from "../../kube/test-support/kube.ts";
-import { type OperatorHandle, setPairing, startOperator } from "@devreg/operator";
+import { setPairing } from "@devreg/operator";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { GatewayHandle } from "../src/index.ts";
 import {
   Cleanup,
-  TEST_LOG_LEVEL,
   type TestEnv,
   TestDevice,
   metric,
   startTestGateway,
+  startTestOperator,
   testEnv,
   verifiedReply,
   waitFor,
@@ -17,22 +17,13 @@ import {
 // POST /enroll: the same signed request as JSON or application/cbor, the same pipeline,
 // and a status code per reply status (README "HTTP").
 let env: TestEnv;
-let operator: OperatorHandle;
 let gw: GatewayHandle;
 const suite = new Cleanup();
 const perTest = new Cleanup();
 
 beforeAll(async () => {
   env = await testEnv("gw-http");
-  operator = await startOperator({
-    kubeconfig: env.kubeconfig,
-    namespace: env.ns,
-    httpPort: 0,
-    identity: "op-http",
-    logLevel: TEST_LOG_LEVEL,
-  });
-  suite.add(() => operator.stop());
-  await operator.waitForLeadership(20_000);
+  await startTestOperator(env, suite, "op-http");
   gw = await startTestGateway(env, suite);
 });
 afterEach(() => perTest.run());

@@ -3,17 +3,17 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Registrations } from "@devreg/kube";
-import { type OperatorHandle, setPairing, startOperator } from "@devreg/operator";
+import { setPairing } from "@devreg/operator";
 import { freshNamespace } from "../../kube/test-support/kube.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GatewayHandle } from "../src/index.ts";
 import {
   Cleanup,
-  TEST_LOG_LEVEL,
   type TestEnv,
   TestDevice,
   metric,
   startTestGateway,
+  startTestOperator,
   testEnv,
   uuid4,
   verifiedReply,
@@ -23,22 +23,13 @@ import {
 // A third-party client (Debian's mosquitto-clients) against the gateway: the ACL holds,
 // and a request built here and sent by mosquitto is answered with a verifiable reply.
 let env: TestEnv;
-let operator: OperatorHandle;
 let gw: GatewayHandle;
 const suite = new Cleanup();
 const dir = mkdtempSync(join(tmpdir(), "devreg-mosq-"));
 
 beforeAll(async () => {
   env = await testEnv("gw-mosq");
-  operator = await startOperator({
-    kubeconfig: env.kubeconfig,
-    namespace: env.ns,
-    httpPort: 0,
-    identity: "op-mosq",
-    logLevel: TEST_LOG_LEVEL,
-  });
-  suite.add(() => operator.stop());
-  await operator.waitForLeadership(20_000);
+  await startTestOperator(env, suite, "op-mosq");
   await setPairing(env.rest, env.ns, { enabled: true });
   gw = await startTestGateway(env, suite);
 });

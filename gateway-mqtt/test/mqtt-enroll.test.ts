@@ -1,36 +1,27 @@
 import { LABEL_DEVICE_ID, LABEL_GATEWAY } from "@devreg/kube";
-import { type OperatorHandle, setPairing, startOperator } from "@devreg/operator";
+import { setPairing } from "@devreg/operator";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { GatewayHandle } from "../src/index.ts";
 import {
   Cleanup,
-  TEST_LOG_LEVEL,
   type TestEnv,
   TestDevice,
   metric,
   startTestGateway,
+  startTestOperator,
   subscribeResult,
   testEnv,
 } from "./helpers.ts";
 
 // Enrollment over MQTT against the real apiserver and the real operator.
 let env: TestEnv;
-let operator: OperatorHandle;
 let gw: GatewayHandle;
 const suite = new Cleanup();
 const perTest = new Cleanup();
 
 beforeAll(async () => {
   env = await testEnv("gw-enroll");
-  operator = await startOperator({
-    kubeconfig: env.kubeconfig,
-    namespace: env.ns,
-    httpPort: 0,
-    identity: "op-enroll",
-    logLevel: TEST_LOG_LEVEL,
-  });
-  suite.add(() => operator.stop());
-  await operator.waitForLeadership(20_000);
+  await startTestOperator(env, suite, "op-enroll");
   gw = await startTestGateway(env, suite);
 });
 afterEach(() => perTest.run());

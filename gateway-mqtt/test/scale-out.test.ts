@@ -1,5 +1,5 @@
 import { LABEL_GATEWAY, Registrations } from "@devreg/kube";
-import { type OperatorHandle, setPairing, startOperator } from "@devreg/operator";
+import { setPairing } from "@devreg/operator";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -8,11 +8,11 @@ import { freshNamespace, kubeconfigForToken, serviceAccountToken } from "../../k
 import type { GatewayHandle } from "../src/index.ts";
 import {
   Cleanup,
-  TEST_LOG_LEVEL,
   type TestEnv,
   TestDevice,
   closedByBroker,
   startTestGateway,
+  startTestOperator,
   testEnv,
   uuid4,
   waitFor,
@@ -21,7 +21,6 @@ import {
 // Several replicas behind one Service: each watches only registrations labelled with its
 // own id; a re-enroll that lands on another replica still works (README "Scale-out").
 let env: TestEnv;
-let operator: OperatorHandle;
 let a: GatewayHandle;
 let b: GatewayHandle;
 const suite = new Cleanup();
@@ -29,15 +28,7 @@ const perTest = new Cleanup();
 
 beforeAll(async () => {
   env = await testEnv("gw-scale");
-  operator = await startOperator({
-    kubeconfig: env.kubeconfig,
-    namespace: env.ns,
-    httpPort: 0,
-    identity: "op-scale",
-    logLevel: TEST_LOG_LEVEL,
-  });
-  suite.add(() => operator.stop());
-  await operator.waitForLeadership(20_000);
+  await startTestOperator(env, suite, "op-scale");
   await setPairing(env.rest, env.ns, { enabled: true });
   // Both replicas share the gateway key, as replicas behind one Service must.
   const key = new Uint8Array(32).fill(9);
