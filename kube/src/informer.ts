@@ -3,7 +3,7 @@ import { KubeError, isKubeError } from "./errors.ts";
 import type { KubeRest } from "./rest.ts";
 import type { KubeList, ObjectMeta } from "./types.ts";
 
-export interface InformerOptions {
+export interface InformerOptions<T = unknown> {
   /** Collection path, e.g. /api/v1/namespaces/ns/configmaps */
   path: string;
   labelSelector?: string;
@@ -14,6 +14,20 @@ export interface InformerOptions {
   watchTimeoutSeconds?: number;
   backoffInitialMs?: number;
   backoffMaxMs?: number;
+  /**
+   * Applied to every object before it is cached or emitted (client-go's SetTransform), e.g.
+   * to drop metadata.managedFields: ~3.6 KiB per DeviceRegistration that a cache of 10,000
+   * would otherwise keep for nothing.
+   */
+  transform?: (obj: T) => T;
+}
+
+/** An Informer transform that drops metadata.managedFields (for caches that never read it). */
+export function dropManagedFields<T extends { metadata: ObjectMeta }>(obj: T): T {
+  if ((obj.metadata as { managedFields?: unknown }).managedFields !== undefined) {
+    delete (obj.metadata as { managedFields?: unknown }).managedFields;
+  }
+  return obj;
 }
 
 export interface InformerEvents<T> {
@@ -48,7 +62,7 @@ export class Informer<T extends { metadata: ObjectMeta }> extends EventEmitter<I
 
   constructor(
     private readonly rest: KubeRest,
-    private readonly opts: InformerOptions,
+    private readonly opts: InformerOptions<T>,
   ) {
     super();
   }
@@ -114,9 +128,9 @@ export class Informer<T extends { metadata: ObjectMeta }> extends EventEmitter<I
             timeoutSeconds: Math.min(this.opts.watchTimeoutSeconds ?? 300, Math.ceil(resyncMs / 1000)),
           },
           (ev) => {
-            const obj = ev.object;
-            if (obj.metadata?.resourceVersion) this.resourceVersion = obj.metadata.resourceVersion;
+            if (ev.object.metadata?.resourceVersion) this.resourceVersion = ev.object.metadata.resourceVersion;
             if (ev.type === "BOOKMARK") return;
+            const obj = this.opts.transform ? this.opts.transform(ev.object) : ev.object;
             const key = keyOf(obj.metadata);
             const old = this.store.get(key);
             if (ev.type === "DELETED") {
@@ -170,7 +184,8 @@ export class Informer<T extends { metadata: ObjectMeta }> extends EventEmitter<I
       cont = page.metadata.continue || undefined;
       rv = page.metadata.resourceVersion;
     } while (cont);
-    for (const obj of items) {
+    for (const item of items) {
+      const obj = this.opts.transform ? this.opts.transform(item) : item;
       const key = keyOf(obj.metadata);
       seen.add(key);
       const old = this.store.get(key);

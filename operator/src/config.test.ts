@@ -13,6 +13,7 @@ describe("parseOperatorConfig", () => {
       retryPeriodMs: 2_000,
       httpPort: 8080,
       logLevel: "info",
+      approvalEvents: false,
     });
     expect(a.identity).not.toBe(b.identity);
   });
@@ -49,5 +50,12 @@ describe("parseOperatorConfig", () => {
     const o = optionsFromEnv({ DEVREG_NAMESPACE: "fleet", DEVREG_OPERATOR_CONCURRENCY: "8", POD_NAME: "op-0", DEVREG_LEASE_DURATION: "20s" });
     expect(o).toEqual({ namespace: "fleet", concurrency: "8", identity: "op-0", leaseDurationMs: "20s" });
     expect(parseOperatorConfig(o)).toMatchObject({ namespace: "fleet", concurrency: 8, identity: "op-0", leaseDurationMs: 20_000 });
+  });
+
+  it("approval Events: off by default, on from a boolean or the env's text; anything else is refused", () => {
+    expect(parseOperatorConfig({ approvalEvents: true }).approvalEvents).toBe(true);
+    expect(parseOperatorConfig(optionsFromEnv({ DEVREG_APPROVAL_EVENTS: "true" })).approvalEvents).toBe(true);
+    expect(parseOperatorConfig(optionsFromEnv({ DEVREG_APPROVAL_EVENTS: "false" })).approvalEvents).toBe(false);
+    expect(() => parseOperatorConfig({ approvalEvents: "yes" })).toThrow(/approvalEvents/);
   });
 });

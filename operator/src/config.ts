@@ -45,6 +45,16 @@ export const operatorConfigSchema = z
     eventConcurrency: int(1, 16).default(2),
     eventQps: z.coerce.number().positive().default(10),
     eventBurst: int(1, 10_000).default(25),
+    /**
+     * An Event per approval. Off by default: approvals are the routine, high-volume path (a
+     * fleet enrolls thousands at once), and each Event is one more apiserver write and etcd
+     * entry per device. The approval is on record anyway in the status (Approved condition),
+     * the decision log and devreg_operator_decisions_total. Rejections, deactivations,
+     * reactivations and pairing changes always get an Event.
+     */
+    approvalEvents: z
+      .union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")])
+      .default(false),
     /** Full re-list of the informers this often. */
     resyncMs: positiveMs.default(5 * 60_000),
   })
@@ -84,6 +94,7 @@ export const ENV_VARS = {
   renewDeadlineMs: "DEVREG_RENEW_DEADLINE",
   retryPeriodMs: "DEVREG_RETRY_PERIOD",
   logLevel: "DEVREG_LOG_LEVEL",
+  approvalEvents: "DEVREG_APPROVAL_EVENTS",
 } as const satisfies Partial<Record<keyof OperatorConfig, string>>;
 
 /**

@@ -3,7 +3,7 @@ import type { DeviceRegistration, DeviceRegistrationStatus } from "@devreg/kube"
 import { deviceIdFromPublicKey } from "@devreg/protocol";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { CONDITION_APPROVED, type DecideContext, type Decision, deactivateManager, decide, isUpToDate } from "./decide.ts";
+import { CONDITION_APPROVED, type DecideContext, type Decision, compactManagedFields, deactivateManager, decide, isUpToDate } from "./decide.ts";
 import { type PairingState, parsePairing } from "./pairing.ts";
 
 const NOW = new Date("2025-06-01T12:00:00Z");
@@ -220,6 +220,21 @@ describe("decide: deactivate and reactivate", () => {
       observedGeneration: 2,
     });
     expect(d.status.conditions?.[0]).toMatchObject({ status: "False", reason: "DeactivatedByAdmin", lastTransitionTime: "2025-06-01T12:00:01Z" });
+  });
+
+  it("the informer's compactManagedFields keeps exactly what deactivateManager reads", () => {
+    const deact = approvedThenDeactivated();
+    const before = JSON.stringify(deact.metadata).length;
+    const compact = compactManagedFields(structuredClone(deact));
+    expect(deactivateManager(compact)).toBe("kubectl-patch");
+    expect((compact.metadata as { managedFields?: unknown[] }).managedFields).toEqual([
+      { manager: "kubectl-patch", operation: "Update", time: "2025-06-01T11:00:00Z", fieldsV1: { "f:spec": { "f:deactivate": {} } } },
+    ]);
+    expect(JSON.stringify(compact.metadata).length).toBeLessThan(before);
+    // No entry owns spec.deactivate: the field goes away altogether.
+    const plain = { ...deact, metadata: { ...deact.metadata, managedFields: managed("x").slice(0, 1) } } as DeviceRegistration;
+    expect(compactManagedFields(plain).metadata).not.toHaveProperty("managedFields");
+    expect(deactivateManager(plain)).toBeUndefined();
   });
 
   it("reactivates to Approved with the same UUID (reason Reactivated)", () => {

@@ -237,6 +237,25 @@ export function deactivateManager(reg: DeviceRegistration): string | undefined {
   return best?.manager;
 }
 
+/**
+ * Informer transform: keeps of metadata.managedFields only what deactivateManager reads (the
+ * entries owning spec.deactivate, without their other fields). The full list is ~3.6 KiB per
+ * registration, and the operator caches every registration. Mutates and returns `reg`.
+ */
+export function compactManagedFields(reg: DeviceRegistration): DeviceRegistration {
+  const meta = reg.metadata as { managedFields?: ManagedFieldsEntry[] };
+  if (!meta.managedFields) return reg;
+  const kept: ManagedFieldsEntry[] = [];
+  for (const e of meta.managedFields) {
+    const spec = e.fieldsV1?.["f:spec"];
+    if (e.subresource || !e.manager || !spec || !("f:deactivate" in spec)) continue;
+    kept.push({ manager: e.manager, operation: e.operation, time: e.time, fieldsV1: { "f:spec": { "f:deactivate": {} } } });
+  }
+  if (kept.length > 0) meta.managedFields = kept;
+  else delete meta.managedFields;
+  return reg;
+}
+
 function adminDecidedBy(reg: DeviceRegistration): string {
   const manager = deactivateManager(reg);
   return manager ? `${DecidedBy.Admin}:${manager}` : DecidedBy.Admin;

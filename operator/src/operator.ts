@@ -16,7 +16,7 @@ import { deviceIdFromPublicKey } from "@devreg/protocol";
 import { type Logger, pino } from "pino";
 import { v4 as uuidv4 } from "uuid";
 import { type OperatorConfig, type OperatorOptions, parseOperatorConfig } from "./config.ts";
-import { isUpToDate } from "./decide.ts";
+import { compactManagedFields, isUpToDate } from "./decide.ts";
 import { OperatorError } from "./errors.ts";
 import { EventRecorder } from "./events.ts";
 import { type ProbeServer, startProbeServer } from "./http-server.ts";
@@ -105,7 +105,11 @@ export async function startOperator(opts: OperatorOptions = {}): Promise<Operato
   const recordEvent = recorder.record.bind(recorder);
 
   const regs = new Registrations(api, ns);
-  const regInformer = new Informer<DeviceRegistration>(api, { path: regs.collectionPath(), resyncMs: cfg.resyncMs });
+  const regInformer = new Informer<DeviceRegistration>(api, {
+    path: regs.collectionPath(),
+    resyncMs: cfg.resyncMs,
+    transform: compactManagedFields,
+  });
   const cmInformer = new Informer<ConfigMap>(api, {
     path: `/api/v1/namespaces/${encodeURIComponent(ns)}/configmaps`,
     fieldSelector: `metadata.name=${PAIRING_CONFIGMAP}`,
@@ -119,6 +123,7 @@ export async function startOperator(opts: OperatorOptions = {}): Promise<Operato
     keyIndex,
     pairing: () => pairingCtl.state(),
     recordEvent,
+    approvalEvents: cfg.approvalEvents,
     metrics,
     log,
     newUUID: uuidv4,

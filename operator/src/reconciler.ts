@@ -26,6 +26,8 @@ export interface ReconcilerDeps {
   keyIndex: KeyIndex;
   pairing: () => PairingState;
   recordEvent: (ref: ObjectRef, type: "Normal" | "Warning", reason: string, message: string) => void;
+  /** Also record an Event for each approval (see OperatorConfig.approvalEvents). */
+  approvalEvents?: boolean;
   metrics: OperatorMetrics;
   log: Logger;
   newUUID: () => string;
@@ -140,7 +142,7 @@ export class Reconciler {
       { registration: metadata.name, namespace, phase: t.phase, reason: t.reason, deviceUUID, decidedBy: t.decidedBy },
       "decision",
     );
-    this.d.recordEvent(
+    if (t.eventReason !== "Approved" || this.d.approvalEvents) this.d.recordEvent(
       {
         apiVersion: obj.apiVersion,
         kind: obj.kind,

@@ -62,7 +62,7 @@ describe("the operator's RBAC in deploy/rbac is enough, and no more", () => {
 
   it("the operator runs with only those Roles: leads, decides, records Events, closes an expired window", async () => {
     const regs = new Registrations(admin, ns);
-    op = await testOperator(saKubeconfig, ns);
+    op = await testOperator(saKubeconfig, ns, { approvalEvents: true });
     await op.waitForLeadership();
     await setPairing(admin, ns, { enabled: true, forSeconds: 2 });
     await waitFor("open", () => op?.pairing().open);

@@ -18,6 +18,7 @@ interface Flags {
   renewDeadline?: string;
   retryPeriod?: string;
   logLevel?: string;
+  approvalEvents?: boolean;
 }
 
 export function registerOperator(program: Command): void {
@@ -33,6 +34,7 @@ export function registerOperator(program: Command): void {
     .option("--renew-deadline <duration>", "leader gives up if not renewed in this long (env DEVREG_RENEW_DEADLINE; default 10s)")
     .option("--retry-period <duration>", "interval between lease attempts (env DEVREG_RETRY_PERIOD; default 2s)")
     .option("--log-level <level>", "fatal, error, warn, info, debug, trace, silent (env DEVREG_LOG_LEVEL; default info)")
+    .option("--approval-events", "also record an Event per approval; off by default, since a fleet enrolling makes thousands (env DEVREG_APPROVAL_EVENTS=true)")
     .action(async (f: Flags, cmd: Command) => {
       const { kubeconfig } = cmd.optsWithGlobals<{ kubeconfig?: string }>();
       const flags: Record<string, string | undefined> = {
@@ -45,6 +47,7 @@ export function registerOperator(program: Command): void {
         renewDeadlineMs: f.renewDeadline,
         retryPeriodMs: f.retryPeriod,
         logLevel: f.logLevel,
+        approvalEvents: f.approvalEvents ? "true" : undefined,
       };
       const options: Record<string, unknown> = { ...optionsFromEnv(process.env) };
       for (const [k, v] of Object.entries(flags)) if (v !== undefined) options[k] = v;

@@ -1,4 +1,11 @@
-import { type DeviceRegistration, Informer, LABEL_GATEWAY, type KubeRest, Registrations } from "@devreg/kube";
+import {
+  type DeviceRegistration,
+  Informer,
+  LABEL_GATEWAY,
+  type KubeRest,
+  Registrations,
+  dropManagedFields,
+} from "@devreg/kube";
 import { type Decision, decisionOf } from "./decision.ts";
 
 interface Waiter {
@@ -52,6 +59,8 @@ export class DecisionBoard {
       path: regs.collectionPath(),
       labelSelector: `${LABEL_GATEWAY}=${gatewayId}`,
       resyncMs: 10 * 60_000,
+      // Nothing here reads managedFields; one cached copy per device makes it the bulk of RSS.
+      transform: dropManagedFields,
     });
     this.informer.on("add", (obj) => this.observe(obj));
     this.informer.on("update", (obj, old) => {
