@@ -1,0 +1,44 @@
+import { Command } from "commander";
+
+type Register = (program: Command) => void;
+
+/**
+ * Commands load on demand: `devreg pairing on` should not load Aedes, the fleet simulator
+ * and the operator's metrics just to patch a ConfigMap. Order here is the order in --help.
+ */
+const COMMANDS: Record<string, () => Promise<Register>> = {
+  cluster: async () => (await import("./commands/cluster.ts")).registerCluster,
+  gateway: async () => (await import("./commands/gateway.ts")).registerGateway,
+  operator: async () => (await import("./commands/operator.ts")).registerOperator,
+  pairing: async () => (await import("./commands/pairing.ts")).registerPairing,
+  devices: async () => (await import("./commands/devices.ts")).registerDevices,
+  demo: async () => (await import("./commands/demo.ts")).registerDemo,
+  sim: async () => (await import("./commands/sim.ts")).registerSim,
+};
+
+/** The command named on the command line (skipping global options), if any. Pure. */
+export function commandOf(args: string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as string;
+    if (a === "--kubeconfig") i++;
+    else if (!a.startsWith("-")) return a;
+  }
+  return undefined;
+}
+
+// Exit codes: 0 ok, 1 failure, 2 usage error.
+/** The CLI; with `args` (argv without node and script) only the named command is loaded. */
+export async function buildProgram(args?: string[]): Promise<Command> {
+  const program = new Command("devreg")
+    .description("Kubernetes-native enrollment for fleets of IoT devices")
+    .option("--kubeconfig <path>", "kubeconfig to use (default: $KUBECONFIG, then the local control plane)")
+    .showHelpAfterError()
+    .exitOverride();
+  const named = args ? commandOf(args) : undefined;
+  // No command, or an unknown one: load them all, for --help and commander's suggestions.
+  const names = named !== undefined && named in COMMANDS ? [named] : Object.keys(COMMANDS);
+  for (const register of await Promise.all(names.map((n) => (COMMANDS[n] as () => Promise<Register>)()))) {
+    register(program);
+  }
+  return program;
+}
