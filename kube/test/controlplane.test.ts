@@ -33,6 +33,9 @@ describe("devreg cluster (a second, independent control plane)", () => {
     const env = await devreg(["cluster", "env", "--state-dir", stateDir]);
     expect(env.stdout.trim()).toBe(`export KUBECONFIG=${st.kubeconfig}`);
 
+    // No /debug/pprof unless asked for (--profiling).
+    await expect(run("kubectl", ["--kubeconfig", st.kubeconfig, "get", "--raw", "/debug/pprof/"])).rejects.toThrow(/NotFound|not found/i);
+
     // A second `up` on the same state dir refuses instead of starting duplicates.
     const again = await devreg(["cluster", "up", "--state-dir", stateDir]);
     expect(again.code).toBe(1);
@@ -45,6 +48,19 @@ describe("devreg cluster (a second, independent control plane)", () => {
     const after = await devreg(["cluster", "status", "--state-dir", stateDir]);
     expect(after.code).toBe(1);
     expect(after.stdout).toMatch(/not running/);
+  });
+
+  it("--profiling serves kube-apiserver's /debug/pprof to the admin", async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), "devreg-cp-"));
+    const up = await devreg(["cluster", "up", "--state-dir", stateDir, "--profiling"]);
+    expect(up.code, up.stderr).toBe(0);
+    try {
+      const st = readState(stateDir)!;
+      const r = await run("kubectl", ["--kubeconfig", st.kubeconfig, "get", "--raw", "/debug/pprof/"]);
+      expect(r.stdout).toContain("goroutine");
+    } finally {
+      await devreg(["cluster", "down", "--state-dir", stateDir]);
+    }
   });
 
   it("fails with one line when etcd is missing, and leaves no state", async () => {

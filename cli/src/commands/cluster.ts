@@ -13,12 +13,14 @@ export function registerCluster(program: Command): void {
     .option("--state-dir <dir>", "state directory", localStateDir())
     .option("--no-build", "fail instead of building kube-apiserver when it is not cached")
     .option("--ready-timeout <seconds>", "readiness bound per process", "60")
-    .action(async (o: { stateDir: string; build: boolean; readyTimeout: string }) => {
+    .option("--profiling", "serve kube-apiserver's /debug/pprof to the admin (for profiling under load)")
+    .action(async (o: { stateDir: string; build: boolean; readyTimeout: string; profiling?: boolean }) => {
       const t0 = Date.now();
       const st = await clusterUp({
         stateDir: o.stateDir,
         build: o.build,
         readyTimeoutMs: Number(o.readyTimeout) * 1000,
+        profiling: o.profiling === true,
         log: progress,
       });
       console.log(`cluster ready at ${st.server} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);

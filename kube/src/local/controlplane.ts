@@ -28,6 +28,11 @@ export interface UpOptions {
   build?: boolean;
   /** Bound for readiness; each process gets this long. */
   readyTimeoutMs?: number;
+  /**
+   * Serve kube-apiserver's /debug/pprof (admin only; off by default), to see where the
+   * apiserver spends CPU under devreg's load: `go tool pprof` on /debug/pprof/profile.
+   */
+  profiling?: boolean;
   log?: (line: string) => void;
 }
 
@@ -242,7 +247,7 @@ export async function clusterUp(opts: UpOptions = {}): Promise<ClusterState> {
         `--service-account-key-file=${pki.saPub}`,
         `--service-account-signing-key-file=${pki.saKey}`,
         "--endpoint-reconciler-type=none",
-        "--profiling=false",
+        `--profiling=${opts.profiling === true}`,
         "--v=1",
       ],
       apiLog,
