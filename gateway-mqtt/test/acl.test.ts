@@ -1,50 +1,24 @@
-import { setPairing } from "@devreg/operator";
 import mqtt from "mqtt";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { GatewayHandle } from "../src/index.ts";
+import { describe, expect, it } from "vitest";
 import {
-  Cleanup,
-  type TestEnv,
   TestDevice,
   closedByBroker,
   metric,
   startTestGateway,
-  startTestOperator,
   subscribeResult,
-  testEnv,
   verifiedReply,
   waitFor,
+  useGatewaySuite,
 } from "./helpers.ts";
 
 // Broker security: every ACL violation is refused, counted, and never hurts other clients.
-let env: TestEnv;
-let gw: GatewayHandle;
-const suite = new Cleanup();
-const perTest = new Cleanup();
+const t = useGatewaySuite("acl", { pairing: true });
 
-beforeAll(async () => {
-  env = await testEnv("gw-acl");
-  await startTestOperator(env, suite, "op-acl");
-  await setPairing(env.rest, env.ns, { enabled: true });
-  gw = await startTestGateway(env, suite);
-});
-afterEach(() => perTest.run());
-afterAll(async () => {
-  await suite.run();
-  env.rest.close();
-});
-
-function device(): TestDevice {
-  const d = new TestDevice();
-  perTest.add(() => d.close());
-  return d;
-}
-
-const refusals = (kind: string, g = gw) => metric(g.adminPort, "devreg_gateway_refusals_total", { kind });
+const refusals = (kind: string, g = t.gw) => metric(g.adminPort, "devreg_gateway_refusals_total", { kind });
 
 async function connectError(
   opts: mqtt.IClientOptions,
-  port = gw.mqttPort,
+  port = t.gw.mqttPort,
 ): Promise<{ code?: number; message: string }> {
   try {
     const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
@@ -90,20 +64,20 @@ describe("PUBLISH", () => {
     ["$SYS", () => "$SYS/gw/new/clients"],
     ["an unrelated topic", () => "devreg/v1/broadcast"],
   ])("to %s: refused, connection closed, nothing recorded", async (_what, topicOf) => {
-    const me = device();
-    const other = device();
-    await me.connect(gw.mqttPort);
+    const me = t.device();
+    const other = t.device();
+    await me.connect(t.gw.mqttPort);
     const before = await refusals("publish_topic");
     const closed = closedByBroker(me.client!);
     me.client!.publish(topicOf(me, other), Buffer.from(other.request().frame), { qos: 1 });
     await closed;
     expect(await refusals("publish_topic")).toBe(before + 1);
-    await expect(env.regs.get(`dev-${other.deviceId}`)).rejects.toMatchObject({ code: "E_KUBE_NOT_FOUND" });
+    await expect(t.env.regs.get(`dev-${other.deviceId}`)).rejects.toMatchObject({ code: "E_KUBE_NOT_FOUND" });
   });
 
   it("a retained request is refused", async () => {
-    const me = device();
-    await me.connect(gw.mqttPort);
+    const me = t.device();
+    await me.connect(t.gw.mqttPort);
     const before = await refusals("publish_retain");
     const closed = closedByBroker(me.client!);
     me.client!.publish(me.requestTopic, Buffer.from(me.request().frame), { qos: 1, retain: true });
@@ -122,25 +96,25 @@ describe("SUBSCRIBE", () => {
     ["every reply topic", () => "devreg/v1/+/reply"],
     ["every devreg topic", () => "devreg/#"],
   ])("to %s: SUBACK 0x80, connection kept, still served", async (_what, filterOf) => {
-    const me = device();
-    const other = device();
-    await me.connect(gw.mqttPort);
+    const me = t.device();
+    const other = t.device();
+    await me.connect(t.gw.mqttPort);
     const before = await refusals("subscribe_topic");
     expect(await subscribeResult(me.client!, filterOf(other))).toBe(128);
     expect(await refusals("subscribe_topic")).toBe(before + 1);
     expect(me.client!.connected).toBe(true);
-    expect(await me.enroll(gw.publicKey)).toMatchObject({ status: "approved" });
+    expect(await me.enroll(t.gw.publicKey)).toMatchObject({ status: "approved" });
   });
 
   it("a wildcard subscriber never sees other devices' replies", async () => {
-    const spy = device();
-    await spy.connect(gw.mqttPort);
+    const spy = t.device();
+    await spy.connect(t.gw.mqttPort);
     const seen: string[] = [];
     spy.client!.on("message", (t) => seen.push(t));
     await subscribeResult(spy.client!, "#");
-    const d = device();
-    await d.connect(gw.mqttPort);
-    expect((await d.enroll(gw.publicKey)).status).toBe("approved");
+    const d = t.device();
+    await d.connect(t.gw.mqttPort);
+    expect((await d.enroll(t.gw.publicKey)).status).toBe("approved");
     await new Promise((r) => setTimeout(r, 100));
     expect(seen).toEqual([]);
   });
@@ -148,26 +122,26 @@ describe("SUBSCRIBE", () => {
 
 describe("request checks", () => {
   it("a request whose key does not match the topic's device id gets TopicMismatch, and nothing is recorded", async () => {
-    const me = device();
+    const me = t.device();
     const stranger = new TestDevice();
-    await me.connect(gw.mqttPort);
+    await me.connect(t.gw.mqttPort);
     const before = await refusals("key_mismatch");
     const { frame, requestId } = me.request({ keyPair: stranger.keyPair });
     const got = me.nextReply();
     await me.publishRaw(frame);
-    const reply = verifiedReply(await got, gw.publicKey, me.deviceId);
+    const reply = verifiedReply(await got, t.gw.publicKey, me.deviceId);
     expect(reply).toMatchObject({ status: "error", reason: "TopicMismatch" });
     expect([requestId, ""]).toContain(reply.requestId);
     expect(await refusals("key_mismatch")).toBe(before + 1);
-    await expect(env.regs.get(`dev-${stranger.deviceId}`)).rejects.toMatchObject({
+    await expect(t.env.regs.get(`dev-${stranger.deviceId}`)).rejects.toMatchObject({
       code: "E_KUBE_NOT_FOUND",
     });
   });
 
   it("bad CBOR gets an error reply (Malformed) while other clients keep being served", async () => {
-    const bad = device();
-    const good = Array.from({ length: 5 }, () => device());
-    await Promise.all([bad, ...good].map((d) => d.connect(gw.mqttPort)));
+    const bad = t.device();
+    const good = Array.from({ length: 5 }, () => t.device());
+    await Promise.all([bad, ...good].map((d) => d.connect(t.gw.mqttPort)));
     const garbage = [
       Buffer.from([0xff, 0x00, 0x13]),
       Buffer.alloc(0),
@@ -176,9 +150,9 @@ describe("request checks", () => {
     ];
     const badReplies = garbage.map(() => bad.nextReply());
     for (const g of garbage) await bad.publishRaw(g);
-    const goodReplies = await Promise.all(good.map((d) => d.enroll(gw.publicKey)));
+    const goodReplies = await Promise.all(good.map((d) => d.enroll(t.gw.publicKey)));
     for (const frame of await Promise.all(badReplies)) {
-      expect(verifiedReply(frame, gw.publicKey, bad.deviceId)).toMatchObject({
+      expect(verifiedReply(frame, t.gw.publicKey, bad.deviceId)).toMatchObject({
         status: "error",
         reason: "Malformed",
         requestId: "",
@@ -186,18 +160,18 @@ describe("request checks", () => {
     }
     expect(goodReplies.map((r) => r.status)).toEqual(good.map(() => "approved"));
     expect(bad.client!.connected).toBe(true);
-    expect(await bad.enroll(gw.publicKey)).toMatchObject({ status: "approved" });
+    expect(await bad.enroll(t.gw.publicKey)).toMatchObject({ status: "approved" });
   });
 
   it("a bad signature, a stale clock and a replayed nonce are each answered with their reason", async () => {
-    const d = device();
-    await d.connect(gw.mqttPort);
+    const d = t.device();
+    await d.connect(t.gw.mqttPort);
     const forged = d.request();
     const tampered = Buffer.from(forged.frame);
     tampered[tampered.length - 1]! ^= 0x01;
     let got = d.nextReply();
     await d.publishRaw(tampered);
-    expect(verifiedReply(await got, gw.publicKey, d.deviceId)).toMatchObject({
+    expect(verifiedReply(await got, t.gw.publicKey, d.deviceId)).toMatchObject({
       status: "error",
       reason: "BadSignature",
     });
@@ -205,29 +179,29 @@ describe("request checks", () => {
     const stale = d.request({ timestamp: Math.floor(Date.now() / 1000) - 3_600 });
     got = d.nextReply();
     await d.publishRaw(stale.frame);
-    const skew = verifiedReply(await got, gw.publicKey, d.deviceId);
+    const skew = verifiedReply(await got, t.gw.publicKey, d.deviceId);
     expect(skew).toMatchObject({ status: "error", reason: "ClockSkew" });
     expect(Math.abs(skew.timestamp - Date.now() / 1000)).toBeLessThan(30); // the device can correct its clock
 
     const once = d.request();
     got = d.nextReply();
     await d.publishRaw(once.frame);
-    expect(verifiedReply(await got, gw.publicKey, d.deviceId, once.requestId).status).toBe("approved");
+    expect(verifiedReply(await got, t.gw.publicKey, d.deviceId, once.requestId).status).toBe("approved");
     const replayed = d.nextReply();
     await d.publishRaw(once.frame);
-    expect(verifiedReply(await replayed, gw.publicKey, d.deviceId)).toMatchObject({
+    expect(verifiedReply(await replayed, t.gw.publicKey, d.deviceId)).toMatchObject({
       status: "error",
       reason: "Replay",
     });
   });
 
   it("an oversized payload gets TooLarge and the connection stays; a huge packet closes it unread", async () => {
-    const d = device();
-    await d.connect(gw.mqttPort);
+    const d = t.device();
+    await d.connect(t.gw.mqttPort);
     const before = await refusals("payload_too_large");
     const got = d.nextReply();
     await d.publishRaw(Buffer.alloc(2_000, 0xa5));
-    expect(verifiedReply(await got, gw.publicKey, d.deviceId)).toMatchObject({
+    expect(verifiedReply(await got, t.gw.publicKey, d.deviceId)).toMatchObject({
       status: "error",
       reason: "TooLarge",
     });
@@ -244,10 +218,10 @@ describe("request checks", () => {
 
 describe("rate limits", () => {
   it("per client: publishing over the limit closes the connection", async () => {
-    const g = await startTestGateway(env, perTest, {
+    const g = await startTestGateway(t.env, t.perTest, {
       limits: { publishPerClient: { ratePerSecond: 0.01, burst: 2 } },
     });
-    const d = device();
+    const d = t.device();
     await d.connect(g.mqttPort);
     expect((await d.enroll(g.publicKey)).status).toBe("approved");
     expect((await d.enroll(g.publicKey)).status).toBe("approved");
@@ -258,11 +232,11 @@ describe("rate limits", () => {
   });
 
   it("gateway-wide: over the global rate, devices are told busy with a retry hint", async () => {
-    const g = await startTestGateway(env, perTest, {
+    const g = await startTestGateway(t.env, t.perTest, {
       limits: { publishGlobal: { ratePerSecond: 0.01, burst: 1 } },
     });
-    const a = device();
-    const b = device();
+    const a = t.device();
+    const b = t.device();
     await a.connect(g.mqttPort);
     await b.connect(g.mqttPort);
     expect((await a.enroll(g.publicKey)).status).toBe("approved");
@@ -274,30 +248,30 @@ describe("rate limits", () => {
   });
 
   it("connects: over the per-address rate, CONNACK 3 (server unavailable)", async () => {
-    const g = await startTestGateway(env, perTest, {
+    const g = await startTestGateway(t.env, t.perTest, {
       limits: { connectPerAddress: { ratePerSecond: 0.01, burst: 2 } },
     });
-    await device().connect(g.mqttPort);
-    await device().connect(g.mqttPort);
+    await t.device().connect(g.mqttPort);
+    await t.device().connect(g.mqttPort);
     const err = await connectError({ clientId: new TestDevice().deviceId }, g.mqttPort);
     expect(err.code).toBe(3);
     expect(await refusals("connect_rate", g)).toBe(1);
   });
 
   it("session takeover: allowed within the limit (logged, counted), then refused while the owner stays", async () => {
-    const g = await startTestGateway(env, perTest, {
+    const g = await startTestGateway(t.env, t.perTest, {
       limits: { takeoverPerClient: { ratePerSecond: 0.01, burst: 1 } },
     });
     const takeovers: string[] = [];
     g.events.on("takeover", (t) => takeovers.push(t.clientId));
-    const owner = device();
+    const owner = t.device();
     await owner.connect(g.mqttPort);
     const first = owner.client!;
     const kicked = closedByBroker(first);
     const thief = new TestDevice();
     Object.assign(thief, { deviceId: owner.deviceId });
     const second = await thief.connect(g.mqttPort, { subscribe: false });
-    perTest.add(() => second.endAsync(true));
+    t.perTest.add(() => second.endAsync(true));
     await kicked;
     expect(takeovers).toEqual([owner.deviceId]);
     expect(await metric(g.adminPort, "devreg_gateway_session_takeovers_total")).toBe(1);
@@ -312,7 +286,7 @@ describe("rate limits", () => {
 
 describe("refusals are visible", () => {
   it("every refusal kind is exported as a metric from the start", async () => {
-    const text = await (await fetch(`http://127.0.0.1:${gw.adminPort}/metrics`)).text();
+    const text = await (await fetch(`http://127.0.0.1:${t.gw.adminPort}/metrics`)).text();
     for (const kind of [
       "client_id",
       "publish_topic",

@@ -12,8 +12,9 @@ import {
   requestTopic,
   verifyEnrollReply,
 } from "@devreg/protocol";
-import { type OperatorHandle, startOperator } from "@devreg/operator";
+import { type OperatorHandle, setPairing, startOperator } from "@devreg/operator";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
+import { afterAll, afterEach, beforeAll } from "vitest";
 import { freshNamespace, testKube } from "../../kube/test-support/kube.ts";
 import { type GatewayHandle, type GatewayOptions, startGateway } from "../src/index.ts";
 
@@ -51,7 +52,11 @@ export class Cleanup {
 export const TEST_LOG_LEVEL = (process.env.DEVREG_TEST_LOG ?? "silent") as GatewayOptions["logLevel"];
 
 /** The real operator for this file's namespace, leading before it returns; stopped by `cleanup`. */
-export async function startTestOperator(env: TestEnv, cleanup: Cleanup, identity: string): Promise<OperatorHandle> {
+export async function startTestOperator(
+  env: TestEnv,
+  cleanup: Cleanup,
+  identity: string,
+): Promise<OperatorHandle> {
   const op = await startOperator({
     kubeconfig: env.kubeconfig,
     namespace: env.ns,
@@ -82,6 +87,56 @@ export async function startTestGateway(
   });
   cleanup.add(() => gw.stop());
   return gw;
+}
+
+export interface GatewaySuite {
+  env: TestEnv;
+  /** The first (usually only) gateway. */
+  gw: GatewayHandle;
+  gateways: GatewayHandle[];
+  /** Stopped after the file. */
+  suite: Cleanup;
+  /** Run after each test. */
+  perTest: Cleanup;
+  /** A device closed after the current test. */
+  device(): TestDevice;
+}
+
+/**
+ * The set-up most gateway e2e files share, as vitest hooks: a fresh namespace, the real
+ * operator (leading), pairing opened if asked, then one gateway per entry of `gateways`
+ * (default one, with defaults). Call at the top level of a test file; the fields are set
+ * once beforeAll has run.
+ */
+export function useGatewaySuite(
+  name: string,
+  opts: { pairing?: boolean; gateways?: Array<Partial<GatewayOptions>> } = {},
+): GatewaySuite {
+  const suite = new Cleanup();
+  const perTest = new Cleanup();
+  const s = {
+    suite,
+    perTest,
+    gateways: [] as GatewayHandle[],
+    device(): TestDevice {
+      const d = new TestDevice();
+      perTest.add(() => d.close());
+      return d;
+    },
+  } as GatewaySuite;
+  beforeAll(async () => {
+    s.env = await testEnv(`gw-${name}`);
+    await startTestOperator(s.env, suite, `op-${name}`);
+    if (opts.pairing) await setPairing(s.env.rest, s.env.ns, { enabled: true });
+    for (const o of opts.gateways ?? [{}]) s.gateways.push(await startTestGateway(s.env, suite, o));
+    s.gw = s.gateways[0] as GatewayHandle;
+  });
+  afterEach(() => perTest.run());
+  afterAll(async () => {
+    await suite.run();
+    s.env?.rest.close();
+  });
+  return s;
 }
 
 /** A virtual device: its key, its id, and an MQTT client bound to it. */

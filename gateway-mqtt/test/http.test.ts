@@ -1,36 +1,12 @@
 import { freshNamespace } from "../../kube/test-support/kube.ts";
 import { setPairing } from "@devreg/operator";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { GatewayHandle } from "../src/index.ts";
-import {
-  Cleanup,
-  type TestEnv,
-  TestDevice,
-  metric,
-  startTestGateway,
-  startTestOperator,
-  testEnv,
-  verifiedReply,
-  waitFor,
-} from "./helpers.ts";
+import { TestDevice, metric, startTestGateway, verifiedReply, waitFor, useGatewaySuite } from "./helpers.ts";
 
 // POST /enroll: the same signed request as JSON or application/cbor, the same pipeline,
 // and a status code per reply status (README "HTTP").
-let env: TestEnv;
-let gw: GatewayHandle;
-const suite = new Cleanup();
-const perTest = new Cleanup();
-
-beforeAll(async () => {
-  env = await testEnv("gw-http");
-  await startTestOperator(env, suite, "op-http");
-  gw = await startTestGateway(env, suite);
-});
-afterEach(() => perTest.run());
-afterAll(async () => {
-  await suite.run();
-  env.rest.close();
-});
+const t = useGatewaySuite("http");
 
 interface JsonReply {
   reply: string;
@@ -67,15 +43,15 @@ async function enrollJson(g: GatewayHandle, d: TestDevice): Promise<{ res: Respo
 
 describe("POST /enroll", () => {
   it("JSON: 200 with the UUID and the signed reply", async () => {
-    await setPairing(env.rest, env.ns, { enabled: true });
+    await setPairing(t.env.rest, t.env.ns, { enabled: true });
     const d = new TestDevice();
-    const { res, body } = await enrollJson(gw, d);
+    const { res, body } = await enrollJson(t.gw, d);
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toBe("application/json");
     expect(body).toMatchObject({ status: "approved", deviceId: d.deviceId });
     expect(body.deviceUUID).toMatch(/^[0-9a-f-]{36}$/);
     expect(
-      await metric(gw.adminPort, "devreg_gateway_enrollments_total", {
+      await metric(t.gw.adminPort, "devreg_gateway_enrollments_total", {
         outcome: "approved",
         transport: "http",
       }),
@@ -83,21 +59,26 @@ describe("POST /enroll", () => {
   });
 
   it("CBOR in, CBOR out (the signed frame itself); JSON out when asked", async () => {
-    await setPairing(env.rest, env.ns, { enabled: true });
+    await setPairing(t.env.rest, t.env.ns, { enabled: true });
     const d = new TestDevice();
     const { frame, requestId } = d.request();
-    const res = await fetch(`http://127.0.0.1:${gw.httpPort}/enroll`, {
+    const res = await fetch(`http://127.0.0.1:${t.gw.httpPort}/enroll`, {
       method: "POST",
       headers: { "content-type": "application/cbor" },
       body: Buffer.from(frame),
     });
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toBe("application/cbor");
-    const reply = verifiedReply(new Uint8Array(await res.arrayBuffer()), gw.publicKey, d.deviceId, requestId);
+    const reply = verifiedReply(
+      new Uint8Array(await res.arrayBuffer()),
+      t.gw.publicKey,
+      d.deviceId,
+      requestId,
+    );
     expect(reply.status).toBe("approved");
 
     const again = d.request();
-    const res2 = await fetch(`http://127.0.0.1:${gw.httpPort}/enroll`, {
+    const res2 = await fetch(`http://127.0.0.1:${t.gw.httpPort}/enroll`, {
       method: "POST",
       headers: { "content-type": "application/cbor", accept: "application/json" },
       body: Buffer.from(again.frame),
@@ -108,41 +89,41 @@ describe("POST /enroll", () => {
   });
 
   it("403 when rejected (pairing off), with the reason", async () => {
-    await setPairing(env.rest, env.ns, { enabled: false });
-    const { res, body } = await enrollJson(gw, new TestDevice());
+    await setPairing(t.env.rest, t.env.ns, { enabled: false });
+    const { res, body } = await enrollJson(t.gw, new TestDevice());
     expect(res.status).toBe(403);
     expect(body).toMatchObject({ status: "rejected", reason: "PairingDisabled" });
   });
 
   it("403 when deactivated, with the kept UUID", async () => {
-    await setPairing(env.rest, env.ns, { enabled: true });
+    await setPairing(t.env.rest, t.env.ns, { enabled: true });
     const d = new TestDevice();
-    const first = await enrollJson(gw, d);
+    const first = await enrollJson(t.gw, d);
     expect(first.res.status).toBe(200);
-    await env.regs.patch(`dev-${d.deviceId}`, { spec: { deactivate: true } });
+    await t.env.regs.patch(`dev-${d.deviceId}`, { spec: { deactivate: true } });
     await waitFor(
       async () =>
-        (await env.regs.get(`dev-${d.deviceId}`)).status?.phase === "Deactivated" ? true : undefined,
+        (await t.env.regs.get(`dev-${d.deviceId}`)).status?.phase === "Deactivated" ? true : undefined,
       10_000,
       "Deactivated",
     );
-    const { res, body } = await enrollJson(gw, d);
+    const { res, body } = await enrollJson(t.gw, d);
     expect(res.status).toBe(403);
     expect(body).toMatchObject({ status: "deactivated", deviceUUID: first.body.deviceUUID });
   });
 
   it("400 for bad input: not JSON, wrong shape, bad base64, bad CBOR, bad signature", async () => {
     const cases: Array<[string, () => Promise<Response>]> = [
-      ["not JSON", () => postJson(gw, "{nope")],
-      ["wrong shape", () => postJson(gw, { request: "AAAA", extra: 1 })],
-      ["bad base64", () => postJson(gw, { request: "!!!!" })],
-      ["bad CBOR", () => postJson(gw, { request: Buffer.from([0xff, 0xfe]).toString("base64") })],
+      ["not JSON", () => postJson(t.gw, "{nope")],
+      ["wrong shape", () => postJson(t.gw, { request: "AAAA", extra: 1 })],
+      ["bad base64", () => postJson(t.gw, { request: "!!!!" })],
+      ["bad CBOR", () => postJson(t.gw, { request: Buffer.from([0xff, 0xfe]).toString("base64") })],
       [
         "bad signature",
         () => {
           const f = Buffer.from(new TestDevice().request().frame);
           f[f.length - 1]! ^= 1;
-          return postJson(gw, { request: f.toString("base64") });
+          return postJson(t.gw, { request: f.toString("base64") });
         },
       ],
     ];
@@ -160,26 +141,26 @@ describe("POST /enroll", () => {
   });
 
   it("413 for an oversized body, 415 for another media type, 404 and 405 elsewhere", async () => {
-    expect((await postJson(gw, { request: "A".repeat(10_000) })).status).toBe(413);
-    const cbor = await fetch(`http://127.0.0.1:${gw.httpPort}/enroll`, {
+    expect((await postJson(t.gw, { request: "A".repeat(10_000) })).status).toBe(413);
+    const cbor = await fetch(`http://127.0.0.1:${t.gw.httpPort}/enroll`, {
       method: "POST",
       headers: { "content-type": "application/cbor" },
       body: Buffer.alloc(5_000),
     });
     expect(cbor.status).toBe(413);
-    const text = await fetch(`http://127.0.0.1:${gw.httpPort}/enroll`, {
+    const text = await fetch(`http://127.0.0.1:${t.gw.httpPort}/enroll`, {
       method: "POST",
       headers: { "content-type": "text/plain" },
       body: "x",
     });
     expect(text.status).toBe(415);
-    expect((await fetch(`http://127.0.0.1:${gw.httpPort}/other`)).status).toBe(404);
-    expect((await fetch(`http://127.0.0.1:${gw.httpPort}/enroll`)).status).toBe(405);
+    expect((await fetch(`http://127.0.0.1:${t.gw.httpPort}/other`)).status).toBe(404);
+    expect((await fetch(`http://127.0.0.1:${t.gw.httpPort}/enroll`)).status).toBe(405);
   });
 
   it("429 busy with Retry-After and a signed busy reply (gateway-wide rate exhausted)", async () => {
-    await setPairing(env.rest, env.ns, { enabled: true });
-    const g = await startTestGateway(env, perTest, {
+    await setPairing(t.env.rest, t.env.ns, { enabled: true });
+    const g = await startTestGateway(t.env, t.perTest, {
       limits: { publishGlobal: { ratePerSecond: 0.01, burst: 1 } },
     });
     expect((await enrollJson(g, new TestDevice())).res.status).toBe(200);
@@ -191,8 +172,8 @@ describe("POST /enroll", () => {
 
   it("202 pending with Retry-After when no decision comes in time", async () => {
     // A namespace no operator watches: the registration is created and never decided.
-    const quiet = await freshNamespace(env.rest, "gw-http-quiet");
-    const g = await startTestGateway({ kubeconfig: env.kubeconfig, ns: quiet }, perTest, {
+    const quiet = await freshNamespace(t.env.rest, "gw-http-quiet");
+    const g = await startTestGateway({ kubeconfig: t.env.kubeconfig, ns: quiet }, t.perTest, {
       decisionTimeoutMs: 300,
       pendingRetryAfterSeconds: 7,
     });
@@ -205,7 +186,7 @@ describe("POST /enroll", () => {
 
 describe("admin endpoints", () => {
   it("serve health, readiness and metrics on their own port, not on the device port", async () => {
-    const base = `http://127.0.0.1:${gw.adminPort}`;
+    const base = `http://127.0.0.1:${t.gw.adminPort}`;
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
     const text = await (await fetch(`${base}/metrics`)).text();
@@ -218,6 +199,6 @@ describe("admin endpoints", () => {
     ]) {
       expect(text).toContain(name);
     }
-    expect((await fetch(`http://127.0.0.1:${gw.httpPort}/metrics`)).status).toBe(404);
+    expect((await fetch(`http://127.0.0.1:${t.gw.httpPort}/metrics`)).status).toBe(404);
   });
 });

@@ -3,40 +3,22 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Registrations } from "@devreg/kube";
-import { setPairing } from "@devreg/operator";
 import { freshNamespace } from "../../kube/test-support/kube.ts";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { GatewayHandle } from "../src/index.ts";
+import { describe, expect, it } from "vitest";
 import {
-  Cleanup,
-  type TestEnv,
   TestDevice,
   metric,
   startTestGateway,
-  startTestOperator,
-  testEnv,
   uuid4,
   verifiedReply,
   waitFor,
+  useGatewaySuite,
 } from "./helpers.ts";
 
 // A third-party client (Debian's mosquitto-clients) against the gateway: the ACL holds,
 // and a request built here and sent by mosquitto is answered with a verifiable reply.
-let env: TestEnv;
-let gw: GatewayHandle;
-const suite = new Cleanup();
+const t = useGatewaySuite("mosq", { pairing: true });
 const dir = mkdtempSync(join(tmpdir(), "devreg-mosq-"));
-
-beforeAll(async () => {
-  env = await testEnv("gw-mosq");
-  await startTestOperator(env, suite, "op-mosq");
-  await setPairing(env.rest, env.ns, { enabled: true });
-  gw = await startTestGateway(env, suite);
-});
-afterAll(async () => {
-  await suite.run();
-  env.rest.close();
-});
 
 function run(cmd: string, args: string[]): Promise<{ code: number; out: Buffer; err: string }> {
   return new Promise((resolve) => {
@@ -63,7 +45,7 @@ describe("mosquitto-clients", () => {
       const r = await run("mosquitto_sub", [
         "-V",
         "mqttv311",
-        ...conn(gw.mqttPort),
+        ...conn(t.gw.mqttPort),
         "-i",
         me.deviceId,
         "-t",
@@ -85,7 +67,7 @@ describe("mosquitto-clients", () => {
     const foreign = await run("mosquitto_pub", [
       "-V",
       "mqttv311",
-      ...conn(gw.mqttPort),
+      ...conn(t.gw.mqttPort),
       "-i",
       me.deviceId,
       "-t",
@@ -100,7 +82,7 @@ describe("mosquitto-clients", () => {
     const badId = await run("mosquitto_pub", [
       "-V",
       "mqttv311",
-      ...conn(gw.mqttPort),
+      ...conn(t.gw.mqttPort),
       "-i",
       "thermostat-1",
       "-t",
@@ -112,18 +94,18 @@ describe("mosquitto-clients", () => {
     ]);
     expect(badId.code).not.toBe(0);
     expect(badId.err).toMatch(/identifier rejected/i);
-    await expect(env.regs.get(`dev-${other.deviceId}`)).rejects.toMatchObject({ code: "E_KUBE_NOT_FOUND" });
+    await expect(t.env.regs.get(`dev-${other.deviceId}`)).rejects.toMatchObject({ code: "E_KUBE_NOT_FOUND" });
   });
 
   it("mosquitto_pub -f (binary request, -i <deviceId>) is answered on the reply topic mosquitto_sub -i <deviceId> listens to", async () => {
     // Both tools must use the device id as client id, so the publisher takes over the
     // subscriber's session for a moment (counted as a takeover); mosquitto_sub reconnects
     // by itself. A namespace without operator lets the test decide once it is back.
-    const quiet = await freshNamespace(env.rest, "gw-mosq-quiet");
-    const g = await startTestGateway({ kubeconfig: env.kubeconfig, ns: quiet }, suite, {
+    const quiet = await freshNamespace(t.env.rest, "gw-mosq-quiet");
+    const g = await startTestGateway({ kubeconfig: t.env.kubeconfig, ns: quiet }, t.suite, {
       decisionTimeoutMs: 30_000,
     });
-    const regs = new Registrations(env.rest, quiet);
+    const regs = new Registrations(t.env.rest, quiet);
     const d = new TestDevice();
     const { path, requestId } = requestFile(d);
     const clients = () => metric(g.adminPort, "devreg_gateway_connected_clients");
@@ -144,7 +126,7 @@ describe("mosquitto-clients", () => {
       "-W",
       "60",
     ]);
-    suite.add(() => sub.kill());
+    t.suite.add(() => sub.kill());
     const out: Buffer[] = [];
     sub.stdout.on("data", (c: Buffer) => out.push(c));
     const exited = new Promise<number | null>((r) => sub.on("exit", r));
@@ -186,7 +168,7 @@ describe("mosquitto-clients", () => {
     const r = await run("mosquitto_rr", [
       "-V",
       "311",
-      ...conn(gw.mqttPort),
+      ...conn(t.gw.mqttPort),
       "-i",
       d.deviceId,
       "-q",
@@ -202,7 +184,7 @@ describe("mosquitto-clients", () => {
       path,
     ]);
     expect(r.code, r.err).toBe(0);
-    const reply = verifiedReply(r.out, gw.publicKey, d.deviceId);
+    const reply = verifiedReply(r.out, t.gw.publicKey, d.deviceId);
     expect(reply).toMatchObject({ status: "error", reason: "Malformed", requestId: "" });
   });
 
@@ -229,9 +211,9 @@ describe("mosquitto-clients", () => {
       "subjectAltName=DNS:localhost,IP:127.0.0.1",
     ]);
     expect(gen.code, gen.err).toBe(0);
-    const tlsGw = await startTestGateway(env, suite, { tls: { cert, key } });
+    const tlsGw = await startTestGateway(t.env, t.suite, { tls: { cert, key } });
     const d = new TestDevice();
-    suite.add(() => d.close());
+    t.suite.add(() => d.close());
     await d.connect(0, { url: `mqtts://localhost:${tlsGw.mqttPort}`, ca: readFileSync(cert) });
     expect(await d.enroll(tlsGw.publicKey)).toMatchObject({ status: "approved" });
     // mosquitto over TLS sees the same ACL.

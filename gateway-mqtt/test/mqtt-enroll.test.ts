@@ -1,54 +1,24 @@
 import { LABEL_DEVICE_ID, LABEL_GATEWAY } from "@devreg/kube";
 import { setPairing } from "@devreg/operator";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { GatewayHandle } from "../src/index.ts";
-import {
-  Cleanup,
-  type TestEnv,
-  TestDevice,
-  metric,
-  startTestGateway,
-  startTestOperator,
-  subscribeResult,
-  testEnv,
-} from "./helpers.ts";
+import { describe, expect, it } from "vitest";
+import { metric, startTestGateway, subscribeResult, useGatewaySuite } from "./helpers.ts";
 
 // Enrollment over MQTT against the real apiserver and the real operator.
-let env: TestEnv;
-let gw: GatewayHandle;
-const suite = new Cleanup();
-const perTest = new Cleanup();
-
-beforeAll(async () => {
-  env = await testEnv("gw-enroll");
-  await startTestOperator(env, suite, "op-enroll");
-  gw = await startTestGateway(env, suite);
-});
-afterEach(() => perTest.run());
-afterAll(async () => {
-  await suite.run();
-  env.rest.close();
-});
-
-function device(): TestDevice {
-  const d = new TestDevice();
-  perTest.add(() => d.close());
-  return d;
-}
+const t = useGatewaySuite("enroll");
 
 describe("enroll over MQTT (real operator)", () => {
   it("approves while pairing is open: signed reply with a UUID on the device's reply topic", async () => {
-    await setPairing(env.rest, env.ns, { enabled: true });
-    const d = device();
-    await d.connect(gw.mqttPort);
-    const reply = await d.enroll(gw.publicKey);
+    await setPairing(t.env.rest, t.env.ns, { enabled: true });
+    const d = t.device();
+    await d.connect(t.gw.mqttPort);
+    const reply = await d.enroll(t.gw.publicKey);
     expect(reply).toMatchObject({ status: "approved", deviceId: d.deviceId });
     expect(reply.deviceUUID).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
 
-    const reg = await env.regs.get(`dev-${d.deviceId}`);
+    const reg = await t.env.regs.get(`dev-${d.deviceId}`);
     expect(reg.metadata.labels).toMatchObject({
       [LABEL_DEVICE_ID]: d.deviceId,
-      [LABEL_GATEWAY]: gw.gatewayId,
+      [LABEL_GATEWAY]: t.gw.gatewayId,
     });
     expect(reg.spec).toMatchObject({
       publicKey: Buffer.from(d.keyPair.publicKey).toString("base64"),
@@ -59,7 +29,7 @@ describe("enroll over MQTT (real operator)", () => {
     });
     expect(reg.status?.deviceUUID).toBe(reply.deviceUUID);
     expect(
-      await metric(gw.adminPort, "devreg_gateway_enrollments_total", {
+      await metric(t.gw.adminPort, "devreg_gateway_enrollments_total", {
         outcome: "approved",
         transport: "mqtt",
       }),
@@ -67,12 +37,12 @@ describe("enroll over MQTT (real operator)", () => {
   });
 
   it("re-enroll returns the same UUID, at once, without a second registration", async () => {
-    await setPairing(env.rest, env.ns, { enabled: true });
-    const d = device();
-    await d.connect(gw.mqttPort);
-    const first = await d.enroll(gw.publicKey);
+    await setPairing(t.env.rest, t.env.ns, { enabled: true });
+    const d = t.device();
+    await d.connect(t.gw.mqttPort);
+    const first = await d.enroll(t.gw.publicKey);
     expect(first.status).toBe("approved");
-    const again = await d.enroll(gw.publicKey);
+    const again = await d.enroll(t.gw.publicKey);
     // SPEC §14.4: same UUID, reason AlreadyEnrolled.
     expect(again).toMatchObject({
       status: "approved",
@@ -82,40 +52,43 @@ describe("enroll over MQTT (real operator)", () => {
     expect(first.reason).toBeUndefined();
     // And after a reconnect, too.
     await d.close();
-    await d.connect(gw.mqttPort);
-    expect(await d.enroll(gw.publicKey)).toMatchObject({ status: "approved", deviceUUID: first.deviceUUID });
-    const list = await env.regs.list({ labelSelector: `${LABEL_DEVICE_ID}=${d.deviceId}` });
+    await d.connect(t.gw.mqttPort);
+    expect(await d.enroll(t.gw.publicKey)).toMatchObject({
+      status: "approved",
+      deviceUUID: first.deviceUUID,
+    });
+    const list = await t.env.regs.list({ labelSelector: `${LABEL_DEVICE_ID}=${d.deviceId}` });
     expect(list.items).toHaveLength(1);
   });
 
   it("rejects while pairing is closed (PairingDisabled), and a re-enroll is rejected at once", async () => {
-    await setPairing(env.rest, env.ns, { enabled: false });
-    const d = device();
-    await d.connect(gw.mqttPort);
-    const reply = await d.enroll(gw.publicKey);
+    await setPairing(t.env.rest, t.env.ns, { enabled: false });
+    const d = t.device();
+    await d.connect(t.gw.mqttPort);
+    const reply = await d.enroll(t.gw.publicKey);
     expect(reply).toMatchObject({ status: "rejected", reason: "PairingDisabled", deviceId: d.deviceId });
     expect(reply.deviceUUID).toBeUndefined();
     // Decisions are sticky (operator/README.md): opening pairing later does not flip it.
-    await setPairing(env.rest, env.ns, { enabled: true });
-    expect(await d.enroll(gw.publicKey)).toMatchObject({ status: "rejected", reason: "PairingDisabled" });
+    await setPairing(t.env.rest, t.env.ns, { enabled: true });
+    expect(await d.enroll(t.gw.publicKey)).toMatchObject({ status: "rejected", reason: "PairingDisabled" });
   });
 
   it("serves many devices concurrently, each on its own reply topic", async () => {
-    await setPairing(env.rest, env.ns, { enabled: true });
-    const devices = Array.from({ length: 20 }, () => device());
-    await Promise.all(devices.map((d) => d.connect(gw.mqttPort)));
-    const replies = await Promise.all(devices.map((d) => d.enroll(gw.publicKey)));
+    await setPairing(t.env.rest, t.env.ns, { enabled: true });
+    const devices = Array.from({ length: 20 }, () => t.device());
+    await Promise.all(devices.map((d) => d.connect(t.gw.mqttPort)));
+    const replies = await Promise.all(devices.map((d) => d.enroll(t.gw.publicKey)));
     expect(replies.map((r) => r.status)).toEqual(devices.map(() => "approved"));
     expect(new Set(replies.map((r) => r.deviceUUID)).size).toBe(20);
   });
 
   it("speaks MQTT over WebSocket with the same ACL and replies", async () => {
-    const wsGw = await startTestGateway(env, perTest, { ws: { host: "127.0.0.1", port: 0 } });
-    await setPairing(env.rest, env.ns, { enabled: true });
-    const d = device();
+    const wsGw = await startTestGateway(t.env, t.perTest, { ws: { host: "127.0.0.1", port: 0 } });
+    await setPairing(t.env.rest, t.env.ns, { enabled: true });
+    const d = t.device();
     await d.connect(0, { url: `ws://127.0.0.1:${wsGw.wsPort}/mqtt` });
     expect(await d.enroll(wsGw.publicKey)).toMatchObject({ status: "approved" });
-    const intruder = device();
+    const intruder = t.device();
     await intruder.connect(0, { url: `ws://127.0.0.1:${wsGw.wsPort}/mqtt`, subscribe: false });
     expect(await subscribeResult(intruder.client!, d.replyTopic)).toBe(128);
   });

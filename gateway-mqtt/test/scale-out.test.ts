@@ -1,51 +1,35 @@
 import { LABEL_GATEWAY, Registrations } from "@devreg/kube";
-import { setPairing } from "@devreg/operator";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freshNamespace, kubeconfigForToken, serviceAccountToken } from "../../kube/test-support/kube.ts";
 import type { GatewayHandle } from "../src/index.ts";
 import {
-  Cleanup,
-  type TestEnv,
-  TestDevice,
+  type TestDevice,
   closedByBroker,
   startTestGateway,
-  startTestOperator,
-  testEnv,
   uuid4,
   waitFor,
+  useGatewaySuite,
 } from "./helpers.ts";
 
 // Several replicas behind one Service: each watches only registrations labelled with its
 // own id; a re-enroll that lands on another replica still works (README "Scale-out").
-let env: TestEnv;
+// Both replicas share the gateway key, as replicas behind one Service must.
+const GATEWAY_KEY = new Uint8Array(32).fill(9);
+const t = useGatewaySuite("scale", {
+  pairing: true,
+  gateways: [
+    { gatewayId: "gw-a", key: GATEWAY_KEY },
+    { gatewayId: "gw-b", key: GATEWAY_KEY },
+  ],
+});
 let a: GatewayHandle;
 let b: GatewayHandle;
-const suite = new Cleanup();
-const perTest = new Cleanup();
-
-beforeAll(async () => {
-  env = await testEnv("gw-scale");
-  await startTestOperator(env, suite, "op-scale");
-  await setPairing(env.rest, env.ns, { enabled: true });
-  // Both replicas share the gateway key, as replicas behind one Service must.
-  const key = new Uint8Array(32).fill(9);
-  a = await startTestGateway(env, suite, { gatewayId: "gw-a", key });
-  b = await startTestGateway(env, suite, { gatewayId: "gw-b", key });
+beforeAll(() => {
+  [a, b] = t.gateways as [GatewayHandle, GatewayHandle];
 });
-afterEach(() => perTest.run());
-afterAll(async () => {
-  await suite.run();
-  env.rest.close();
-});
-
-function device(): TestDevice {
-  const d = new TestDevice();
-  perTest.add(() => d.close());
-  return d;
-}
 
 const labelOf = async (regs: Registrations, d: TestDevice) =>
   (await regs.get(`dev-${d.deviceId}`)).metadata.labels?.[LABEL_GATEWAY];
@@ -53,18 +37,18 @@ const labelOf = async (regs: Registrations, d: TestDevice) =>
 describe("scale-out", () => {
   it("a decided device re-enrolling on another replica gets the same UUID; that replica then owns it (and pushes its deactivation)", async () => {
     expect(Buffer.from(a.publicKey)).toEqual(Buffer.from(b.publicKey));
-    const d = device();
+    const d = t.device();
     await d.connect(a.mqttPort);
     const first = await d.enroll(a.publicKey);
     expect(first.status).toBe("approved");
-    expect(await labelOf(env.regs, d)).toBe("gw-a");
+    expect(await labelOf(t.env.regs, d)).toBe("gw-a");
 
     await d.close();
     await d.connect(b.mqttPort);
     const again = await d.enroll(b.publicKey);
     expect(again).toMatchObject({ status: "approved", deviceUUID: first.deviceUUID });
     await waitFor(
-      async () => ((await labelOf(env.regs, d)) === "gw-b" ? true : undefined),
+      async () => ((await labelOf(t.env.regs, d)) === "gw-b" ? true : undefined),
       10_000,
       "adopted by gw-b",
     );
@@ -72,24 +56,24 @@ describe("scale-out", () => {
     // B now watches it: a deactivation reaches the device connected to B.
     const pushed = d.nextReply(15_000);
     const closed = closedByBroker(d.client!, 15_000);
-    await env.regs.patch(`dev-${d.deviceId}`, { spec: { deactivate: true } });
+    await t.env.regs.patch(`dev-${d.deviceId}`, { spec: { deactivate: true } });
     await pushed;
     await closed;
   });
 
   it("an undecided registration created by another replica is adopted and answered through this replica's informer", async () => {
-    const quiet = await freshNamespace(env.rest, "gw-scale-quiet");
-    const regs = new Registrations(env.rest, quiet);
-    const qa = await startTestGateway({ kubeconfig: env.kubeconfig, ns: quiet }, perTest, {
+    const quiet = await freshNamespace(t.env.rest, "gw-scale-quiet");
+    const regs = new Registrations(t.env.rest, quiet);
+    const qa = await startTestGateway({ kubeconfig: t.env.kubeconfig, ns: quiet }, t.perTest, {
       gatewayId: "q-a",
       decisionTimeoutMs: 300,
     });
-    const qb = await startTestGateway({ kubeconfig: env.kubeconfig, ns: quiet }, perTest, {
+    const qb = await startTestGateway({ kubeconfig: t.env.kubeconfig, ns: quiet }, t.perTest, {
       gatewayId: "q-b",
       decisionTimeoutMs: 15_000,
     });
 
-    const d = device();
+    const d = t.device();
     await d.connect(qa.mqttPort);
     expect((await d.enroll(qa.publicKey)).status).toBe("pending");
     expect(await labelOf(regs, d)).toBe("q-a");
@@ -108,14 +92,14 @@ describe("scale-out", () => {
   });
 
   it("without RBAC patch (no adoption) an undecided foreign registration is awaited through one single-object watch", async () => {
-    const quiet = await freshNamespace(env.rest, "gw-scale-rbac");
-    const regs = new Registrations(env.rest, quiet);
+    const quiet = await freshNamespace(t.env.rest, "gw-scale-rbac");
+    const regs = new Registrations(t.env.rest, quiet);
     // A ServiceAccount that may create/get/list/watch registrations, but not patch them.
     const sa = "gw-no-patch";
-    await env.rest.request("POST", `/api/v1/namespaces/${quiet}/serviceaccounts`, {
+    await t.env.rest.request("POST", `/api/v1/namespaces/${quiet}/serviceaccounts`, {
       body: { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: sa } },
     });
-    await env.rest.request("POST", `/apis/rbac.authorization.k8s.io/v1/namespaces/${quiet}/roles`, {
+    await t.env.rest.request("POST", `/apis/rbac.authorization.k8s.io/v1/namespaces/${quiet}/roles`, {
       body: {
         apiVersion: "rbac.authorization.k8s.io/v1",
         kind: "Role",
@@ -129,7 +113,7 @@ describe("scale-out", () => {
         ],
       },
     });
-    await env.rest.request("POST", `/apis/rbac.authorization.k8s.io/v1/namespaces/${quiet}/rolebindings`, {
+    await t.env.rest.request("POST", `/apis/rbac.authorization.k8s.io/v1/namespaces/${quiet}/rolebindings`, {
       body: {
         apiVersion: "rbac.authorization.k8s.io/v1",
         kind: "RoleBinding",
@@ -139,20 +123,20 @@ describe("scale-out", () => {
       },
     });
     const kc = kubeconfigForToken(
-      env.kubeconfig,
-      await serviceAccountToken(env.rest, quiet, sa),
+      t.env.kubeconfig,
+      await serviceAccountToken(t.env.rest, quiet, sa),
       join(mkdtempSync(join(tmpdir(), "gw-rbac-")), "kc"),
     );
-    const qa = await startTestGateway({ kubeconfig: kc, ns: quiet }, perTest, {
+    const qa = await startTestGateway({ kubeconfig: kc, ns: quiet }, t.perTest, {
       gatewayId: "r-a",
       decisionTimeoutMs: 300,
     });
-    const qb = await startTestGateway({ kubeconfig: kc, ns: quiet }, perTest, {
+    const qb = await startTestGateway({ kubeconfig: kc, ns: quiet }, t.perTest, {
       gatewayId: "r-b",
       decisionTimeoutMs: 15_000,
     });
 
-    const d = device();
+    const d = t.device();
     await d.connect(qa.mqttPort);
     expect((await d.enroll(qa.publicKey)).status).toBe("pending");
     await d.close();
