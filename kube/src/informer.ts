@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import { KubeError, isKubeError } from "./errors.ts";
 import type { KubeRest } from "./rest.ts";
-import type { KubeList, ObjectMeta } from "./types.ts";
+import type { ObjectMeta } from "./types.ts";
 
 export interface InformerOptions<T = unknown> {
   /** Collection path, e.g. /api/v1/namespaces/ns/configmaps */
@@ -172,18 +172,11 @@ export class Informer<T extends { metadata: ObjectMeta }> extends EventEmitter<I
 
   private async relist(): Promise<void> {
     const seen = new Set<string>();
-    let cont: string | undefined;
-    let rv: string | undefined;
-    const items: T[] = [];
-    do {
-      const page = await this.rest.request<KubeList<T>>("GET", this.opts.path, {
-        query: { labelSelector: this.opts.labelSelector, fieldSelector: this.opts.fieldSelector, limit: 500, continue: cont },
-        signal: this.abort.signal,
-      });
-      items.push(...page.items);
-      cont = page.metadata.continue || undefined;
-      rv = page.metadata.resourceVersion;
-    } while (cont);
+    const { items, resourceVersion: rv } = await this.rest.listAll<T>(
+      this.opts.path,
+      { labelSelector: this.opts.labelSelector, fieldSelector: this.opts.fieldSelector },
+      { signal: this.abort.signal },
+    );
     for (const item of items) {
       const obj = this.opts.transform ? this.opts.transform(item) : item;
       const key = keyOf(obj.metadata);

@@ -25,6 +25,11 @@ export class Registrations {
     return this.rest.request("GET", this.collectionPath(), { query });
   }
 
+  /** Every registration in the namespace (paged). */
+  async listAll(query?: RequestOptions["query"]): Promise<DeviceRegistration[]> {
+    return (await this.rest.listAll<DeviceRegistration>(this.collectionPath(), query)).items;
+  }
+
   create(obj: Omit<DeviceRegistration, "apiVersion" | "kind">, opts?: RequestOptions): Promise<DeviceRegistration> {
     return this.rest.request("POST", this.collectionPath(), {
       ...opts,

@@ -2,7 +2,7 @@ import https from "node:https";
 import http from "node:http";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { KubeError, codeForStatus } from "./errors.ts";
-import type { WatchEvent } from "./types.ts";
+import type { KubeList, WatchEvent } from "./types.ts";
 
 /**
  * A small Kubernetes REST client on node:https with ONE keep-alive agent.
@@ -152,6 +152,30 @@ export class KubeRest {
       }
       req.end(payload);
     });
+  }
+
+  /**
+   * Lists a whole collection in pages of `pageSize` (the apiserver's limit/continue), so no
+   * single response has to hold every object. Returns the items and the list's resourceVersion.
+   */
+  async listAll<T>(
+    path: string,
+    query: RequestOptions["query"] = {},
+    opts: { pageSize?: number; signal?: AbortSignal } = {},
+  ): Promise<{ items: T[]; resourceVersion?: string }> {
+    const items: T[] = [];
+    let cont: string | undefined;
+    let resourceVersion: string | undefined;
+    do {
+      const page = await this.request<KubeList<T>>("GET", path, {
+        query: { ...query, limit: opts.pageSize ?? 500, continue: cont },
+        signal: opts.signal,
+      });
+      items.push(...page.items);
+      cont = page.metadata.continue || undefined;
+      resourceVersion = page.metadata.resourceVersion;
+    } while (cont);
+    return { items, resourceVersion };
   }
 
   /**

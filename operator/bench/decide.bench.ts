@@ -144,22 +144,12 @@ async function createPending(rest: KubeRest, ns: string): Promise<void> {
   log(`  created ${COUNT} pending registrations in ${ns} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }
 
-async function listAll(regs: Registrations): Promise<DeviceRegistration[]> {
-  const out: DeviceRegistration[] = [];
-  let cont: string | undefined;
-  do {
-    const page = await regs.list({ limit: 500, continue: cont });
-    out.push(...page.items);
-    cont = page.metadata.continue || undefined;
-  } while (cont);
-  return out;
-}
 
 /** (a) The floor: the same writes, as fast as the apiserver takes them at this concurrency. */
 async function bare(kubeconfig: string, ns: string, watch: boolean): Promise<number> {
   const rest = await KubeRest.fromKubeConfig(resolveKubeConfig(kubeconfig).kc, { maxSockets: CONCURRENCY + 4 });
   const regs = new Registrations(rest, ns);
-  const items = await listAll(regs);
+  const items = await regs.listAll();
   const pairing = parsePairing(
     { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "devreg-pairing" }, data: { enabled: "true" } },
     new Date(),

@@ -8,14 +8,23 @@ import { LatencyRecorder, type LatencySummary } from "../stats/latency.ts";
  */
 export type Arrival = { mode: "fixed"; ratePerSec: number } | { mode: "burst" };
 
-export interface LoadOptions {
+/** How a phase offers its load: how many requests, when they arrive, how many at once. */
+export interface LoadShape {
   count: number;
   arrival: Arrival;
   concurrency: number;
-  /** Runs request `i` and resolves with its own latency in ms (the task decides what it times). */
-  task: (i: number) => Promise<number>;
   /** Start nothing new after this many ms (requests already running finish): keeps runs bounded. */
   budgetMs?: number;
+}
+
+/** The load shape of any phase's options. Pure. */
+export function loadShape(o: LoadShape): LoadShape {
+  return { count: o.count, arrival: o.arrival, concurrency: o.concurrency, budgetMs: o.budgetMs };
+}
+
+export interface LoadOptions extends LoadShape {
+  /** Runs request `i` and resolves with its own latency in ms (the task decides what it times). */
+  task: (i: number) => Promise<number>;
   now?: () => number;
 }
 

@@ -1,6 +1,6 @@
 import { createIdentity, nodeCrypto, VirtualMcu } from "@devreg/firmware-sim";
 import { BenchError } from "../errors.ts";
-import { type Arrival, type LoadOutcome, runLoad } from "../load/arrivals.ts";
+import { type LoadOutcome, type LoadShape, loadShape, runLoad } from "../load/arrivals.ts";
 import { LatencyRecorder, type LatencySummary } from "../stats/latency.ts";
 
 export interface DeviceTarget {
@@ -68,12 +68,7 @@ export async function enrollOne(target: DeviceTarget, stayConnected: boolean): P
   };
 }
 
-export interface DevregOptions extends DeviceTarget {
-  arrival: Arrival;
-  count: number;
-  concurrency: number;
-  budgetMs?: number;
-}
+export interface DevregOptions extends DeviceTarget, LoadShape {}
 
 /** devreg end to end: MQTT publish -> gateway -> registration -> operator -> signed reply, verified. */
 export async function runDevreg(
@@ -83,10 +78,7 @@ export async function runDevreg(
   let retries = 0;
   const connect = new LatencyRecorder();
   const outcome = await runLoad({
-    count: opts.count,
-    arrival: opts.arrival,
-    concurrency: opts.concurrency,
-    budgetMs: opts.budgetMs,
+    ...loadShape(opts),
     task: async () => {
       // Latency phases disconnect after the reply so the broker's load stays the same throughout.
       const d = await enrollOne(opts, false);

@@ -1,15 +1,11 @@
 import { type DeviceRegistration, type KubeRest, Registrations } from "@devreg/kube";
-import { type Arrival, type LoadOutcome, runLoad } from "../load/arrivals.ts";
+import { type LoadOutcome, type LoadShape, loadShape, runLoad } from "../load/arrivals.ts";
 import { floorApproval, floorRegistration } from "./floor-objects.ts";
 
-export interface FloorOptions {
+export interface FloorOptions extends LoadShape {
   rest: KubeRest;
   /** A namespace no operator watches, so only the bench writes these objects. */
   namespace: string;
-  arrival: Arrival;
-  count: number;
-  concurrency: number;
-  budgetMs?: number;
 }
 
 /**
@@ -21,10 +17,7 @@ export interface FloorOptions {
 export async function runFloor(opts: FloorOptions): Promise<LoadOutcome & { verified: number }> {
   const regs = new Registrations(opts.rest, opts.namespace);
   const outcome = await runLoad({
-    count: opts.count,
-    arrival: opts.arrival,
-    concurrency: opts.concurrency,
-    budgetMs: opts.budgetMs,
+    ...loadShape(opts),
     task: async () => {
       const obj = floorRegistration(opts.namespace);
       const t0 = performance.now();

@@ -2,16 +2,12 @@ import type { KubeRest } from "@devreg/kube";
 import { startPollingGateway } from "../baseline/polling-gateway.ts";
 import { PollingDeviceClient } from "../baseline/polling-client.ts";
 import { BenchError } from "../errors.ts";
-import { type Arrival, type LoadOutcome, runLoad } from "../load/arrivals.ts";
+import { type LoadOutcome, type LoadShape, loadShape, runLoad } from "../load/arrivals.ts";
 
-export interface PollingOptions {
+export interface PollingOptions extends LoadShape {
   rest: KubeRest;
   /** The namespace the real operator watches: it decides these registrations too. */
   namespace: string;
-  arrival: Arrival;
-  count: number;
-  concurrency: number;
-  budgetMs?: number;
   pollIntervalMs: number;
 }
 
@@ -30,10 +26,7 @@ export async function runPolling(
   let verified = 0;
   try {
     const outcome = await runLoad({
-      count: opts.count,
-      arrival: opts.arrival,
-      concurrency: opts.concurrency,
-      budgetMs: opts.budgetMs,
+      ...loadShape(opts),
       task: async () => {
         const { latencyMs, answer } = await client.enroll();
         if (answer.status === 403) throw new BenchError("E_REJECTED", "rejected: is pairing on?");

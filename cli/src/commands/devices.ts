@@ -33,7 +33,7 @@ export function registerDevices(program: Command): void {
     .action(async (o: ListOpts, cmd: Command) => {
       const phase = o.phase === undefined ? undefined : normalizePhase(o.phase);
       await withConnection(cmd, async ({ rest, namespace }) => {
-        const items = await listAll(new Registrations(rest, namespace));
+        const items = await new Registrations(rest, namespace).listAll();
         const rows = items
           .filter((r) => phase === undefined || phaseOf(r) === phase)
           .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
@@ -125,22 +125,12 @@ function view(r: DeviceRegistration) {
   };
 }
 
-async function listAll(regs: Registrations): Promise<DeviceRegistration[]> {
-  const out: DeviceRegistration[] = [];
-  let cont: string | undefined;
-  do {
-    const page = await regs.list({ limit: 500, continue: cont });
-    out.push(...page.items);
-    cont = page.metadata.continue || undefined;
-  } while (cont);
-  return out;
-}
 
 /** A UUID is looked up by scanning the list (status fields cannot be field-selected on CRs). */
 async function find(regs: Registrations, target: string): Promise<DeviceRegistration> {
   if (UUID_RE.test(target)) {
     const uuid = target.toLowerCase();
-    const hit = (await listAll(regs)).find((r) => r.status?.deviceUUID === uuid);
+    const hit = (await regs.listAll()).find((r) => r.status?.deviceUUID === uuid);
     if (!hit) throw new CliError(`no registration with UUID ${target} in ${regs.namespace}`);
     return hit;
   }
