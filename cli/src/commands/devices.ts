@@ -125,7 +125,6 @@ function view(r: DeviceRegistration) {
   };
 }
 
-
 /** A UUID is looked up by scanning the list (status fields cannot be field-selected on CRs). */
 async function find(regs: Registrations, target: string): Promise<DeviceRegistration> {
   if (UUID_RE.test(target)) {

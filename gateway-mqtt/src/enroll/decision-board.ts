@@ -59,7 +59,7 @@ export class DecisionBoard {
       path: regs.collectionPath(),
       labelSelector: `${LABEL_GATEWAY}=${gatewayId}`,
       resyncMs: 10 * 60_000,
-      // Nothing here reads managedFields; one cached copy per device makes it the bulk of RSS.
+      // Nothing here reads managedFields (~3.6 KiB of each cached registration, one per device).
       transform: dropManagedFields,
     });
     this.informer.on("add", (obj) => this.observe(obj));
