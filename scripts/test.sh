@@ -25,7 +25,9 @@ vitest_rc=$?
 passed=0; failed=0
 if [ -f "$results" ]; then
   passed=$(node -e 'const r=require(process.argv[1]);console.log(r.numPassedTests)' "$PWD/$results")
-  failed=$(node -e 'const r=require(process.argv[1]);console.log(r.numFailedTests + (r.numFailedTestSuites||0))' "$PWD/$results")
+  # Failed tests, plus files that failed without a failing test (e.g. an import error):
+  # numFailedTestSuites also counts each describe block around a failed test.
+  failed=$(node -e 'const r=require(process.argv[1]);const broken=r.testResults.filter((f)=>f.status==="failed"&&!f.assertionResults.some((a)=>a.status==="failed")).length;console.log(r.numFailedTests+broken)' "$PWD/$results")
 fi
 [ "$vitest_rc" -ne 0 ] && [ "$failed" -eq 0 ] && failed=1
 failed=$((failed + lint_failed))

@@ -13,7 +13,7 @@ export function identityFileName(index: number): string {
   return `device-${String(index).padStart(5, "0")}.json`;
 }
 
-/** Loads (or creates) identities 0..count-1 with bounded concurrency; the first corrupt file throws. */
+/** Loads (or creates) identities 0..count-1 with bounded concurrency; the first failure (e.g. a corrupt file) throws. */
 export async function loadFleetIdentities(
   dir: string,
   count: number,
@@ -30,12 +30,20 @@ export async function loadFleetIdentities(
   }
   const out = new Array<DeviceIdentity>(count);
   let next = 0;
+  let failure: unknown;
   const worker = async () => {
-    while (next < count) {
+    // After a failure no worker starts another file, and we wait for the ones in flight:
+    // the caller gets the error only once nothing is still writing into `dir`.
+    while (next < count && failure === undefined) {
       const i = next++;
-      out[i] = await loadOrCreateIdentity(join(dir, identityFileName(i)), crypto);
+      try {
+        out[i] = await loadOrCreateIdentity(join(dir, identityFileName(i)), crypto);
+      } catch (e) {
+        failure ??= e;
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+  if (failure !== undefined) throw failure;
   return out;
 }

@@ -6,6 +6,7 @@ import { deviceIdFromPublicKey } from "@devreg/protocol";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { nodeCrypto, tweetnaclCrypto } from "./device-crypto.ts";
 import { SimError } from "./errors.ts";
+import { identityFileName, loadFleetIdentities } from "./fleet-identities.ts";
 import {
   createIdentity,
   loadIdentity,
@@ -96,5 +97,18 @@ describe("identity file", () => {
       expect(text).not.toContain(seedHex);
       expect(text).not.toMatch(/seed/);
     }
+  });
+});
+
+describe("fleet identities", () => {
+  it("a corrupt file fails the load only once no other file is still being written", async () => {
+    await writeFile(join(dir, identityFileName(3)), '{"version":1}');
+    const err = await loadFleetIdentities(dir, 200, nodeCrypto, 16).catch((e) => e);
+    expect(err).toMatchObject({ code: "E_IDENTITY_CORRUPT" });
+    const atRejection = (await readdir(dir)).sort();
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await readdir(dir)).sort()).toEqual(atRejection);
+    // It stopped early: not all 200 were created.
+    expect(atRejection.length).toBeLessThan(200);
   });
 });
