@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `npm test`: installs what a fresh machine lacks (npm deps, Debian packages, the cached
-# kube-apiserver build), lints and type-checks, runs unit + e2e tests against a real local
+# kube-apiserver and etcd builds), lints and type-checks, runs unit + e2e tests against a real local
 # control plane, and ends with one plain line: "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -9,7 +9,7 @@ mkdir -p .devreg
 if [ ! -f node_modules/tsx/dist/loader.mjs ]; then
   npm install --no-audit --no-fund --loglevel=error || { echo "0 passed, 1 failed"; exit 1; }
 fi
-bash deploy/local/build-kube-apiserver.sh >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
+bash deploy/local/build-control-plane.sh >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
 
 lint_failed=0
 echo "== lint + typecheck" >&2

@@ -1,4 +1,14 @@
-import { DEFAULT_NAMESPACE, KubeRest, resolveKubeConfig } from "@devreg/kube";
+import { existsSync } from "node:fs";
+import { dirname } from "node:path";
+import {
+  type Component,
+  DEFAULT_NAMESPACE,
+  KubeRest,
+  componentKubeconfig,
+  ensureNamespace,
+  localKubeconfigPath,
+  resolveKubeConfig,
+} from "@devreg/kube";
 import type { Command } from "commander";
 
 /** --namespace default for admin commands: $DEVREG_NAMESPACE (as the operator reads it), else the default. */
@@ -32,5 +42,30 @@ export async function withConnection<T>(cmd: Command, fn: (c: Connection) => Pro
     return await fn(c);
   } finally {
     c.rest.close();
+  }
+}
+
+/**
+ * The kubeconfig a component (gateway, operator) runs with. An explicit --kubeconfig or
+ * $KUBECONFIG is used as given. On the local control plane the component never gets the
+ * admin's credential: the admin's is used once to apply deploy/rbac and request a token of
+ * the component's own ServiceAccount, and the component runs with only that token.
+ * Otherwise undefined: in-cluster or ~/.kube/config, as resolveKubeConfig finds them.
+ */
+export async function componentKubeconfigFor(
+  explicit: string | undefined,
+  component: Component,
+  namespace: string,
+  localAdminKubeconfig = localKubeconfigPath(),
+): Promise<string | undefined> {
+  if (explicit || process.env.KUBECONFIG) return explicit ?? process.env.KUBECONFIG;
+  if (!existsSync(localAdminKubeconfig)) return undefined;
+  const { kc } = resolveKubeConfig(localAdminKubeconfig);
+  const admin = await KubeRest.fromKubeConfig(kc, { maxSockets: 2, timeoutMs: 15_000 });
+  try {
+    await ensureNamespace(admin, namespace);
+    return await componentKubeconfig(admin, kc, namespace, component, dirname(localAdminKubeconfig));
+  } finally {
+    admin.close();
   }
 }

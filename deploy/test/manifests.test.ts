@@ -1,4 +1,5 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -52,6 +53,8 @@ describe("deploy/ (kustomize) on the real apiserver", () => {
       "Service/devreg-gateway",
       "PodDisruptionBudget/devreg-gateway",
       "NetworkPolicy/default-deny",
+      "ValidatingAdmissionPolicy/devreg-registrations",
+      "ValidatingAdmissionPolicyBinding/devreg-registrations",
     ]) {
       expect(kinds).toContain(k);
     }
@@ -94,19 +97,37 @@ describe("deploy/ (kustomize) on the real apiserver", () => {
   });
 
   it("passes a server-side dry-run, manifest by manifest", async () => {
-    const groups = await rest.request<{ groups: Array<{ name: string; versions: Array<{ version: string }> }> }>(
-      "GET",
-      "/apis",
-    );
-    const policyVersions = groups.groups.find((g) => g.name === "policy")?.versions.map((v) => v.version) ?? [];
     for (const d of docs) {
-      let doc = d;
-      // policy/v1 PodDisruptionBudget is GA from Kubernetes 1.21; the local control plane is
-      // 1.20, so there the same object is checked as policy/v1beta1 (identical fields used here).
-      if (d.kind === "PodDisruptionBudget" && !policyVersions.includes("v1")) doc = { ...d, apiVersion: "policy/v1beta1" };
-      const out = kubectl(["apply", "--dry-run=server", "-o", "name", "-f", "-"], dump(doc));
+      const out = kubectl(["apply", "--dry-run=server", "-o", "name", "-f", "-"], dump(d));
       expect(out.trim(), `${d.kind}/${d.metadata.name}`).toMatch(/\//);
     }
+  });
+
+  it("enforces Pod Security restricted on the namespace: every Deployment's pod is admitted, an unhardened one is not", () => {
+    const ns = docs.find((d) => d.kind === "Namespace") as Doc & { metadata: { labels: Record<string, string> } };
+    expect(ns.metadata.labels["pod-security.kubernetes.io/enforce"]).toBe("restricted");
+    // Pod Security admission enforces on Pods (on Deployments it only warns), so each
+    // Deployment's pod template is dry-run as the Pod its ReplicaSet would create (whose
+    // ServiceAccount must exist).
+    kubectl(["apply", "-f", "-"], docs.filter((d) => d.kind === "ServiceAccount").map((d) => dump(d)).join("---\n"));
+    for (const d of docs.filter((x) => x.kind === "Deployment")) {
+      const template = (d.spec as { template: { metadata?: unknown; spec: Record<string, unknown> } }).template;
+      const pod = { apiVersion: "v1", kind: "Pod", metadata: { name: `${d.metadata.name}-psa`, namespace: NS }, spec: template.spec };
+      expect(kubectl(["apply", "--dry-run=server", "-o", "name", "-f", "-"], dump(pod)).trim()).toBe(`pod/${d.metadata.name}-psa`);
+    }
+    // A pod with no security settings at all: fine under baseline, refused under restricted.
+    const unhardened = {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "unhardened-psa", namespace: NS },
+      spec: { serviceAccountName: "devreg-gateway", containers: [{ name: "c", image: "devreg:0.1.0" }] },
+    };
+    const refused = spawnSync("kubectl", ["--kubeconfig", kubeconfig, "apply", "--dry-run=server", "-f", "-"], {
+      encoding: "utf8",
+      input: dump(unhardened),
+    });
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toMatch(/violates PodSecurity "restricted:latest": allowPrivilegeEscalation != false.*runAsNonRoot != true/);
   });
 
   describe("RBAC with real ServiceAccount tokens (TokenRequest)", () => {
@@ -156,7 +177,7 @@ describe("deploy/ (kustomize) on the real apiserver", () => {
     it("lets the operator write status, pairing and leases, but never delete or create registrations", async () => {
       await expect(
         operator.request("PATCH", `${regPath}/rbac-probe/status`, {
-          body: { status: { phase: "Rejected", reason: "PairingDisabled", message: "probe" } },
+          body: { status: { phase: "Rejected", reason: "PairingDisabled", message: "probe", decidedBy: "probe" } },
           contentType: "application/merge-patch+json",
         }),
       ).resolves.toMatchObject({ status: { phase: "Rejected" } });
@@ -202,6 +223,99 @@ describe("deploy/ (kustomize) on the real apiserver", () => {
       await expect(
         operator.request("GET", `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases/someone-else`),
       ).rejects.toMatchObject({ status: 403 });
+    });
+
+    describe("admission policy (deploy/policy): what RBAC cannot say", () => {
+      const policyDocs = () => docs.filter((d) => d.kind.startsWith("ValidatingAdmissionPolicy"));
+      const asUser = async (name: string, role: string) => {
+        const sa = { apiVersion: "v1", kind: "ServiceAccount", metadata: { name, namespace: NS } };
+        const binding = {
+          apiVersion: "rbac.authorization.k8s.io/v1",
+          kind: "RoleBinding",
+          metadata: { name, namespace: NS },
+          roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role },
+          subjects: [{ kind: "ServiceAccount", name, namespace: NS }],
+        };
+        kubectl(["apply", "-f", "-"], [sa, binding].map((d) => dump(d)).join("---\n"));
+        const kc = kubeconfigForToken(kubeconfig, await serviceAccountToken(rest, NS, name), join(tmp, name));
+        return KubeRest.fromKubeConfig(resolveKubeConfig(kc).kc);
+      };
+      let editor: KubeRest;
+      let admin: KubeRest;
+
+      beforeAll(async () => {
+        kubectl(["apply", "-f", "-"], policyDocs().map((d) => dump(d)).join("---\n"));
+        // A Role with plain patch on registrations, as a broad "editor" role would have.
+        kubectl(
+          ["apply", "-f", "-"],
+          dump({
+            apiVersion: "rbac.authorization.k8s.io/v1",
+            kind: "Role",
+            metadata: { name: "registration-editor", namespace: NS },
+            rules: [{ apiGroups: ["devices.example.com"], resources: ["deviceregistrations"], verbs: ["get", "patch", "create"] }],
+          }),
+        );
+        editor = await asUser("policy-editor", "registration-editor");
+        admin = await asUser("policy-admin", "devreg-admin");
+        const body = (name: string) => ({
+          apiVersion: "devices.example.com/v1alpha1",
+          kind: "DeviceRegistration",
+          metadata: { name },
+          spec: { publicKey: randomBytes(32).toString("base64") },
+        });
+        // The policy takes a moment to be loaded: wait until the gateway may create and an admin may not.
+        const deadline = Date.now() + 30_000;
+        for (let i = 0; ; i++) {
+          const denied = await rest.request("POST", regPath, { body: body(`policy-wait-${i}`) }).then(
+            () => false,
+            (e) => (e as { status?: number }).status === 403,
+          );
+          if (denied) break;
+          if (Date.now() > deadline) throw new Error("admission policy never took effect");
+          await new Promise((r) => setTimeout(r, 250));
+        }
+        await gateway.request("POST", regPath, { body: body("policy-target") });
+      });
+      afterAll(() => {
+        editor?.close();
+        admin?.close();
+        // Other test files create registrations as admin in this namespace.
+        kubectl(["delete", "--ignore-not-found", "-f", "-"], policyDocs().map((d) => dump(d)).join("---\n"));
+      });
+
+      it("only the gateway's ServiceAccount creates registrations: an admin and an editor are refused", async () => {
+        const body = {
+          apiVersion: "devices.example.com/v1alpha1",
+          kind: "DeviceRegistration",
+          metadata: { name: "forged" },
+          spec: { publicKey: randomBytes(32).toString("base64") },
+        };
+        for (const who of [rest, editor]) {
+          await expect(who.request("POST", regPath, { body })).rejects.toMatchObject({
+            status: 403,
+            message: expect.stringContaining("only the devreg gateway"),
+          });
+        }
+      });
+
+      it("only a holder of the deactivate verb (devreg-admin) changes spec.deactivate; plain patch is not enough", async () => {
+        const patch = (who: KubeRest, deactivate: boolean) =>
+          who.request("PATCH", `${regPath}/policy-target`, {
+            body: { spec: { deactivate } },
+            contentType: "application/merge-patch+json",
+          });
+        await expect(patch(editor, true)).rejects.toMatchObject({
+          status: 403,
+          message: expect.stringContaining("may not change spec.deactivate"),
+        });
+        // Other spec fields are the editor's to change.
+        await expect(
+          editor.request("PATCH", `${regPath}/policy-target`, { body: { spec: { model: "m" } }, contentType: "application/merge-patch+json" }),
+        ).resolves.toBeTruthy();
+        await expect(patch(admin, true)).resolves.toMatchObject({ spec: { deactivate: true } });
+        await expect(patch(editor, false)).rejects.toMatchObject({ status: 403 });
+        await expect(patch(admin, false)).resolves.toMatchObject({ spec: { deactivate: false } });
+      });
     });
 
     it("runs the full enroll flow with operator and gateway bound only by deploy/'s RBAC", async () => {

@@ -3,6 +3,7 @@ import { writeFileSync } from "node:fs";
 import { inject } from "vitest";
 import { ensureNamespace } from "../src/install.ts";
 import { resolveKubeConfig } from "../src/kubeconfig.ts";
+import { serviceAccountToken as saToken, tokenKubeconfigYaml } from "../src/local/identities.ts";
 import { KubeRest } from "../src/rest.ts";
 // Brings global-setup.ts's `ProvidedContext` augmentation (inject("kubeconfig")) into type-checking.
 import type {} from "./global-setup.ts";
@@ -27,34 +28,11 @@ export function randomPublicKeyB64(): string {
 
 /** A kubeconfig that authenticates with `token` against the same server/CA as `adminKubeconfig`. */
 export function kubeconfigForToken(adminKubeconfig: string, token: string, outPath: string): string {
-  const kc = resolveKubeConfig(adminKubeconfig).kc;
-  const cluster = kc.getCurrentCluster()!;
-  const yaml = `apiVersion: v1
-kind: Config
-clusters:
-- name: c
-  cluster:
-    server: ${cluster.server}
-    certificate-authority-data: ${cluster.caData ?? ""}
-users:
-- name: u
-  user:
-    token: ${token}
-contexts:
-- name: c
-  context: {cluster: c, user: u}
-current-context: c
-`;
-  writeFileSync(outPath, yaml, { mode: 0o600 });
+  writeFileSync(outPath, tokenKubeconfigYaml(resolveKubeConfig(adminKubeconfig).kc, token), { mode: 0o600 });
   return outPath;
 }
 
-/** A real ServiceAccount token from the TokenRequest API. */
-export async function serviceAccountToken(rest: KubeRest, namespace: string, name: string): Promise<string> {
-  const tr = await rest.request<{ status: { token: string } }>(
-    "POST",
-    `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`,
-    { body: { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds: 3600 } } },
-  );
-  return tr.status.token;
+/** A real ServiceAccount token from the TokenRequest API (one hour). */
+export function serviceAccountToken(rest: KubeRest, namespace: string, name: string): Promise<string> {
+  return saToken(rest, namespace, name, 3600);
 }

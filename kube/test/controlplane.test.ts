@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import https from "node:https";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
@@ -32,6 +33,25 @@ describe("devreg cluster (a second, independent control plane)", () => {
     expect(JSON.parse(status.stdout)).toMatchObject({ running: true, ready: true, server: st.server });
     const env = await devreg(["cluster", "env", "--state-dir", stateDir]);
     expect(env.stdout.trim()).toBe(`export KUBECONFIG=${st.kubeconfig}`);
+
+    // etcd: TLS on loopback only, and only for clients with a certificate from the cluster's CA.
+    const pki = join(stateDir, "pki");
+    const etcdHealth = (tls: https.RequestOptions) =>
+      new Promise<number>((res, rej) => {
+        https
+          .get(`https://127.0.0.1:${st.etcdClientPort}/health`, { ca: readFileSync(join(pki, "ca.crt")), ...tls, timeout: 3000 }, (r) => {
+            r.resume();
+            res(r.statusCode ?? 0);
+          })
+          .on("error", rej);
+      });
+    await expect(etcdHealth({})).rejects.toThrow();
+    await expect(
+      etcdHealth({ cert: readFileSync(join(pki, "apiserver-etcd-client.crt")), key: readFileSync(join(pki, "apiserver-etcd-client.key")) }),
+    ).resolves.toBe(200);
+    await expect(fetch(`http://127.0.0.1:${st.etcdClientPort}/health`)).rejects.toThrow();
+    const listening = await run("ss", ["-Hltn", `sport = :${st.etcdClientPort}`]).catch(() => ({ stdout: "" }));
+    if (listening.stdout) expect(listening.stdout).toMatch(/127\.0\.0\.1:/);
 
     // No /debug/pprof unless asked for (--profiling).
     await expect(run("kubectl", ["--kubeconfig", st.kubeconfig, "get", "--raw", "/debug/pprof/"])).rejects.toThrow(/NotFound|not found/i);
@@ -67,7 +87,7 @@ describe("devreg cluster (a second, independent control plane)", () => {
     const stateDir = mkdtempSync(join(tmpdir(), "devreg-cp-"));
     const r = await devreg(["cluster", "up", "--state-dir", stateDir], { DEVREG_ETCD: "/nonexistent/etcd" });
     expect(r.code).toBe(1);
-    expect(r.stderr.trim().split("\n").at(-1)).toMatch(/^devreg: etcd not found: apt-get install etcd-server/);
+    expect(r.stderr.trim().split("\n").at(-1)).toBe("devreg: etcd not found: /nonexistent/etcd (from $DEVREG_ETCD)");
     expect(readState(stateDir)).toBeUndefined();
   });
 

@@ -44,6 +44,53 @@ describe("DeviceRegistration CRD on the real apiserver", () => {
     ).rejects.toMatchObject({ code: "E_KUBE_INVALID" });
   });
 
+  describe("CEL rules (x-kubernetes-validations): the apiserver refuses, whoever writes", () => {
+    it("spec.publicKey is immutable", async () => {
+      await regs.create({ metadata: { name: "cel-key" }, spec: { publicKey: randomPublicKeyB64() } });
+      await expect(regs.patch("cel-key", { spec: { publicKey: randomPublicKeyB64() } })).rejects.toMatchObject({
+        code: "E_KUBE_INVALID",
+        message: expect.stringContaining("spec.publicKey is immutable"),
+      });
+      // Other spec fields stay writable (the admin's deactivate, say).
+      await expect(regs.patch("cel-key", { spec: { model: "m2" } })).resolves.toMatchObject({ spec: { model: "m2" } });
+    });
+
+    it("spec.deviceId is immutable once set, and cannot be removed", async () => {
+      await regs.create({ metadata: { name: "cel-id" }, spec: { publicKey: randomPublicKeyB64(), deviceId: "abc" } });
+      await expect(regs.patch("cel-id", { spec: { deviceId: "xyz" } })).rejects.toMatchObject({
+        code: "E_KUBE_INVALID",
+        message: expect.stringContaining("spec.deviceId is immutable"),
+      });
+      await expect(regs.patch("cel-id", { spec: { deviceId: null } as never })).rejects.toMatchObject({ code: "E_KUBE_INVALID" });
+    });
+
+    it("an Approved or Deactivated status carries a UUID, a Rejected one a reason", async () => {
+      await regs.create({ metadata: { name: "cel-status" }, spec: { publicKey: randomPublicKeyB64() } });
+      for (const phase of ["Approved", "Deactivated"] as const) {
+        await expect(regs.patchStatus("cel-status", { phase })).rejects.toMatchObject({
+          code: "E_KUBE_INVALID",
+          message: expect.stringContaining("carries status.deviceUUID"),
+        });
+      }
+      await expect(regs.patchStatus("cel-status", { phase: "Rejected" })).rejects.toMatchObject({
+        message: expect.stringContaining("carries status.reason"),
+      });
+      await expect(regs.patchStatus("cel-status", { phase: "Pending" })).resolves.toBeTruthy();
+    });
+
+    it("status.deviceUUID never changes once assigned (a device keeps one UUID)", async () => {
+      await regs.create({ metadata: { name: "cel-uuid" }, spec: { publicKey: randomPublicKeyB64() } });
+      await regs.patchStatus("cel-uuid", { phase: "Approved", deviceUUID: "1b4e28ba-2fa1-4d3b-a3f5-ef19b5a7633b" });
+      await expect(
+        regs.patchStatus("cel-uuid", { phase: "Approved", deviceUUID: "2b4e28ba-2fa1-4d3b-a3f5-ef19b5a7633b" }),
+      ).rejects.toMatchObject({ code: "E_KUBE_INVALID", message: expect.stringContaining("status.deviceUUID is immutable") });
+      // Deactivating keeps it: allowed.
+      await expect(
+        regs.patchStatus("cel-uuid", { phase: "Deactivated", deviceUUID: "1b4e28ba-2fa1-4d3b-a3f5-ef19b5a7633b" }),
+      ).resolves.toMatchObject({ status: { phase: "Deactivated" } });
+    });
+  });
+
   it("writes status only through the subresource; a spec write leaves status alone", async () => {
     const created = await regs.create({
       metadata: { name: "status-sub" },

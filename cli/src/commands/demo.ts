@@ -15,6 +15,7 @@ import {
 import { type OperatorHandle, setPairing, startOperator } from "@devreg/operator";
 import type { Command } from "commander";
 import { CliError } from "../errors.ts";
+import { componentKubeconfigFor } from "../kube-connect.ts";
 import { printJson, progress } from "../output.ts";
 import { parsePositiveInt, parsePositiveNumber } from "./sim-options.ts";
 import { progressLine, summaryTable } from "./sim-output.ts";
@@ -91,10 +92,13 @@ export function registerDemo(program: Command): void {
         await setPairing(rest, flags.namespace, { enabled: false, fieldManager: "devreg-demo" });
         say(`CRD installed; namespace ${flags.namespace}; pairing closed (cluster: ${origin})`);
 
-        // 3. Operator and gateway, in this process.
-        operator = await startOperator({ kubeconfig, namespace: flags.namespace, httpPort: 0, httpHost: "127.0.0.1", logLevel: "warn" });
+        // 3. Operator and gateway, in this process; on the local control plane each with its
+        // own ServiceAccount's token, bound by deploy/'s RBAC (never the admin's credential).
+        const operatorKubeconfig = await componentKubeconfigFor(explicit, "operator", flags.namespace, kubeconfig);
+        const gatewayKubeconfig = await componentKubeconfigFor(explicit, "gateway", flags.namespace, kubeconfig);
+        operator = await startOperator({ kubeconfig: operatorKubeconfig, namespace: flags.namespace, httpPort: 0, httpHost: "127.0.0.1", logLevel: "warn" });
         gateway = await startGateway({
-          kubeconfig,
+          kubeconfig: gatewayKubeconfig,
           namespace: flags.namespace,
           gatewayId: "demo-gateway",
           mqtt: { host: "127.0.0.1", port: Number(flags.mqttPort) },

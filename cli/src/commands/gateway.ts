@@ -4,6 +4,7 @@ import { DEFAULT_NAMESPACE } from "@devreg/kube";
 import { defaultGatewayId, type GatewayOptions, startGateway } from "@devreg/gateway-mqtt";
 import type { Command } from "commander";
 import { CliError } from "../errors.ts";
+import { componentKubeconfigFor } from "../kube-connect.ts";
 import { progress } from "../output.ts";
 
 function defaultKeyFile(): string {
@@ -102,7 +103,7 @@ export function registerGateway(program: Command): void {
         throw new CliError("--tls-cert and --tls-key go together", 2);
       const { kubeconfig } = cmd.optsWithGlobals<{ kubeconfig?: string }>();
       const opts: GatewayOptions = {
-        kubeconfig,
+        kubeconfig: await componentKubeconfigFor(kubeconfig, "gateway", o.namespace),
         namespace: o.namespace,
         gatewayId: o.gatewayId,
         mqtt: { host: o.host, port: o.mqttPort },

@@ -6,7 +6,9 @@ import {
   optionsFromEnv,
   startOperator,
 } from "@devreg/operator";
+import { DEFAULT_NAMESPACE } from "@devreg/kube";
 import { CliError } from "../errors.ts";
+import { componentKubeconfigFor } from "../kube-connect.ts";
 
 interface Flags {
   namespace?: string;
@@ -51,7 +53,9 @@ export function registerOperator(program: Command): void {
       };
       const options: Record<string, unknown> = { ...optionsFromEnv(process.env) };
       for (const [k, v] of Object.entries(flags)) if (v !== undefined) options[k] = v;
-      if (kubeconfig) options.kubeconfig = kubeconfig;
+      const namespace = typeof options.namespace === "string" ? options.namespace : DEFAULT_NAMESPACE;
+      const componentKc = await componentKubeconfigFor(kubeconfig, "operator", namespace);
+      if (componentKc) options.kubeconfig = componentKc;
 
       let handle: OperatorHandle;
       try {

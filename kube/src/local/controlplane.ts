@@ -6,7 +6,14 @@ import net from "node:net";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ClusterError } from "./errors.ts";
-import { cachedApiserverPath, localKubeconfigPath, localStateDir } from "./paths.ts";
+import {
+  cachedApiserverPath,
+  cachedEtcdPath,
+  ETCD_VERSION,
+  KUBE_VERSION,
+  localKubeconfigPath,
+  localStateDir,
+} from "./paths.ts";
 import { createPki } from "./pki.ts";
 
 export interface ClusterState {
@@ -37,7 +44,7 @@ export interface UpOptions {
 }
 
 const REPO_ROOT = resolve(fileURLToPath(new URL("../../..", import.meta.url)));
-export const BUILD_SCRIPT = join(REPO_ROOT, "deploy", "local", "build-kube-apiserver.sh");
+export const BUILD_SCRIPT = join(REPO_ROOT, "deploy", "local", "build-control-plane.sh");
 
 function statePath(stateDir: string): string {
   return join(stateDir, "state.json");
@@ -60,11 +67,6 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-function which(bin: string): string | undefined {
-  const r = spawnSync("sh", ["-c", `command -v ${bin}`], { encoding: "utf8" });
-  return r.status === 0 ? r.stdout.trim() : undefined;
-}
-
 export function freePort(): Promise<number> {
   return new Promise((res, rej) => {
     const srv = net.createServer();
@@ -77,27 +79,24 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Finds kube-apiserver, building it once per machine when allowed. */
-export function ensureApiserver(opts: { build: boolean; log: (l: string) => void }): string {
-  const bin = cachedApiserverPath();
-  if (existsSync(bin)) return bin;
+/** Finds kube-apiserver and etcd, building them once per machine when allowed. */
+export function ensureBinaries(opts: { build: boolean; log: (l: string) => void }): { apiserver: string; etcd: string } {
+  const bins = { apiserver: cachedApiserverPath(), etcd: cachedEtcdPath() };
+  // A binary named by the environment is used as it is, never built.
+  for (const [what, env] of [["kube-apiserver", "DEVREG_KUBE_APISERVER"], ["etcd", "DEVREG_ETCD"]] as const) {
+    const path = process.env[env];
+    if (path && !existsSync(path)) throw new ClusterError("E_MISSING_BINARY", `${what} not found: ${path} (from $${env})`);
+  }
+  if (existsSync(bins.apiserver) && existsSync(bins.etcd)) return bins;
   if (!opts.build) {
-    throw new ClusterError("E_MISSING_BINARY", `kube-apiserver not found at ${bin}: run ${BUILD_SCRIPT}`);
+    throw new ClusterError("E_MISSING_BINARY", `kube-apiserver or etcd not built yet: run ${BUILD_SCRIPT}`);
   }
-  opts.log(`kube-apiserver is not cached yet; building it once for this machine (about 7 minutes)`);
+  opts.log(`kube-apiserver ${KUBE_VERSION} and etcd ${ETCD_VERSION} are not cached yet; building them once for this machine`);
   const r = spawnSync("bash", [BUILD_SCRIPT], { stdio: ["ignore", "pipe", "inherit"], encoding: "utf8" });
-  if (r.status !== 0 || !existsSync(bin)) {
-    throw new ClusterError("E_BUILD_FAILED", `kube-apiserver build failed (see the line above)`);
+  if (r.status !== 0 || !existsSync(bins.apiserver) || !existsSync(bins.etcd)) {
+    throw new ClusterError("E_BUILD_FAILED", `control plane build failed (see the line above)`);
   }
-  return bin;
-}
-
-function ensureEtcd(): string {
-  const etcd = process.env.DEVREG_ETCD || which("etcd");
-  if (!etcd || !existsSync(etcd)) {
-    throw new ClusterError("E_MISSING_BINARY", `etcd not found: apt-get install etcd-server (or run ${BUILD_SCRIPT})`);
-  }
-  return etcd;
+  return bins;
 }
 
 function startDetached(bin: string, args: string[], logFile: string): number {
@@ -194,9 +193,7 @@ export async function clusterUp(opts: UpOptions = {}): Promise<ClusterState> {
     rmSync(stateDir, { recursive: true, force: true });
   }
 
-  // The build script also installs Debian's etcd-server, so on a fresh machine it runs first.
-  const apiserverBin = ensureApiserver({ build: opts.build ?? true, log });
-  const etcdBin = ensureEtcd();
+  const { apiserver: apiserverBin, etcd: etcdBin } = ensureBinaries({ build: opts.build ?? true, log });
   mkdirSync(join(stateDir, "logs"), { recursive: true, mode: 0o700 });
   const pki = createPki(join(stateDir, "pki"));
   const [etcdClientPort, etcdPeerPort, apiserverPort] = [await freePort(), await freePort(), await freePort()];
@@ -214,11 +211,21 @@ export async function clusterUp(opts: UpOptions = {}): Promise<ClusterState> {
       [
         "--name=devreg",
         `--data-dir=${join(stateDir, "etcd")}`,
-        `--listen-client-urls=http://127.0.0.1:${etcdClientPort}`,
-        `--advertise-client-urls=http://127.0.0.1:${etcdClientPort}`,
-        `--listen-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
-        `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
-        `--initial-cluster=devreg=http://127.0.0.1:${etcdPeerPort}`,
+        // Loopback only, TLS only, and only clients with a certificate from the cluster's CA
+        // (kube-apiserver's): a local user cannot reach the registry past RBAC.
+        `--listen-client-urls=https://127.0.0.1:${etcdClientPort}`,
+        `--advertise-client-urls=https://127.0.0.1:${etcdClientPort}`,
+        `--cert-file=${pki.etcdCert}`,
+        `--key-file=${pki.etcdKey}`,
+        "--client-cert-auth",
+        `--trusted-ca-file=${pki.caCert}`,
+        `--listen-peer-urls=https://127.0.0.1:${etcdPeerPort}`,
+        `--initial-advertise-peer-urls=https://127.0.0.1:${etcdPeerPort}`,
+        `--initial-cluster=devreg=https://127.0.0.1:${etcdPeerPort}`,
+        `--peer-cert-file=${pki.etcdCert}`,
+        `--peer-key-file=${pki.etcdKey}`,
+        "--peer-client-cert-auth",
+        `--peer-trusted-ca-file=${pki.caCert}`,
         "--quota-backend-bytes=4294967296",
         "--log-level=warn",
       ],
@@ -226,13 +233,21 @@ export async function clusterUp(opts: UpOptions = {}): Promise<ClusterState> {
     );
     pids.push(etcdPid);
     log(`etcd started (pid ${etcdPid}, port ${etcdClientPort})`);
-    await waitReady("etcd", etcdPid, `http://127.0.0.1:${etcdClientPort}/health`, {}, readyTimeoutMs, etcdLog);
+    const etcdClientTls = {
+      ca: readFileSync(pki.caCert),
+      cert: readFileSync(pki.etcdClientCert),
+      key: readFileSync(pki.etcdClientKey),
+    };
+    await waitReady("etcd", etcdPid, `https://127.0.0.1:${etcdClientPort}/health`, etcdClientTls, readyTimeoutMs, etcdLog);
 
     const apiLog = join(stateDir, "logs", "kube-apiserver.log");
     const apiserverPid = startDetached(
       apiserverBin,
       [
-        `--etcd-servers=http://127.0.0.1:${etcdClientPort}`,
+        `--etcd-servers=https://127.0.0.1:${etcdClientPort}`,
+        `--etcd-cafile=${pki.caCert}`,
+        `--etcd-certfile=${pki.etcdClientCert}`,
+        `--etcd-keyfile=${pki.etcdClientKey}`,
         `--cert-dir=${pki.dir}`,
         `--tls-cert-file=${pki.serverCert}`,
         `--tls-private-key-file=${pki.serverKey}`,
