@@ -8,6 +8,7 @@ import { writeFileSync } from "node:fs";
 import nacl from "tweetnacl";
 import { cborHead, concatBytes } from "../src/cbor-codec.ts";
 import { EDDSA_PROTECTED_HEADER, parseSign1, type Sign1Parts, sigStructure } from "../src/cose-sign1.ts";
+import { connectProofText } from "../src/connect-proof.ts";
 import { encodeConnectProof, generateDeviceKeyPair } from "../src/device.ts";
 import { createGatewaySigner } from "../src/gateway.ts";
 import { fromHex, toHex } from "../src/hex.ts";
@@ -960,6 +961,7 @@ const connects = connectCases.map((c) => {
     timestamp: c.timestamp,
     ...signedFields(password),
     password: toHex(password),
+    passwordText: connectProofText(password),
     passwordLength: password.length,
   };
 });
@@ -1015,15 +1017,33 @@ const connectNegatives: ConnectNegative[] = [
     expectedError: "E_TOO_LARGE",
   },
   {
+    name: "con-text-padded",
+    description: "The base64url text form with '=' padding (not allowed).",
+    password: new TextEncoder().encode(`${connectProofText(goodProof)}==`),
+    expectedError: "E_BAD_ENCODING",
+  },
+  {
+    name: "con-text-standard-alphabet",
+    description: "The proof as standard base64 (+ and /), not base64url.",
+    password: new TextEncoder().encode(Buffer.from(goodProof).toString("base64").replace(/=+$/, "")),
+    expectedError: "E_BAD_ENCODING",
+  },
+  {
+    name: "con-text-too-long",
+    description: "Base64url text of 343 characters.",
+    password: new TextEncoder().encode("A".repeat(343)),
+    expectedError: "E_TOO_LARGE",
+  },
+  {
     name: "con-trailing-byte",
     description: "Valid proof followed by one byte.",
     password: concatBytes(goodProof, Uint8Array.of(0)),
     expectedError: "E_TRAILING_BYTES",
   },
   {
-    name: "con-not-cbor",
-    description: "A plain-text password.",
-    password: new TextEncoder().encode("hunter2"),
+    name: "con-plain-password",
+    description: "A plain-text password: valid base64url text, but its bytes are not a CBOR data item.",
+    password: new TextEncoder().encode("hunter2x"),
     expectedError: "E_MALFORMED_CBOR",
   },
   {

@@ -5,6 +5,7 @@ import { fromHex, toHex } from "./hex.ts";
 import {
   type ConnectCredentials,
   connackForConnectError,
+  connectProofText,
   decodeConnectProof,
   decodeConnectProofWithNacl,
   decodeEnrollRequest,
@@ -35,10 +36,16 @@ describe("CONNECT proof vectors", () => {
       expect(v.sigStructure).toBe(`846a5369676e61747572653143a1012740${payloadHead}${v.payload}`);
     });
 
-    it(`[PROTO-39] ${v.name}: both gateway implementations accept it and bind the key`, () => {
-      for (const decode of decoders) {
+    it(`[PROTO-37] ${v.name}: the base64url text form is the same proof`, () => {
+      expect(connectProofText(fromHex(v.password))).toBe(v.passwordText);
+      expect(v.passwordText).toMatch(/^[A-Za-z0-9_-]+$/);
+    });
+
+    it(`[PROTO-39] ${v.name}: both gateway implementations accept it, raw or as text, and bind the key`, () => {
+      const forms = [fromHex(v.password), new TextEncoder().encode(v.passwordText)];
+      for (const [decode, password] of decoders.flatMap((d) => forms.map((p) => [d, p] as const))) {
         const r = decode(
-          { clientId: v.clientId, username: v.username, password: fromHex(v.password) },
+          { clientId: v.clientId, username: v.username, password },
           { nowSeconds: v.timestamp },
         );
         expect(r.ok ? "ok" : r.error.code).toBe("ok");

@@ -123,6 +123,32 @@ export function signConnectProof(
   );
 }
 
+/** First byte of every tagged COSE_Sign1 (tag 18): a raw proof starts with it, base64url text never does. */
+const TAG18_HEAD = 0xd2;
+/** [PROTO-37] base64url text of a proof of at most MAX_CONNECT_PROOF_BYTES bytes, no padding. */
+export const MAX_CONNECT_PROOF_TEXT_CHARS = Math.ceil((MAX_CONNECT_PROOF_BYTES * 4) / 3);
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
+/**
+ * [PROTO-37] [PROTO-39] step 3: the proof bytes of a Password sent raw, or as base64url text
+ * (for MQTT libraries that take the password as a C string). Strict: canonical, no padding.
+ */
+function proofBytes(password: Uint8Array): Result<Uint8Array> {
+  if (password[0] === TAG18_HEAD) return ok(password);
+  if (password.length > MAX_CONNECT_PROOF_TEXT_CHARS)
+    return fail("E_TOO_LARGE", `password text over ${MAX_CONNECT_PROOF_TEXT_CHARS} characters`, "password");
+  const text = Buffer.from(password.buffer, password.byteOffset, password.byteLength).toString("latin1");
+  const bytes = BASE64URL.test(text) ? Buffer.from(text, "base64url") : undefined;
+  if (!bytes || bytes.toString("base64url") !== text)
+    return fail("E_BAD_ENCODING", "password is neither a COSE_Sign1 nor its base64url text", "password");
+  return ok(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+}
+
+/** [PROTO-37] The base64url text form of a proof, for MQTT clients whose password is a string. */
+export function connectProofText(proof: Uint8Array): string {
+  return Buffer.from(proof.buffer, proof.byteOffset, proof.byteLength).toString("base64url");
+}
+
 /**
  * [PROTO-39] The gateway's CONNECT check, in the SPEC order: credentials present, username =
  * client id, size, CBOR profile and envelope, payload, binding of clientId and key to the
@@ -141,7 +167,9 @@ export function openConnectProof(
       return fail("E_MISSING_FIELD", "CONNECT has no password (connect proof)", "password");
     if (creds.username !== creds.clientId)
       return fail("E_CLIENT_MISMATCH", "username must equal the client id", "username");
-    const sign1 = parseSign1(creds.password, MAX_CONNECT_PROOF_BYTES);
+    const bytes = proofBytes(creds.password);
+    if (!bytes.ok) return bytes;
+    const sign1 = parseSign1(bytes.value, MAX_CONNECT_PROOF_BYTES);
     if (!sign1.ok) return sign1;
     const { protectedBytes, payload, signature } = sign1.value;
     const fields = parseConnectProofPayload(payload);

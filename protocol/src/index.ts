@@ -11,6 +11,7 @@ export {
   type ConnectProofFields,
   type ConnectProofOptions,
   connackForConnectError,
+  connectProofText,
 } from "./connect-proof.ts";
 export {
   DEFAULT_MAX_SKEW_SECONDS,

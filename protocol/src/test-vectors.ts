@@ -68,6 +68,8 @@ export interface ConnectVector {
   sigStructure: string;
   signature: string;
   password: string;
+  /** The same proof as base64url text, the Password form for string-only MQTT clients. */
+  passwordText: string;
   passwordLength: number;
 }
 
