@@ -7,8 +7,11 @@
 import { createPrivateKey, createPublicKey, type KeyObject, randomBytes } from "node:crypto";
 import {
   type DeviceKeyPair,
+  type EncodeConnectProofInput,
   type EncodeEnrollRequestInput,
   type EnrollReply,
+  encodeConnectProof,
+  encodeConnectProofWithNode,
   encodeEnrollRequest,
   encodeEnrollRequestWithNode,
   generateDeviceKeyPair,
@@ -30,6 +33,8 @@ export interface DeviceCrypto {
   keyPairFromSeed(seed: Uint8Array): DeviceKeyPair;
   /** The signed enroll request frame. */
   encodeRequest(input: EncodeEnrollRequestInput): Uint8Array;
+  /** [PROTO-37] The MQTT CONNECT password: a connect proof. */
+  encodeConnectProof(input: EncodeConnectProofInput): Uint8Array;
   /** Reply checked against the pinned gateway key; never throws. */
   verifyReply(
     frame: Uint8Array,
@@ -43,6 +48,7 @@ export const tweetnaclCrypto: DeviceCrypto = {
   randomSeed: () => nacl.randomBytes(32),
   keyPairFromSeed: (seed) => generateDeviceKeyPair(seed),
   encodeRequest: (input) => encodeEnrollRequest(input),
+  encodeConnectProof: (input) => encodeConnectProof(input),
   verifyReply: (frame, key, expect) => verifyEnrollReply(frame, key, expect),
 };
 
@@ -83,6 +89,7 @@ export const nodeCrypto: DeviceCrypto = {
   },
   // Same bytes as tweetnacl's (Ed25519 is deterministic); about 30x cheaper per signature.
   encodeRequest: (input) => encodeEnrollRequestWithNode(input),
+  encodeConnectProof: (input) => encodeConnectProofWithNode(input),
   verifyReply: (frame, key, expect) => verifyEnrollReplyWithNode(frame, key, expect),
 };
 

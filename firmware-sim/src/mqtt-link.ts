@@ -1,5 +1,6 @@
 /**
- * One device's MQTT 3.1.1 session: connect with clientId = deviceId, subscribe to the
+ * One device's MQTT 3.1.1 session: connect with clientId = username = deviceId and a
+ * connect proof as password [PROTO-37], subscribe to the
  * reply topic, publish requests. mqtt.js reconnection is off (reconnectPeriod 0): the
  * state machine owns retry and backoff, so a fleet does not reconnect in lockstep.
  * Reports exactly one of ready/failed, then at most one closed.
@@ -9,6 +10,8 @@ import { connect, type MqttClient } from "mqtt";
 export interface LinkOptions {
   url: string;
   clientId: string;
+  /** [PROTO-37] CONNECT password: a fresh connect proof; the username is the client id. */
+  password: Uint8Array;
   replyTopic: string;
   keepaliveSeconds: number;
   connectTimeoutMs: number;
@@ -43,6 +46,8 @@ export class MqttLink {
     this.#handlers = handlers;
     this.#client = connect(opts.url, {
       clientId: opts.clientId,
+      username: opts.clientId,
+      password: Buffer.from(opts.password.buffer, opts.password.byteOffset, opts.password.byteLength),
       protocolVersion: 4,
       clean: true,
       reconnectPeriod: 0,

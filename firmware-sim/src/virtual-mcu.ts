@@ -271,11 +271,19 @@ export class VirtualMcu extends EventEmitter<VirtualMcuEvents> {
 
   #connect(): void {
     void this.#link?.close();
-    const deviceId = this.#identity!.deviceId;
+    const identity = this.#identity!;
+    const deviceId = identity.deviceId;
+    // [PROTO-37] a new proof (new nonce, device clock corrected as learnt) for every CONNECT.
+    const password = this.#crypto.encodeConnectProof({
+      keyPair: identity.keyPair(),
+      nonce: newNonce(),
+      timestamp: Math.floor((this.#clock() + this.#state.clockOffsetMs) / 1000),
+    });
     const link: MqttLink = new MqttLink(
       {
         url: this.#opts.mqttUrl,
         clientId: deviceId,
+        password,
         replyTopic: replyTopic(deviceId),
         keepaliveSeconds: this.#opts.keepaliveSeconds ?? 60,
         connectTimeoutMs: this.#opts.connectTimeoutMs ?? 30_000,

@@ -32,6 +32,7 @@ import {
 import { setPairing, startOperator } from "@devreg/operator";
 import {
   deviceIdFromPublicKey,
+  encodeConnectProof,
   encodeEnrollRequest,
   generateDeviceKeyPair,
   newNonce,
@@ -182,6 +183,11 @@ async function main(): Promise<void> {
       const id = deviceIdFromPublicKey(kp.publicKey);
       const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${gw.info.mqttPort}`, {
         clientId: id,
+        // [PROTO-37] username = device id, password = a fresh connect proof.
+        username: id,
+        password: Buffer.from(
+          encodeConnectProof({ keyPair: kp, nonce: newNonce(), timestamp: Math.floor(Date.now() / 1000) }),
+        ),
         protocolVersion: 4,
         reconnectPeriod: 0,
       });

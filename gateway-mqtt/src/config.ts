@@ -60,6 +60,8 @@ export const GatewayOptionsSchema = z.object({
   busyRetryAfterSeconds: z.number().int().min(1).max(86_400).default(5),
   /** [PROTO-22] accepted clock skew. */
   maxSkewSeconds: z.number().int().min(1).optional(),
+  /** [PROTO-23] Live (deviceId, nonce) pairs remembered, requests and CONNECT proofs together; default 100 000. */
+  replayMaxEntries: z.number().int().min(1).optional(),
   /** On stop: how long in-flight requests may still get a decision before they are answered "pending". */
   stopGraceMs: z.number().int().min(0).default(2_000),
   /** How long the registration informer may take to sync at start-up. */

@@ -150,7 +150,12 @@ export async function startGateway(opts: GatewayOptions): Promise<GatewayHandle>
     regs,
     board,
     writes: new Semaphore(cfg.limits.maxKubeWritesInFlight, (n) => metrics.writesInFlight.set(n)),
-    replay: new ReplayGuard(maxSkew ? { windowSeconds: 2 * maxSkew } : {}),
+    // [PROTO-23] one memory for requests and CONNECT proofs; its size is an option so that
+    // E_REPLAY_CACHE_FULL is testable from outside.
+    replay: new ReplayGuard({
+      ...(maxSkew ? { windowSeconds: 2 * maxSkew } : {}),
+      ...(cfg.replayMaxEntries !== undefined ? { maxEntries: cfg.replayMaxEntries } : {}),
+    }),
     global: new TokenBucket(cfg.limits.publishGlobal),
     stopping: () => stopping,
     refuse,
@@ -244,6 +249,7 @@ export async function startGateway(opts: GatewayOptions): Promise<GatewayHandle>
     },
     onRequest: onMqttRequest,
     onClientCount: (n) => metrics.connectedClients.set(n),
+    replay: ctx.replay,
   });
 
   const admin = createAdminServer({

@@ -50,6 +50,7 @@ describe("CONNECT", () => {
     const d = new TestDevice();
     const err = await connectError({
       clientId: d.deviceId,
+      ...d.credentials(),
       will: { topic: d.requestTopic, payload: Buffer.from("x"), qos: 0, retain: false },
     });
     expect(err.code).toBe(5);
@@ -253,12 +254,13 @@ describe("rate limits", () => {
     });
     await t.device().connect(g.mqttPort);
     await t.device().connect(g.mqttPort);
-    const err = await connectError({ clientId: new TestDevice().deviceId }, g.mqttPort);
+    const fresh = new TestDevice();
+    const err = await connectError({ clientId: fresh.deviceId, ...fresh.credentials() }, g.mqttPort);
     expect(err.code).toBe(3);
     expect(await refusals("connect_rate", g)).toBe(1);
   });
 
-  it("session takeover: allowed within the limit (logged, counted), then refused while the owner stays", async () => {
+  it("[PROTO-41] session takeover by the same key: allowed within the limit (logged, counted), then refused while the owner stays", async () => {
     const g = await startTestGateway(t.env, t.perTest, {
       limits: { takeoverPerClient: { ratePerSecond: 0.01, burst: 1 } },
     });
@@ -268,15 +270,16 @@ describe("rate limits", () => {
     await owner.connect(g.mqttPort);
     const first = owner.client!;
     const kicked = closedByBroker(first);
-    const thief = new TestDevice();
-    Object.assign(thief, { deviceId: owner.deviceId });
-    const second = await thief.connect(g.mqttPort, { subscribe: false });
+    // The same key on a second connection (a rebooted device whose old session lingers).
+    const again = new TestDevice();
+    Object.assign(again, { deviceId: owner.deviceId, keyPair: owner.keyPair });
+    const second = await again.connect(g.mqttPort, { subscribe: false });
     t.perTest.add(() => second.endAsync(true));
     await kicked;
     expect(takeovers).toEqual([owner.deviceId]);
     expect(await metric(g.adminPort, "devreg_gateway_session_takeovers_total")).toBe(1);
 
-    const err = await connectError({ clientId: owner.deviceId }, g.mqttPort);
+    const err = await connectError({ clientId: owner.deviceId, ...owner.credentials() }, g.mqttPort);
     expect(err.code).toBe(2);
     expect(await refusals("takeover_rate", g)).toBe(1);
     await new Promise((r) => setTimeout(r, 100));

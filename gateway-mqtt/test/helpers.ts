@@ -4,6 +4,7 @@ import {
   type DeviceKeyPair,
   type EnrollReply,
   deviceIdFromPublicKey,
+  encodeConnectProof,
   encodeEnrollRequest,
   generateDeviceKeyPair,
   newNonce,
@@ -160,7 +161,23 @@ export class TestDevice {
     return replyTopic(this.deviceId);
   }
 
-  /** Connects (client id = device id unless overridden) and subscribes to its reply topic. */
+  /** [PROTO-37] CONNECT credentials: username = device id, password = a fresh connect proof. */
+  credentials(over: { timestamp?: number; nonce?: Uint8Array; keyPair?: DeviceKeyPair } = {}): {
+    username: string;
+    password: Buffer;
+  } {
+    const password = encodeConnectProof({
+      keyPair: over.keyPair ?? this.keyPair,
+      nonce: over.nonce ?? newNonce(),
+      timestamp: over.timestamp ?? Math.floor(Date.now() / 1000),
+    });
+    return { username: this.deviceId, password: Buffer.from(password) };
+  }
+
+  /**
+   * Connects (client id = device id unless overridden) with a fresh connect proof, and
+   * subscribes to its reply topic.
+   */
   async connect(
     port: number,
     opts: IClientOptions & { subscribe?: boolean; url?: string } = {},
@@ -172,6 +189,7 @@ export class TestDevice {
       reconnectPeriod: 0,
       connectTimeout: 5_000,
       clean: true,
+      ...this.credentials(),
       ...rest,
     });
     this.client = client;

@@ -64,9 +64,11 @@ describe("graceful stop", () => {
     });
     await stopped;
     expect(performance.now() - t0).toBeLessThan(30_000); // far below the 60 s decision timeout
+    const afterStop = new TestDevice();
     await expect(
       mqtt.connectAsync(`mqtt://127.0.0.1:${gw.mqttPort}`, {
-        clientId: new TestDevice().deviceId,
+        ...afterStop.credentials(),
+        clientId: afterStop.deviceId,
         reconnectPeriod: 0,
         connectTimeout: 1_000,
       }),

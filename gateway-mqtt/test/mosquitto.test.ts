@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Registrations } from "@devreg/kube";
 import { freshNamespace } from "../../kube/test-support/kube.ts";
+import { connectProofText } from "@devreg/protocol";
 import { describe, expect, it } from "vitest";
 import {
   TestDevice,
@@ -36,6 +37,8 @@ function requestFile(d: TestDevice): { path: string; requestId: string } {
 }
 
 const conn = (port: number) => ["-h", "127.0.0.1", "-p", String(port)];
+/** [PROTO-37] -u <deviceId> -P <fresh connect proof as base64url text>: mosquitto takes the password as a string. */
+const proofArgs = (d: TestDevice) => ["-u", d.deviceId, "-P", connectProofText(d.credentials().password)];
 
 describe("mosquitto-clients", () => {
   it("mosquitto_sub: a subscription to another device's reply topic, or a wildcard, is denied", async () => {
@@ -48,6 +51,7 @@ describe("mosquitto-clients", () => {
         ...conn(t.gw.mqttPort),
         "-i",
         me.deviceId,
+        ...proofArgs(me),
         "-t",
         topic,
         "-C",
@@ -70,6 +74,7 @@ describe("mosquitto-clients", () => {
       ...conn(t.gw.mqttPort),
       "-i",
       me.deviceId,
+      ...proofArgs(me),
       "-t",
       other.requestTopic,
       "-f",
@@ -97,10 +102,10 @@ describe("mosquitto-clients", () => {
     await expect(t.env.regs.get(`dev-${other.deviceId}`)).rejects.toMatchObject({ code: "E_KUBE_NOT_FOUND" });
   });
 
-  it("mosquitto_pub -f (binary request, -i <deviceId>) is answered on the reply topic mosquitto_sub -i <deviceId> listens to", async () => {
-    // Both tools must use the device id as client id, so the publisher takes over the
-    // subscriber's session for a moment (counted as a takeover); mosquitto_sub reconnects
-    // by itself. A namespace without operator lets the test decide once it is back.
+  it("[PROTO-41] mosquitto_pub -f (binary request, -i/-u <deviceId>, -P proof) is answered to the session mosquitto_sub opens next with its own proof", async () => {
+    // Both tools use the device id as client id. mosquitto_pub sends the request and leaves;
+    // the request waits for the decision, and the reply goes to the device's session that
+    // is bound to its key when it is ready: mosquitto_sub's, opened with a fresh proof.
     const quiet = await freshNamespace(t.env.rest, "gw-mosq-quiet");
     const g = await startTestGateway({ kubeconfig: t.env.kubeconfig, ns: quiet }, t.suite, {
       decisionTimeoutMs: 30_000,
@@ -110,12 +115,30 @@ describe("mosquitto-clients", () => {
     const { path, requestId } = requestFile(d);
     const clients = () => metric(g.adminPort, "devreg_gateway_connected_clients");
 
+    const pub = await run("mosquitto_pub", [
+      "-V",
+      "mqttv311",
+      ...conn(g.mqttPort),
+      "-i",
+      d.deviceId,
+      ...proofArgs(d),
+      "-t",
+      d.requestTopic,
+      "-f",
+      path,
+      "-q",
+      "1",
+    ]);
+    expect(pub.code, pub.err).toBe(0);
+    await waitFor(() => regs.get(`dev-${d.deviceId}`).catch(() => undefined), 10_000, "registration created");
+
     const sub = spawn("mosquitto_sub", [
       "-V",
       "mqttv311",
       ...conn(g.mqttPort),
       "-i",
       d.deviceId,
+      ...proofArgs(d),
       "-t",
       d.replyTopic,
       "-q",
@@ -135,23 +158,6 @@ describe("mosquitto-clients", () => {
       10_000,
       "mosquitto_sub connected",
     );
-
-    const pub = await run("mosquitto_pub", [
-      "-V",
-      "mqttv311",
-      ...conn(g.mqttPort),
-      "-i",
-      d.deviceId,
-      "-t",
-      d.requestTopic,
-      "-f",
-      path,
-      "-q",
-      "1",
-    ]);
-    expect(pub.code, pub.err).toBe(0);
-    await waitFor(() => regs.get(`dev-${d.deviceId}`).catch(() => undefined), 10_000, "registration created");
-    await waitFor(async () => ((await clients()) === 1 ? true : undefined), 10_000, "mosquitto_sub back");
     await new Promise((r) => setTimeout(r, 300)); // its SUBSCRIBE follows the CONNECT
     const uuid = uuid4();
     await regs.patchStatus(`dev-${d.deviceId}`, { phase: "Approved", deviceUUID: uuid });
@@ -159,7 +165,7 @@ describe("mosquitto-clients", () => {
     expect(await exited).toBe(0);
     const reply = verifiedReply(Buffer.concat(out), g.publicKey, d.deviceId, requestId);
     expect(reply).toMatchObject({ status: "approved", requestId, deviceUUID: uuid });
-    expect(await metric(g.adminPort, "devreg_gateway_session_takeovers_total")).toBe(1);
+    expect(await metric(g.adminPort, "devreg_gateway_session_takeovers_total")).toBe(0);
   });
 
   it("mosquitto_rr -V 311: its request (empty: 2.0.11 drops -f payloads) gets a signed Malformed error reply", async () => {
@@ -171,6 +177,7 @@ describe("mosquitto-clients", () => {
       ...conn(t.gw.mqttPort),
       "-i",
       d.deviceId,
+      ...proofArgs(d),
       "-q",
       "1",
       "-W",
@@ -228,6 +235,7 @@ describe("mosquitto-clients", () => {
       cert,
       "-i",
       d.deviceId,
+      ...proofArgs(d),
       "-t",
       "#",
       "-C",

@@ -8,7 +8,8 @@ import { writeFileSync } from "node:fs";
 import nacl from "tweetnacl";
 import { cborHead, concatBytes } from "../src/cbor-codec.ts";
 import { EDDSA_PROTECTED_HEADER, parseSign1, type Sign1Parts, sigStructure } from "../src/cose-sign1.ts";
-import { generateDeviceKeyPair } from "../src/device.ts";
+import { connectProofText } from "../src/connect-proof.ts";
+import { encodeConnectProof, generateDeviceKeyPair } from "../src/device.ts";
 import { createGatewaySigner } from "../src/gateway.ts";
 import { fromHex, toHex } from "../src/hex.ts";
 import {
@@ -218,6 +219,16 @@ function parts(frame: Uint8Array): Sign1Parts {
   return r.value;
 }
 
+/** payload, Sig_structure and signature of a signed frame, in hex. */
+function signedFields(frame: Uint8Array): { payload: string; sigStructure: string; signature: string } {
+  const { payload } = parts(frame);
+  return {
+    payload: toHex(payload),
+    sigStructure: toHex(sigStructure(EDDSA_PROTECTED_HEADER, payload)),
+    signature: toHex(frame.subarray(frame.length - 64)),
+  };
+}
+
 // ---------------------------------------------------------------- replies
 const UUID = "6f1c2a8e-4b7d-4e2a-9c3f-0a1b2c3d4e5f";
 const replyCases: { name: string; description: string; reply: EnrollReply }[] = [
@@ -341,14 +352,11 @@ const replyCases: { name: string; description: string; reply: EnrollReply }[] = 
 
 const replies = replyCases.map((c) => {
   const frame = gateway.sign(c.reply);
-  const { payload } = parts(frame);
   return {
     name: c.name,
     description: c.description,
     reply: c.reply,
-    payload: toHex(payload),
-    sigStructure: toHex(sigStructure(EDDSA_PROTECTED_HEADER, payload)),
-    signature: toHex(frame.subarray(frame.length - 64)),
+    ...signedFields(frame),
     frame: toHex(frame),
     frameLength: frame.length,
   };
@@ -888,6 +896,235 @@ function goodRequestPayload(): Uint8Array {
   return fromHex(requests[0]!.payload);
 }
 
+// ---------------------------------------------------------------- Sig_structure head [PROTO-15]
+// The frame may carry the payload under a non-shortest bstr head (receivers accept
+// non-deterministic CBOR, PROTO-7); the Sig_structure always uses the shortest head.
+const minimalPayload = goodRequestPayload();
+const widePayloadHead = Uint8Array.of(0x59, 0x00, minimalPayload.length);
+const wideHeadFrame = (signedInput: Uint8Array) =>
+  concatBytes(
+    Uint8Array.of(0xd2, 0x84),
+    bstr(EDDSA_PROTECTED_HEADER),
+    Uint8Array.of(0xa0),
+    widePayloadHead,
+    minimalPayload,
+    bstr(nacl.sign.detached(signedInput, deviceA.secretKey)),
+  );
+const wideHeadAccepted = wideHeadFrame(sigStructure(EDDSA_PROTECTED_HEADER, minimalPayload));
+negatives.push({
+  name: "req-sig-structure-wide-head",
+  kind: "request",
+  description:
+    "Payload under the head 59 0065 in the frame, signed over a Sig_structure that repeats that head instead of the shortest 58 65.",
+  frame: wideHeadFrame(
+    concatBytes(fromHex("846a5369676e61747572653143a1012740"), widePayloadHead, minimalPayload),
+  ),
+  expectedError: "E_BAD_SIGNATURE",
+});
+
+// ---------------------------------------------------------------- CONNECT proofs [PROTO-37..39]
+interface ConnectCase {
+  name: string;
+  description: string;
+  seed: string;
+  nonce: string;
+  timestamp: number;
+}
+const connectCases: ConnectCase[] = [
+  {
+    name: "connect-minimal",
+    description: "Device key RFC 8032 TEST 1, 5-byte timestamp head.",
+    seed: DEVICE_A_SEED,
+    nonce: "101112131415161718191a1b1c1d1e1f",
+    timestamp: NOW,
+  },
+  {
+    name: "connect-uint64-timestamp",
+    description: "Device key RFC 8032 TEST 3, timestamp past 2^32-1 (9-byte head): the largest valid proof.",
+    seed: DEVICE_B_SEED,
+    nonce: "ffffffffffffffffffffffffffffffff",
+    timestamp: 4_294_967_296,
+  },
+];
+const connects = connectCases.map((c) => {
+  const keyPair = generateDeviceKeyPair(fromHex(c.seed));
+  const password = encodeConnectProof({ keyPair, nonce: fromHex(c.nonce), timestamp: c.timestamp });
+  const deviceId = deviceIdFromPublicKey(keyPair.publicKey);
+  return {
+    name: c.name,
+    description: c.description,
+    seed: c.seed,
+    publicKey: toHex(keyPair.publicKey),
+    clientId: deviceId,
+    username: deviceId,
+    nonce: c.nonce,
+    timestamp: c.timestamp,
+    ...signedFields(password),
+    password: toHex(password),
+    passwordText: connectProofText(password),
+    passwordLength: password.length,
+  };
+});
+
+const goodProof = fromHex(connects[0]!.password);
+const deviceBId = deviceIdFromPublicKey(deviceB.publicKey);
+function proofEntries(publicKey = deviceA.publicKey, clientId = deviceAId, timestamp = NOW): Entry[] {
+  return [
+    [uint(1), uint(1)],
+    [uint(2), uint(3)],
+    [uint(3), tstr(clientId)],
+    [uint(4), bstr(publicKey)],
+    [uint(5), bstr(fromHex("202122232425262728292a2b2c2d2e2f"))],
+    [uint(6), uint(timestamp)],
+  ];
+}
+const proof = (entries: Entry[], secretKey = deviceA.secretKey) => deviceSigned(map(entries), secretKey);
+
+interface ConnectNegative {
+  name: string;
+  description: string;
+  clientId?: string;
+  username?: string | null;
+  password?: Uint8Array | null;
+  nowSeconds?: number;
+  expectedError: ProtocolErrorCode;
+  /** Present the same credentials twice to one replay memory; the second gets expectedError. */
+  presentTwice?: boolean;
+}
+const connectNegatives: ConnectNegative[] = [
+  {
+    name: "con-no-username",
+    description: "CONNECT without a username.",
+    username: null,
+    expectedError: "E_MISSING_FIELD",
+  },
+  {
+    name: "con-no-password",
+    description: "CONNECT without a password (no proof).",
+    password: null,
+    expectedError: "E_MISSING_FIELD",
+  },
+  {
+    name: "con-username-not-client-id",
+    description: "Username is another device's id.",
+    username: deviceBId,
+    expectedError: "E_CLIENT_MISMATCH",
+  },
+  {
+    name: "con-too-large",
+    description: "Password of 257 bytes.",
+    password: concatBytes(goodProof, new Uint8Array(257 - goodProof.length)),
+    expectedError: "E_TOO_LARGE",
+  },
+  {
+    name: "con-text-padded",
+    description: "The base64url text form with '=' padding (not allowed).",
+    password: new TextEncoder().encode(`${connectProofText(goodProof)}==`),
+    expectedError: "E_BAD_ENCODING",
+  },
+  {
+    name: "con-text-standard-alphabet",
+    description: "The proof as standard base64 (+ and /), not base64url.",
+    password: new TextEncoder().encode(Buffer.from(goodProof).toString("base64").replace(/=+$/, "")),
+    expectedError: "E_BAD_ENCODING",
+  },
+  {
+    name: "con-text-too-long",
+    description: "Base64url text of 343 characters.",
+    password: new TextEncoder().encode("A".repeat(343)),
+    expectedError: "E_TOO_LARGE",
+  },
+  {
+    name: "con-trailing-byte",
+    description: "Valid proof followed by one byte.",
+    password: concatBytes(goodProof, Uint8Array.of(0)),
+    expectedError: "E_TRAILING_BYTES",
+  },
+  {
+    name: "con-plain-password",
+    description: "A plain-text password: valid base64url text, but its bytes are not a CBOR data item.",
+    password: new TextEncoder().encode("hunter2x"),
+    expectedError: "E_MALFORMED_CBOR",
+  },
+  {
+    name: "con-enroll-request",
+    description: "An enroll request (messageType 1) as the password.",
+    password: goodRequest,
+    expectedError: "E_WRONG_MESSAGE_TYPE",
+  },
+  {
+    name: "con-extra-field",
+    description: "Proof payload with unknown key 7.",
+    password: proof([...proofEntries(), [uint(7), uint(0)]]),
+    expectedError: "E_EXTRA_FIELD",
+  },
+  {
+    name: "con-missing-nonce",
+    description: "Proof payload without key 5.",
+    password: proof(without(proofEntries(), 5)),
+    expectedError: "E_MISSING_FIELD",
+  },
+  {
+    name: "con-small-order-key",
+    description: "Identity point as the public key, with the signature it 'verifies'.",
+    password: sign1Raw(
+      EDDSA_PROTECTED_HEADER,
+      Uint8Array.of(0xa0),
+      map(proofEntries(fromHex(`01${"00".repeat(31)}`))),
+      fromHex(`01${"00".repeat(63)}`),
+    ),
+    expectedError: "E_BAD_KEY",
+  },
+  {
+    name: "con-proof-for-other-client",
+    description: "A valid proof by device B (for B's id) presented with client id and username of device A.",
+    password: proof(proofEntries(deviceB.publicKey, deviceBId), deviceB.secretKey),
+    expectedError: "E_CLIENT_MISMATCH",
+  },
+  {
+    name: "con-key-not-client-id",
+    description: "Payload clientId is device A's, but the key (which signed) is device B's.",
+    password: proof(proofEntries(deviceB.publicKey, deviceAId), deviceB.secretKey),
+    expectedError: "E_CLIENT_MISMATCH",
+  },
+  {
+    name: "con-signature-bit-flip",
+    description: "Valid proof with one signature bit flipped.",
+    password: flipBit(goodProof, goodProof.length - 10),
+    expectedError: "E_BAD_SIGNATURE",
+  },
+  {
+    name: "con-signed-by-other-key",
+    description: "Device A's payload signed by device B's key.",
+    password: proof(proofEntries(), deviceB.secretKey),
+    expectedError: "E_BAD_SIGNATURE",
+  },
+  {
+    name: "con-non-canonical-s",
+    description: "Valid proof with S replaced by S + L.",
+    password: malleate(goodProof),
+    expectedError: "E_BAD_SIGNATURE",
+  },
+  {
+    name: "con-stale",
+    description: "Valid proof presented 301 s after its timestamp.",
+    nowSeconds: NOW + 301,
+    expectedError: "E_CLOCK_SKEW",
+  },
+  {
+    name: "con-future",
+    description: "Valid proof presented 301 s before its timestamp.",
+    nowSeconds: NOW - 301,
+    expectedError: "E_CLOCK_SKEW",
+  },
+  {
+    name: "con-replayed",
+    description: "The same valid proof presented twice within the replay window: the second is refused.",
+    presentTwice: true,
+    expectedError: "E_REPLAY",
+  },
+];
+
 // ---------------------------------------------------------------- write
 const HEADER = {
   generatedBy: "protocol/scripts/gen-vectors.ts (deterministic; do not edit by hand)",
@@ -903,6 +1140,17 @@ write("requests.json", {
   about:
     "Valid enroll requests. Device side must produce `frame` exactly; gateway side must accept it at `timestamp`.",
   vectors: requests,
+  accepted: [
+    {
+      name: "wide-payload-head",
+      description:
+        "Vector minimal with its payload under the non-shortest head 59 0065. Not deterministic, so no device sends it, but a gateway " +
+        "MUST accept it: the Sig_structure uses the shortest head 58 65 whatever head the frame has (PROTO-15).",
+      deviceId: deviceAId,
+      nowSeconds: NOW,
+      frame: toHex(wideHeadAccepted),
+    },
+  ],
 });
 write("replies.json", {
   about:
@@ -910,6 +1158,24 @@ write("replies.json", {
   gatewaySeed: GATEWAY_SEED,
   gatewayPublicKey: toHex(gateway.publicKey),
   vectors: replies,
+});
+write("connect.json", {
+  about:
+    "MQTT CONNECT proofs of key possession (PROTO-37..39). `valid`: a device must produce `password` exactly; a gateway must accept " +
+    "clientId/username/password at `timestamp`. `invalid`: fields not given default to connect-minimal's clientId, username and " +
+    "password (null = absent) and to nowSeconds; both implementations must refuse with expectedError.",
+  nowSeconds: NOW,
+  valid: connects,
+  invalid: connectNegatives.map((n) => ({
+    name: n.name,
+    description: n.description,
+    ...(n.clientId !== undefined ? { clientId: n.clientId } : {}),
+    ...(n.username !== undefined ? { username: n.username } : {}),
+    ...(n.password !== undefined ? { password: n.password === null ? null : toHex(n.password) } : {}),
+    ...(n.nowSeconds !== undefined ? { nowSeconds: n.nowSeconds } : {}),
+    ...(n.presentTwice ? { presentTwice: true } : {}),
+    expectedError: n.expectedError,
+  })),
 });
 write("negative.json", {
   about:
@@ -929,5 +1195,5 @@ write("negative.json", {
   })),
 });
 console.log(
-  `wrote ${requests.length} request, ${replies.length} reply and ${negatives.length} negative vectors`,
+  `wrote ${requests.length} request, ${replies.length} reply, ${negatives.length} negative and ${connects.length + connectNegatives.length} connect vectors`,
 );

@@ -25,6 +25,21 @@ export const COSE_ALG_EDDSA = -8;
 
 export const MESSAGE_TYPE_ENROLL_REQUEST = 1;
 export const MESSAGE_TYPE_ENROLL_REPLY = 2;
+/** [PROTO-38] The MQTT CONNECT proof of key possession. */
+export const MESSAGE_TYPE_CONNECT_PROOF = 3;
+
+/** [PROTO-37] Largest CONNECT proof (the MQTT password) a gateway reads; a valid one is 174–178 bytes. */
+export const MAX_CONNECT_PROOF_BYTES = 256;
+
+/** [PROTO-38] CONNECT proof payload map keys. */
+export const ConnectProofKey = {
+  version: 1,
+  messageType: 2,
+  clientId: 3,
+  publicKey: 4,
+  nonce: 5,
+  timestamp: 6,
+} as const;
 
 /** [PROTO-17] Request payload map keys. */
 export const RequestKey = {

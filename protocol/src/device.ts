@@ -5,6 +5,13 @@
  */
 import nacl from "tweetnacl";
 import { NONCE_BYTES, PUBLIC_KEY_BYTES } from "./constants.ts";
+import {
+  type ConnectCredentials,
+  type ConnectProof,
+  type ConnectProofOptions,
+  openConnectProof,
+  signConnectProof,
+} from "./connect-proof.ts";
 import { EDDSA_PROTECTED_HEADER, encodeSign1, sigStructure } from "./cose-sign1.ts";
 import { type Ed25519Verify, hasCanonicalS } from "./ed25519-rules.ts";
 import { ProtocolError, type Result } from "./errors.ts";
@@ -55,15 +62,7 @@ export interface EncodeEnrollRequestInput {
  */
 export function encodeEnrollRequest(input: EncodeEnrollRequestInput): Uint8Array {
   const { keyPair } = input;
-  if (
-    !(keyPair?.publicKey instanceof Uint8Array) ||
-    !(keyPair.secretKey instanceof Uint8Array) ||
-    keyPair.publicKey.length !== PUBLIC_KEY_BYTES ||
-    keyPair.secretKey.length !== 64 ||
-    !bytesEqual(keyPair.secretKey.subarray(32), keyPair.publicKey)
-  ) {
-    throw new ProtocolError("E_BAD_KEY", "keyPair must be a tweetnacl sign key pair", "keyPair");
-  }
+  checkKeyPair(keyPair);
   const payload = buildRequestPayload({
     requestId: input.requestId,
     publicKey: keyPair.publicKey,
@@ -73,6 +72,51 @@ export function encodeEnrollRequest(input: EncodeEnrollRequestInput): Uint8Array
   });
   const signature = nacl.sign.detached(sigStructure(EDDSA_PROTECTED_HEADER, payload), keyPair.secretKey);
   return encodeSign1(EDDSA_PROTECTED_HEADER, payload, signature);
+}
+
+export interface EncodeConnectProofInput {
+  keyPair: DeviceKeyPair;
+  nonce: Uint8Array;
+  timestamp: number;
+}
+
+function checkKeyPair(keyPair: DeviceKeyPair): void {
+  if (
+    !(keyPair?.publicKey instanceof Uint8Array) ||
+    !(keyPair.secretKey instanceof Uint8Array) ||
+    keyPair.publicKey.length !== PUBLIC_KEY_BYTES ||
+    keyPair.secretKey.length !== 64 ||
+    !bytesEqual(keyPair.secretKey.subarray(32), keyPair.publicKey)
+  ) {
+    throw new ProtocolError("E_BAD_KEY", "keyPair must be a tweetnacl sign key pair", "keyPair");
+  }
+}
+
+/**
+ * [PROTO-37] [PROTO-38] The MQTT CONNECT password: a proof of key possession for the client
+ * id deviceIdFromPublicKey(publicKey), with a fresh nonce (PROTO-21) and the device clock.
+ * Use a new nonce for every CONNECT. Throws ProtocolError for invalid input.
+ */
+export function encodeConnectProof(input: EncodeConnectProofInput): Uint8Array {
+  const { keyPair } = input;
+  checkKeyPair(keyPair);
+  return signConnectProof(
+    {
+      clientId: deviceIdFromPublicKey(keyPair.publicKey),
+      publicKey: keyPair.publicKey,
+      nonce: input.nonce,
+      timestamp: input.timestamp,
+    },
+    (message) => nacl.sign.detached(message, keyPair.secretKey),
+  );
+}
+
+/** The gateway's CONNECT proof check with tweetnacl: the second implementation for vectors. */
+export function decodeConnectProofWithNacl(
+  creds: ConnectCredentials,
+  opts?: ConnectProofOptions,
+): Result<ConnectProof> {
+  return openConnectProof(creds, opts, { verify: naclVerify, deviceIdOf: deviceIdFromPublicKey });
 }
 
 /** tweetnacl verify; S < L is checked by the caller (tweetnacl does not). */

@@ -22,6 +22,7 @@ const TABLE: Record<ProtocolErrorCode, [string, string]> = {
   E_REPLAY: ["error", "Replay"],
   E_REPLAY_CACHE_FULL: ["busy", "Busy"],
   E_TOPIC_MISMATCH: ["error", "TopicMismatch"],
+  E_CLIENT_MISMATCH: ["error", "ClientMismatch"],
   E_UNEXPECTED_REPLY: ["error", "Malformed"],
   E_BAD_ENCODING: ["error", "Malformed"],
 };

@@ -24,6 +24,7 @@ export type ProtocolErrorCode =
   | "E_REPLAY"
   | "E_REPLAY_CACHE_FULL"
   | "E_TOPIC_MISMATCH"
+  | "E_CLIENT_MISMATCH"
   | "E_UNEXPECTED_REPLY"
   | "E_BAD_ENCODING";
 
@@ -77,6 +78,7 @@ const REASONS: Record<ProtocolErrorCode, string> = {
   E_REPLAY: "Replay",
   E_REPLAY_CACHE_FULL: "Busy",
   E_TOPIC_MISMATCH: "TopicMismatch",
+  E_CLIENT_MISMATCH: "ClientMismatch",
   E_UNEXPECTED_REPLY: "Malformed",
   E_BAD_ENCODING: "Malformed",
 };

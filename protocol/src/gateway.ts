@@ -12,6 +12,13 @@ import {
   sign as nodeSign,
   verify as nodeVerifyRaw,
 } from "node:crypto";
+import {
+  type ConnectCredentials,
+  type ConnectProof,
+  type ConnectProofOptions,
+  openConnectProof,
+  signConnectProof,
+} from "./connect-proof.ts";
 import { PUBLIC_KEY_BYTES } from "./constants.ts";
 import { EDDSA_PROTECTED_HEADER, encodeSign1, sigStructure } from "./cose-sign1.ts";
 import { type Ed25519Verify, hasCanonicalS } from "./ed25519-rules.ts";
@@ -57,6 +64,18 @@ export function nodeDeviceId(publicKey: Uint8Array): string {
  */
 export function decodeEnrollRequest(frame: Uint8Array, opts?: DecodeRequestOptions): Result<EnrollRequest> {
   return openEnrollRequest(frame, opts, { verify: nodeVerify, deviceIdOf: nodeDeviceId });
+}
+
+/**
+ * [PROTO-39] The gateway's check of an MQTT CONNECT's credentials (username = client id,
+ * password = connect proof): everything but replay, which the caller checks with its
+ * ReplayGuard. Never throws.
+ */
+export function decodeConnectProof(
+  creds: ConnectCredentials,
+  opts?: ConnectProofOptions,
+): Result<ConnectProof> {
+  return openConnectProof(creds, opts, { verify: nodeVerify, deviceIdOf: nodeDeviceId });
 }
 
 export interface GatewaySigner {
@@ -120,6 +139,28 @@ export function createGatewaySigner(privateKey?: string | Uint8Array): NodeGatew
   };
 }
 
+/** node:crypto private key from a tweetnacl-layout key pair; throws E_BAD_KEY for a bad one. */
+function nodeSigningKey(keyPair: { publicKey: Uint8Array; secretKey: Uint8Array }): KeyObject {
+  if (
+    !(keyPair?.publicKey instanceof Uint8Array) ||
+    !(keyPair.secretKey instanceof Uint8Array) ||
+    keyPair.publicKey.length !== PUBLIC_KEY_BYTES ||
+    keyPair.secretKey.length !== 64
+  ) {
+    throw new ProtocolError("E_BAD_KEY", "keyPair must be a tweetnacl-layout sign key pair", "keyPair");
+  }
+  const b64u = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("base64url");
+  return createPrivateKey({
+    key: {
+      kty: "OKP",
+      crv: "Ed25519",
+      d: b64u(keyPair.secretKey.subarray(0, 32)),
+      x: b64u(keyPair.publicKey),
+    },
+    format: "jwk",
+  });
+}
+
 /**
  * The enroll request of `encodeEnrollRequest`, signed with node:crypto instead of tweetnacl:
  * byte-identical output (Ed25519 is deterministic), about 30x cheaper. For fleets and
@@ -133,19 +174,7 @@ export function encodeEnrollRequestWithNode(input: {
   metadata: EnrollRequest["metadata"];
 }): Uint8Array {
   const { keyPair } = input;
-  if (
-    !(keyPair?.publicKey instanceof Uint8Array) ||
-    !(keyPair.secretKey instanceof Uint8Array) ||
-    keyPair.publicKey.length !== PUBLIC_KEY_BYTES ||
-    keyPair.secretKey.length !== 64
-  ) {
-    throw new ProtocolError("E_BAD_KEY", "keyPair must be a tweetnacl-layout sign key pair", "keyPair");
-  }
-  const b64u = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("base64url");
-  const key = createPrivateKey({
-    key: { kty: "OKP", crv: "Ed25519", d: b64u(keyPair.secretKey.subarray(0, 32)), x: b64u(keyPair.publicKey) },
-    format: "jwk",
-  });
+  const key = nodeSigningKey(keyPair);
   const payload = buildRequestPayload({
     requestId: input.requestId,
     publicKey: keyPair.publicKey,
@@ -155,6 +184,27 @@ export function encodeEnrollRequestWithNode(input: {
   });
   const signature = new Uint8Array(nodeSign(null, sigStructure(EDDSA_PROTECTED_HEADER, payload), key));
   return encodeSign1(EDDSA_PROTECTED_HEADER, payload, signature);
+}
+
+/**
+ * The CONNECT proof of `encodeConnectProof`, signed with node:crypto: byte-identical, for
+ * fleets and benchmarks. [PROTO-37] [PROTO-38]
+ */
+export function encodeConnectProofWithNode(input: {
+  keyPair: { publicKey: Uint8Array; secretKey: Uint8Array };
+  nonce: Uint8Array;
+  timestamp: number;
+}): Uint8Array {
+  const key = nodeSigningKey(input.keyPair);
+  return signConnectProof(
+    {
+      clientId: nodeDeviceId(input.keyPair.publicKey),
+      publicKey: input.keyPair.publicKey,
+      nonce: input.nonce,
+      timestamp: input.timestamp,
+    },
+    (message) => new Uint8Array(nodeSign(null, message, key)),
+  );
 }
 
 /**

@@ -5,9 +5,19 @@
 
 export { isDeterministic } from "./cbor-wellformed.ts";
 export {
+  CONNACK,
+  type ConnectCredentials,
+  type ConnectProof,
+  type ConnectProofFields,
+  type ConnectProofOptions,
+  connackForConnectError,
+  connectProofText,
+} from "./connect-proof.ts";
+export {
   DEFAULT_MAX_SKEW_SECONDS,
   DEFAULT_REPLAY_MAX_ENTRIES,
   DEFAULT_REPLAY_WINDOW_SECONDS,
+  MAX_CONNECT_PROOF_BYTES,
   MAX_NESTING_DEPTH,
   MAX_REPLY_BYTES,
   MAX_REQUEST_BYTES,
@@ -16,7 +26,10 @@ export {
 } from "./constants.ts";
 export {
   type DeviceKeyPair,
+  decodeConnectProofWithNacl,
   decodeEnrollRequestWithNacl,
+  type EncodeConnectProofInput,
+  encodeConnectProof,
   type EncodeEnrollRequestInput,
   encodeEnrollRequest,
   generateDeviceKeyPair,
@@ -35,8 +48,10 @@ export {
 } from "./errors.ts";
 export {
   createGatewaySigner,
+  decodeConnectProof,
   decodeEnrollReplyUnverified,
   decodeEnrollRequest,
+  encodeConnectProofWithNode,
   encodeEnrollReply,
   encodeEnrollRequestWithNode,
   type GatewaySigner,
@@ -62,7 +77,7 @@ export {
   MAX_JSON_BODY_BYTES,
 } from "./json-transport.ts";
 export type { ReplyExpectation } from "./open-reply.ts";
-export { type DecodeRequestOptions, peekRequestId } from "./open-request.ts";
+export { checkClockSkew, type DecodeRequestOptions, peekRequestId } from "./open-request.ts";
 export { ReplayGuard, type ReplayGuardOptions } from "./replay-guard.ts";
 export { validateEnrollReply } from "./reply-payload.ts";
 export { REPLY_TIMEOUT_SECONDS, retryDelaySeconds } from "./retry-policy.ts";

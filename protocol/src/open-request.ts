@@ -9,7 +9,7 @@ import {
 } from "./constants.ts";
 import { parseSign1, sigStructure } from "./cose-sign1.ts";
 import { type Ed25519Verify, hasCanonicalS } from "./ed25519-rules.ts";
-import { fail, ok, type Result } from "./errors.ts";
+import { fail, OK_VOID, ok, type Result } from "./errors.ts";
 import { parseRequestPayload, readRequestId } from "./request-payload.ts";
 import type { EnrollRequest } from "./types.ts";
 
@@ -20,6 +20,24 @@ export interface DecodeRequestOptions {
   maxSkewSeconds?: number;
   /** [PROTO-6] deviceId from the topic the frame arrived on; mismatch is E_TOPIC_MISMATCH. */
   expectedDeviceId?: string;
+  /**
+   * Leave PROTO-22 to the caller (checkClockSkew), which then holds a verified request
+   * whose skew it can answer with a signed reply, over HTTP too [PROTO-34].
+   */
+  skipClockSkew?: boolean;
+}
+
+/** [PROTO-22] ok when |now - timestamp| <= maxSkew (default 300 s), else E_CLOCK_SKEW. */
+export function checkClockSkew(
+  timestamp: number,
+  opts: { nowSeconds?: number; maxSkewSeconds?: number } | undefined,
+): Result<void> {
+  const now = opts?.nowSeconds ?? Math.floor(Date.now() / 1000);
+  const maxSkew = opts?.maxSkewSeconds ?? DEFAULT_MAX_SKEW_SECONDS;
+  if (Math.abs(now - timestamp) > maxSkew) {
+    return fail("E_CLOCK_SKEW", `timestamp ${timestamp} is more than ${maxSkew}s from ${now}`, "timestamp");
+  }
+  return OK_VOID;
 }
 
 /** The crypto a side brings: Ed25519 verify and the SHA-512-based deviceId. */
@@ -56,14 +74,9 @@ export function openEnrollRequest(
     ) {
       return fail("E_BAD_SIGNATURE", "signature does not verify with the request's public key", "signature");
     }
-    const now = opts?.nowSeconds ?? Math.floor(Date.now() / 1000);
-    const maxSkew = opts?.maxSkewSeconds ?? DEFAULT_MAX_SKEW_SECONDS;
-    if (Math.abs(now - f.timestamp) > maxSkew) {
-      return fail(
-        "E_CLOCK_SKEW",
-        `timestamp ${f.timestamp} is more than ${maxSkew}s from ${now}`,
-        "timestamp",
-      );
+    if (!opts?.skipClockSkew) {
+      const fresh = checkClockSkew(f.timestamp, opts);
+      if (!fresh.ok) return fresh;
     }
     return ok({
       version: PROTOCOL_VERSION,

@@ -281,3 +281,16 @@ describe("gateway signer", () => {
     expect(verifyEnrollReply(encodeEnrollReply(approved, fake), gateway.publicKey).ok).toBe(true);
   });
 });
+
+describe("over-rate answer", () => {
+  it("[PROTO-42] both forms of the signed over-rate answer are valid replies, and busy needs retryAfterSeconds", () => {
+    const busy = { ...approved, status: "busy" as const, reason: "Busy", retryAfterSeconds: 5 };
+    delete (busy as Partial<EnrollReply>).deviceUUID;
+    expect(validateEnrollReply(busy).ok).toBe(true);
+    const noId = { ...busy, requestId: "", status: "error" as const };
+    expect(validateEnrollReply(noId).ok).toBe(true);
+    const { retryAfterSeconds: _, ...withoutRetry } = busy;
+    const r = validateEnrollReply(withoutRetry);
+    expect(r.ok ? "ok" : r.error.code).toBe("E_MISSING_FIELD");
+  });
+});

@@ -50,6 +50,24 @@ export function readPublicKey(v: unknown, field = "publicKey"): Result<Uint8Arra
   return r;
 }
 
+/** Required 16-byte nonce under `key`. [PROTO-17] [PROTO-21] */
+export function readNonce(get: (key: number) => unknown, key: number): Result<Uint8Array> {
+  const raw = required(get, key, "nonce");
+  if (!raw.ok) return raw;
+  const nonce = readBytes(raw.value, "nonce");
+  if (!nonce.ok) return nonce;
+  if (nonce.value.length !== NONCE_BYTES)
+    return fail("E_INVALID_VALUE", `nonce must be ${NONCE_BYTES} bytes`, "nonce");
+  return nonce;
+}
+
+/** Required uint timestamp (0 … 2^53-1) under `key`. [PROTO-17] */
+export function readTimestamp(get: (key: number) => unknown, key: number): Result<number> {
+  const raw = required(get, key, "timestamp");
+  if (!raw.ok) return raw;
+  return readUint(raw.value, "timestamp", TIMESTAMP_MAX);
+}
+
 /**
  * Validates in ascending key order, so the first failing key decides the error.
  * `get` reads a payload key from either a decoded map or caller input.
@@ -65,16 +83,9 @@ function readFields(get: (key: number) => unknown): Result<RequestFields> {
   const publicKey = readPublicKey(pkRaw.value);
   if (!publicKey.ok) return publicKey;
 
-  const nonceRaw = required(get, RequestKey.nonce, "nonce");
-  if (!nonceRaw.ok) return nonceRaw;
-  const nonce = readBytes(nonceRaw.value, "nonce");
+  const nonce = readNonce(get, RequestKey.nonce);
   if (!nonce.ok) return nonce;
-  if (nonce.value.length !== NONCE_BYTES)
-    return fail("E_INVALID_VALUE", `nonce must be ${NONCE_BYTES} bytes`, "nonce");
-
-  const tsRaw = required(get, RequestKey.timestamp, "timestamp");
-  if (!tsRaw.ok) return tsRaw;
-  const timestamp = readUint(tsRaw.value, "timestamp", TIMESTAMP_MAX);
+  const timestamp = readTimestamp(get, RequestKey.timestamp);
   if (!timestamp.ok) return timestamp;
 
   const modelRaw = required(get, RequestKey.model, "model");

@@ -297,6 +297,27 @@ describe("enroll request", () => {
     notRequest.set(2, 2);
     expect(peekRequestId(signPayload(notRequest))).toBeNull();
   });
+
+  it("[PROTO-28] 'readable': a bad envelope or version still gives the id; a trailing byte or a broken payload does not", () => {
+    const payload = encodeCbor(goodPayload());
+    const sig = new Uint8Array(64);
+    // Wrong protected header (alg -7), short signature: the envelope fails, the payload is intact.
+    expect(peekRequestId(encodeSign1(Uint8Array.of(0xa1, 0x01, 0x26), payload, sig.subarray(0, 3)))).toBe(
+      "req-1",
+    );
+    const v2 = goodPayload();
+    v2.set(1, 2);
+    expect(code(decodeEnrollRequest(signPayload(v2)))).toBe("E_UNKNOWN_VERSION");
+    expect(peekRequestId(signPayload(v2))).toBe("req-1");
+    // A trailing byte after the frame: the frame is not one data item.
+    const frame = encodeEnrollRequest(base);
+    const trailing = new Uint8Array([...frame, 0x00]);
+    expect(code(decodeEnrollRequest(trailing))).toBe("E_TRAILING_BYTES");
+    expect(peekRequestId(trailing)).toBeNull();
+    // A trailing byte inside the payload byte string.
+    const innerTrailing = encodeSign1(EDDSA_PROTECTED_HEADER, new Uint8Array([...payload, 0x00]), sig);
+    expect(peekRequestId(innerTrailing)).toBeNull();
+  });
 });
 
 describe("encodeEnrollRequest input checks", () => {

@@ -47,7 +47,51 @@ function load<T>(name: string): T {
   return JSON.parse(readFileSync(new URL(`../vectors/${name}`, import.meta.url), "utf8")) as T;
 }
 
-export const requestVectors = load<{ vectors: RequestVector[] }>("requests.json");
+export interface AcceptedRequestVector {
+  name: string;
+  description: string;
+  deviceId: string;
+  nowSeconds: number;
+  frame: string;
+}
+
+export interface ConnectVector {
+  name: string;
+  description: string;
+  seed: string;
+  publicKey: string;
+  clientId: string;
+  username: string;
+  nonce: string;
+  timestamp: number;
+  payload: string;
+  sigStructure: string;
+  signature: string;
+  password: string;
+  /** The same proof as base64url text, the Password form for string-only MQTT clients. */
+  passwordText: string;
+  passwordLength: number;
+}
+
+export interface ConnectNegativeVector {
+  name: string;
+  description: string;
+  clientId?: string;
+  username?: string | null;
+  password?: string | null;
+  nowSeconds?: number;
+  presentTwice?: boolean;
+  expectedError: ProtocolErrorCode;
+}
+
+export const requestVectors = load<{ vectors: RequestVector[]; accepted: AcceptedRequestVector[] }>(
+  "requests.json",
+);
+export const connectVectors = load<{
+  nowSeconds: number;
+  valid: ConnectVector[];
+  invalid: ConnectNegativeVector[];
+}>("connect.json");
 export const replyVectors = load<{ gatewaySeed: string; gatewayPublicKey: string; vectors: ReplyVector[] }>(
   "replies.json",
 );

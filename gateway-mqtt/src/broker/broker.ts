@@ -1,13 +1,15 @@
 import { Aedes, type Client, type PublishPacket } from "aedes";
 import type { Duplex } from "node:stream";
-import { replyTopic } from "@devreg/protocol";
+import { type ReplayGuard, replyTopic } from "@devreg/protocol";
 import type { Logger } from "pino";
 import type { GatewayConfig } from "../config.ts";
 import { errorText } from "../errors.ts";
+import { checkConnectProof } from "./connect-auth.ts";
 import { guardConnection } from "./frame-guard.ts";
 import { type HookDeps, createHooks } from "./hooks.ts";
 import { type MqttListeners, startMqttListeners } from "./listeners.ts";
 import type { RefusalKind } from "./refusals.ts";
+import { SessionBindings } from "./session-binding.ts";
 
 export interface BrokerDeps {
   cfg: GatewayConfig;
@@ -17,6 +19,8 @@ export interface BrokerDeps {
   takeover: HookDeps["takeover"];
   onRequest(client: Client, packet: PublishPacket, remote: string): void;
   onClientCount(n: number): void;
+  /** [PROTO-23] [PROTO-39] The replay memory, shared by requests and CONNECT proofs. */
+  replay: ReplayGuard;
 }
 
 /**
@@ -28,6 +32,7 @@ export class Broker {
   private listeners?: MqttListeners;
   private readonly live = new Map<string, Client>();
   private readonly remotes = new WeakMap<object, string>();
+  private readonly bindings = new SessionBindings();
   private outstanding = 0;
 
   constructor(private readonly deps: BrokerDeps) {
@@ -39,6 +44,19 @@ export class Broker {
       stopping: deps.stopping,
       refuse: deps.refuse,
       takeover: deps.takeover,
+      checkProof: (clientId, username, password) =>
+        checkConnectProof(
+          {
+            clientId,
+            username,
+            password: password && new Uint8Array(password.buffer, password.byteOffset, password.byteLength),
+            nowSeconds: Math.floor(Date.now() / 1000),
+          },
+          deps.replay,
+          cfg.maxSkewSeconds,
+        ),
+      bind: (client, decision) =>
+        this.bindings.bind(client, decision.proof.deviceId, decision.proof.publicKey),
       hookFailed: (hook, err) => log.error({ hook, err: errorText(err) }, "broker hook failed; refusing"),
       onRequest: (client, packet) =>
         deps.onRequest(client, packet, this.remotes.get(client.conn) ?? "unknown"),
@@ -103,10 +121,13 @@ export class Broker {
     this.aedes.handle(guarded);
   }
 
-  /** The connected client with this id, if any. */
+  /**
+   * The connected client with this id, if any, and only if its session proved the key of
+   * this device id at CONNECT [PROTO-41]: replies and deactivation notices go nowhere else.
+   */
   client(deviceId: string): Client | undefined {
     const c = this.live.get(deviceId);
-    return c && !c.closed ? c : undefined;
+    return c && !c.closed && this.bindings.isBoundTo(c, deviceId) ? c : undefined;
   }
 
   /** The client's subscription to its own reply topic, if any (QoS granted). */
@@ -163,7 +184,8 @@ export class Broker {
    * then disconnects it. Used for the deactivation push.
    */
   pushAndDisconnect(client: Client, frame: Uint8Array): Promise<boolean> {
-    const sub = this.replySubscription(client);
+    // [PROTO-41] checked again at delivery: only a session bound to this device's key.
+    const sub = this.bindings.isBoundTo(client, client.id) ? this.replySubscription(client) : undefined;
     return new Promise((resolve) => {
       const close = (sent: boolean) => client.close(() => resolve(sent));
       if (!sub) return close(false);

@@ -17,6 +17,7 @@ import {
   checkSubscribe,
   mayForward,
 } from "./acl.ts";
+import type { ConnectDecision } from "./connect-auth.ts";
 import type { RefusalKind } from "./refusals.ts";
 
 /** CONNACK 3: Server unavailable [MQTT-3.2.2.3]; used for connect-rate refusals. */
@@ -31,6 +32,10 @@ export interface HookDeps {
   stopping(): boolean;
   refuse(kind: RefusalKind, fields: { clientId?: string; remote?: string; detail?: string }): void;
   takeover(clientId: string, remote: string): void;
+  /** [PROTO-39] The CONNECT proof decision (proof + replay memory) for these credentials. */
+  checkProof(clientId: string, username: string | undefined, password: Buffer | undefined): ConnectDecision;
+  /** [PROTO-41] Binds the session to the key it proved; called before Aedes registers it. */
+  bind(client: Client, decision: ConnectDecision & { ok: true }): void;
   /** A hook threw (a bug): logged; the hook then refuses. */
   hookFailed(hook: string, err: unknown): void;
   /** An authorized request publish; called after the ACL and per-client checks passed. */
@@ -93,20 +98,6 @@ export function createHooks(deps: HookDeps): Hooks {
         pending.set(client, refusal);
         return cb(null, true);
       }
-      if (deps.isConnected(clientId)) {
-        // [MQTT-3.1.4-2] a second CONNECT with the same id disconnects the first. Without a
-        // connect-time credential anyone knowing a device id could do it, so takeovers are
-        // rate-limited per id and logged. See README "Security".
-        if (!takeovers.tryTake(clientId)) {
-          pending.set(client, {
-            kind: "takeover_rate",
-            returnCode: CONNACK_IDENTIFIER_REJECTED,
-            message: "client id already connected (takeover limit)",
-          });
-          return cb(null, true);
-        }
-        deps.takeover(clientId, remote);
-      }
       // No persistent sessions: the gateway keeps nothing for offline devices.
       packet.clean = true;
       cb(null, true);
@@ -116,16 +107,36 @@ export function createHooks(deps: HookDeps): Hooks {
 
   const authenticate: Hooks["authenticate"] = guard(
     "authenticate",
-    (client: Client, _username: string | undefined, _password: Buffer | undefined, done) => {
+    (client: Client, username: string | undefined, password: Buffer | undefined, done) => {
+      const remote = deps.remoteOf(client);
+      const refuseWith = (r: ConnectRefusal) => {
+        deps.refuse(r.kind, { clientId: client.id, remote, detail: r.message });
+        done(Object.assign(refusalError(r.message), { returnCode: r.returnCode }), null);
+      };
       const refusal = pending.get(client);
-      if (!refusal) return done(null, true);
-      pending.delete(client);
-      deps.refuse(refusal.kind, {
-        clientId: client.id,
-        remote: deps.remoteOf(client),
-        detail: refusal.message,
-      });
-      done(Object.assign(refusalError(refusal.message), { returnCode: refusal.returnCode }), null);
+      if (refusal) {
+        pending.delete(client);
+        return refuseWith(refusal);
+      }
+      // [PROTO-39] [PROTO-40] proof of key possession, before Aedes touches a session with
+      // this id (it closes a duplicate only after authenticate succeeds).
+      const decision = deps.checkProof(client.id, username, password);
+      if (!decision.ok) return refuseWith(decision);
+      if (deps.isConnected(client.id)) {
+        // [PROTO-41] [MQTT-3.1.4-2] a proven CONNECT takes over the session of the same key.
+        // Only proven CONNECTs count towards the takeover limit, so a squatter without the
+        // key cannot use up the real device's allowance.
+        if (!takeovers.tryTake(client.id)) {
+          return refuseWith({
+            kind: "takeover_rate",
+            returnCode: CONNACK_IDENTIFIER_REJECTED,
+            message: "client id already connected (takeover limit)",
+          });
+        }
+        deps.takeover(client.id, remote);
+      }
+      deps.bind(client, decision);
+      done(null, true);
     },
     (_c, _u, _p, done) => done(Object.assign(refusalError("authenticate failed"), { returnCode: 5 }), null),
   );

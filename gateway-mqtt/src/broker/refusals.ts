@@ -1,3 +1,5 @@
+import { CONNECT_PROOF_REFUSALS } from "./connect-auth.ts";
+
 /**
  * Every way the gateway refuses a client, as a closed set: each one is counted in
  * devreg_gateway_refusals_total{kind} and logged (without payloads or keys).
@@ -35,6 +37,8 @@ export const REFUSAL_KINDS = [
   "replay",
   /** A publish without a client (only wills could do that; they are refused). */
   "anonymous_publish",
+  /** CONNECTs without a valid proof of key possession [PROTO-39], by kind. */
+  ...CONNECT_PROOF_REFUSALS,
 ] as const;
 
 export type RefusalKind = (typeof REFUSAL_KINDS)[number];

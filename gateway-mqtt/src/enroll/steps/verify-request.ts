@@ -1,5 +1,6 @@
 import {
   type EnrollRequest,
+  checkClockSkew,
   decodeEnrollRequest,
   peekRequestId,
   reasonForError,
@@ -34,12 +35,29 @@ export type VerifyResult =
  * the SPEC §11 reason and the request id when one can still be read [PROTO-28] [PROTO-35].
  */
 export function verifyRequest(ctx: EnrollContext, inc: IncomingRequest): VerifyResult {
+  const clock = { nowSeconds: inc.nowSeconds, maxSkewSeconds: ctx.cfg.maxSkewSeconds };
   const r = decodeEnrollRequest(inc.frame, {
-    nowSeconds: inc.nowSeconds,
-    maxSkewSeconds: ctx.cfg.maxSkewSeconds,
+    ...clock,
     expectedDeviceId: inc.topicDeviceId,
+    skipClockSkew: true,
   });
-  if (r.ok) return r;
+  if (r.ok) {
+    // [PROTO-34] [PROTO-32] the request passed verification (steps 1–6), so a skewed one is
+    // answered with a signed reply over HTTP as over MQTT: the device may set its clock from it.
+    const fresh = checkClockSkew(r.value.timestamp, clock);
+    if (fresh.ok) return r;
+    ctx.refuse("invalid_request", { clientId: inc.clientId, remote: inc.remote, detail: fresh.error.code });
+    const target = { requestId: r.value.requestId, deviceId: r.value.deviceId };
+    return {
+      ok: false,
+      reply: {
+        ...target,
+        status: "error",
+        reason: reasonForError(fresh.error),
+        message: fresh.error.message,
+      },
+    };
+  }
   const err = r.error;
   const kind: RefusalKind =
     err.code === "E_TOPIC_MISMATCH"
