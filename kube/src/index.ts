@@ -10,3 +10,4 @@ export * from "./local/paths.ts";
 export * from "./local/errors.ts";
 export * from "./local/controlplane.ts";
 export * from "./install.ts";
+export * from "./pairing.ts";
