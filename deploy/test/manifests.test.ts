@@ -169,22 +169,43 @@ describe("deploy/ (kustomize) on the real apiserver", () => {
       ).rejects.toMatchObject({ code: "E_KUBE_FORBIDDEN", status: 403 });
       await expect(gateway.request("GET", `/api/v1/namespaces/${NS}/secrets`)).rejects.toMatchObject({ status: 403 });
       await expect(gateway.request("DELETE", `${regPath}/rbac-probe`)).rejects.toMatchObject({ status: 403 });
-      await expect(gateway.request("GET", `/api/v1/namespaces/${NS}/configmaps/devreg-pairing`)).rejects.toMatchObject({
-        status: 403,
+      // Read-only on the one pairing ConfigMap, by name (issue 14: refusals without writes):
+      // get, and list/watch with fieldSelector metadata.name=devreg-pairing; nothing else.
+      await expect(gateway.request("GET", `/api/v1/namespaces/${NS}/configmaps/devreg-pairing`)).resolves.toMatchObject({
+        metadata: { name: "devreg-pairing" },
       });
+      await expect(
+        gateway.request("GET", `/api/v1/namespaces/${NS}/configmaps`, { query: { fieldSelector: "metadata.name=devreg-pairing" } }),
+      ).resolves.toMatchObject({ items: expect.any(Array) });
+      await expect(gateway.request("GET", `/api/v1/namespaces/${NS}/configmaps`)).rejects.toMatchObject({ status: 403 });
+      await expect(
+        gateway.request("PATCH", `/api/v1/namespaces/${NS}/configmaps/devreg-pairing`, {
+          body: { data: { enabled: "true" } },
+          contentType: "application/merge-patch+json",
+        }),
+      ).rejects.toMatchObject({ status: 403 });
+      // The allowlist CRD may have been installed a moment ago (429 "storage is (re)initializing").
+      const allowances = `/apis/devices.example.com/v1alpha1/namespaces/${NS}/deviceallowances`;
+      let listed: unknown;
+      for (let i = 0; i < 50 && listed === undefined; i++) {
+        listed = await gateway.request("GET", allowances).catch(async (e) => {
+          if (i === 49 || (e as { status?: number }).status !== 429) throw e;
+          await new Promise((r) => setTimeout(r, 200));
+          return undefined;
+        });
+      }
+      expect(listed).toMatchObject({ items: expect.any(Array) });
     });
 
-    it("lets the operator write status, pairing and leases, but never delete or create registrations", async () => {
+    it("lets the operator write status, pairing and leases, delete registrations (TTL cleanup), never create them", async () => {
       await expect(
         operator.request("PATCH", `${regPath}/rbac-probe/status`, {
           body: { status: { phase: "Rejected", reason: "PairingDisabled", message: "probe", decidedBy: "probe" } },
           contentType: "application/merge-patch+json",
         }),
       ).resolves.toMatchObject({ status: { phase: "Rejected" } });
-      await expect(operator.request("DELETE", `${regPath}/rbac-probe`)).rejects.toMatchObject({
-        code: "E_KUBE_FORBIDDEN",
-        status: 403,
-      });
+      // The cleanup deletes (issue 14); dry-run keeps the probe for the next tests.
+      await expect(operator.request("DELETE", `${regPath}/rbac-probe`, { query: { dryRun: "All" } })).resolves.toBeDefined();
       await expect(
         operator.request("POST", regPath, {
           body: {
@@ -315,6 +336,19 @@ describe("deploy/ (kustomize) on the real apiserver", () => {
         await expect(patch(admin, true)).resolves.toMatchObject({ spec: { deactivate: true } });
         await expect(patch(editor, false)).rejects.toMatchObject({ status: 403 });
         await expect(patch(admin, false)).resolves.toMatchObject({ spec: { deactivate: false } });
+      });
+
+      it("only a holder of the approve verb (devreg-admin) sets spec.approval (manual mode), as for a CSR", async () => {
+        const approve = (who: KubeRest) =>
+          who.request("PATCH", `${regPath}/policy-target`, {
+            body: { spec: { approval: "Approve" } },
+            contentType: "application/merge-patch+json",
+          });
+        await expect(approve(editor)).rejects.toMatchObject({
+          status: 403,
+          message: expect.stringContaining("may not change spec.approval"),
+        });
+        await expect(approve(admin)).resolves.toMatchObject({ spec: { approval: "Approve" } });
       });
     });
 

@@ -11,7 +11,9 @@ import { type GatewayOptions, parseGatewayOptions } from "./config.ts";
 import { deactivationPush, deviceIdOf } from "./deactivation.ts";
 import type { EnrollContext } from "./enroll/context.ts";
 import type { Decision } from "./enroll/decision.ts";
+import { AllowlistView } from "./enroll/allowlist-view.ts";
 import { DecisionBoard } from "./enroll/decision-board.ts";
+import { PairingView } from "./enroll/pairing-view.ts";
 import { type IncomingRequest, runEnroll, shedRequest } from "./enroll/pipeline.ts";
 import { decidedReply, jittered } from "./enroll/replies.ts";
 import { signReply } from "./enroll/steps/sign-reply.ts";
@@ -141,6 +143,19 @@ export async function startGateway(opts: GatewayOptions): Promise<GatewayHandle>
     emit("kubeError", err);
   });
 
+  // Read-only views for refusing new keys without a write; they fail closed until listed.
+  const pairing = new PairingView(rest, cfg.namespace);
+  const allowlist = new AllowlistView(rest, cfg.namespace);
+  for (const [what, inf] of [
+    ["pairing ConfigMap", pairing.informer],
+    ["allowlist", allowlist.informer],
+  ] as const) {
+    inf.on("error", (err, retryInMs) => {
+      metrics.informerErrors.inc();
+      log.warn({ err: errorText(err), retryInMs }, `${what} informer failed; new keys are refused until it lists`);
+    });
+  }
+
   const maxSkew = cfg.maxSkewSeconds;
   const ctx: EnrollContext = {
     cfg,
@@ -149,6 +164,8 @@ export async function startGateway(opts: GatewayOptions): Promise<GatewayHandle>
     signer,
     regs,
     board,
+    pairing,
+    allowlist,
     writes: new Semaphore(cfg.limits.maxKubeWritesInFlight, (n) => metrics.writesInFlight.set(n)),
     // [PROTO-23] one memory for requests and CONNECT proofs; its size is an option so that
     // E_REPLAY_CACHE_FULL is testable from outside.
@@ -262,7 +279,9 @@ export async function startGateway(opts: GatewayOptions): Promise<GatewayHandle>
           ? "starting"
           : !board.informer.hasSynced
             ? "informer not synced"
-            : null,
+            : !pairing.informer.hasSynced
+              ? "pairing ConfigMap not listed"
+              : null,
   });
   let httpServer: http.Server | undefined;
   let adminPort = 0;
@@ -270,6 +289,8 @@ export async function startGateway(opts: GatewayOptions): Promise<GatewayHandle>
 
   const cleanup = async () => {
     await board.informer.stop().catch(() => {});
+    await pairing.informer.stop().catch(() => {});
+    await allowlist.informer.stop().catch(() => {});
     rest.close();
     await broker?.close().catch(() => {});
     await broker?.stopAccepting().catch(() => {});
@@ -286,6 +307,8 @@ export async function startGateway(opts: GatewayOptions): Promise<GatewayHandle>
   try {
     adminPort = await listen(admin, cfg.admin.port, cfg.admin.host, "admin");
     board.informer.start();
+    pairing.informer.start();
+    allowlist.informer.start();
     try {
       await board.informer.waitForSync(cfg.syncTimeoutMs);
     } catch (e) {
@@ -294,6 +317,11 @@ export async function startGateway(opts: GatewayOptions): Promise<GatewayHandle>
         `registrations in ${cfg.namespace} could not be listed: ${errorText(e)}`,
       );
     }
+    // Not fatal: until they list, new keys are refused (fail closed) and /readyz says why.
+    await Promise.all([
+      pairing.informer.waitForSync(cfg.syncTimeoutMs).catch(() => log.warn("pairing ConfigMap not listed yet")),
+      allowlist.informer.waitForSync(Math.min(cfg.syncTimeoutMs, 5_000)).catch(() => log.warn("allowlist not listed yet")),
+    ]);
     await broker.start();
     if (cfg.http !== false) {
       httpServer = createEnrollServer({
@@ -353,6 +381,8 @@ export async function startGateway(opts: GatewayOptions): Promise<GatewayHandle>
       httpServer?.closeAllConnections();
       await within(httpClosed, 2_000);
       await board.informer.stop();
+      await pairing.informer.stop();
+      await allowlist.informer.stop();
       rest.close();
       admin.closeAllConnections();
       await closeServer(admin);

@@ -19,6 +19,7 @@ export class GatewayMetrics {
   readonly deactivationPushes: Counter;
   readonly latePushes: Counter;
   readonly informerErrors: Counter;
+  readonly closedRefusals: Counter<"code">;
 
   constructor(gatewayId: string) {
     this.registry.setDefaultLabels({ gateway: gatewayId });
@@ -75,6 +76,12 @@ export class GatewayMetrics {
     this.informerErrors = new Counter({
       name: `${METRIC_PREFIX}informer_errors_total`,
       help: "List/watch failures of the registration informer (it retries by itself)",
+      registers,
+    });
+    this.closedRefusals = new Counter({
+      name: `${METRIC_PREFIX}closed_refusals_total`,
+      help: "Requests from keys with no registration refused PairingDisabled without any apiserver write, by pairing state code",
+      labelNames: ["code"],
       registers,
     });
     // Every label value exists from the start, so dashboards and rate() see zeros.

@@ -61,16 +61,17 @@ describe("enroll over MQTT (real operator)", () => {
     expect(list.items).toHaveLength(1);
   });
 
-  it("rejects while pairing is closed (PairingDisabled), and a re-enroll is rejected at once", async () => {
+  it("rejects while pairing is closed (PairingDisabled), and approves the same device once a window is open (not sticky)", async () => {
     await setPairing(t.env.rest, t.env.ns, { enabled: false });
     const d = t.device();
     await d.connect(t.gw.mqttPort);
     const reply = await d.enroll(t.gw.publicKey);
     expect(reply).toMatchObject({ status: "rejected", reason: "PairingDisabled", deviceId: d.deviceId });
     expect(reply.deviceUUID).toBeUndefined();
-    // Decisions are sticky (operator/README.md): opening pairing later does not flip it.
+    // PairingDisabled is not sticky (issue 14): no admin action, the next request in a window is approved.
     await setPairing(t.env.rest, t.env.ns, { enabled: true });
-    expect(await d.enroll(t.gw.publicKey)).toMatchObject({ status: "rejected", reason: "PairingDisabled" });
+    await new Promise((r) => setTimeout(r, 300)); // the gateway's watch sees the window
+    expect(await d.enroll(t.gw.publicKey)).toMatchObject({ status: "approved", deviceId: d.deviceId });
   });
 
   it("serves many devices concurrently, each on its own reply topic", async () => {

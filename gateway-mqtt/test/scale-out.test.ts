@@ -1,3 +1,4 @@
+import { setPairing } from "@devreg/operator";
 import { LABEL_GATEWAY, Registrations } from "@devreg/kube";
 import { beforeAll, describe, expect, it } from "vitest";
 import { mkdtempSync } from "node:fs";
@@ -63,6 +64,9 @@ describe("scale-out", () => {
 
   it("an undecided registration created by another replica is adopted and answered through this replica's informer", async () => {
     const quiet = await freshNamespace(t.env.rest, "gw-scale-quiet");
+    // No operator here: pairing open so the gateways record the registration (issue 14: a closed
+    // or missing pairing ConfigMap is refused without a write), and it stays undecided.
+    await setPairing(t.env.rest, quiet, { enabled: true });
     const regs = new Registrations(t.env.rest, quiet);
     const qa = await startTestGateway({ kubeconfig: t.env.kubeconfig, ns: quiet }, t.perTest, {
       gatewayId: "q-a",
@@ -93,6 +97,9 @@ describe("scale-out", () => {
 
   it("without RBAC patch (no adoption) an undecided foreign registration is awaited through one single-object watch", async () => {
     const quiet = await freshNamespace(t.env.rest, "gw-scale-rbac");
+    // No operator here: pairing open so the gateways record the registration (issue 14: a closed
+    // or missing pairing ConfigMap is refused without a write), and it stays undecided.
+    await setPairing(t.env.rest, quiet, { enabled: true });
     const regs = new Registrations(t.env.rest, quiet);
     // A ServiceAccount that may create/get/list/watch registrations, but not patch them.
     const sa = "gw-no-patch";
@@ -110,6 +117,8 @@ describe("scale-out", () => {
             resources: ["deviceregistrations"],
             verbs: ["create", "get", "list", "watch"],
           },
+          // As deploy/rbac/gateway-role.yaml: read-only on the one pairing ConfigMap.
+          { apiGroups: [""], resources: ["configmaps"], resourceNames: ["devreg-pairing"], verbs: ["get", "list", "watch"] },
         ],
       },
     });

@@ -14,3 +14,12 @@ export const PAIRING_CONFIGMAP = "devreg-pairing";
 /** Labels the gateway puts on registrations it creates. */
 export const LABEL_DEVICE_ID = "devices.example.com/device-id";
 export const LABEL_GATEWAY = "devices.example.com/gateway";
+
+/** Pre-registered devices (allowlist): crds/devices.example.com_deviceallowances.yaml. */
+export const ALLOWANCE_KIND = "DeviceAllowance";
+export const ALLOWANCE_PLURAL = "deviceallowances";
+
+/** The path of DeviceAllowances in `namespace`. */
+export function allowancesPath(namespace: string): string {
+  return `/apis/${GROUP}/${VERSION}/namespaces/${encodeURIComponent(namespace)}/${ALLOWANCE_PLURAL}`;
+}

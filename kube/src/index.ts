@@ -11,3 +11,4 @@ export * from "./local/errors.ts";
 export * from "./local/controlplane.ts";
 export * from "./local/identities.ts";
 export * from "./install.ts";
+export * from "./pairing.ts";

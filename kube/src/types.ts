@@ -28,10 +28,26 @@ export interface DeviceRegistrationSpec {
   publicKey: string;
   deviceId?: string;
   deactivate?: boolean;
+  /** An admin's decision on an undecided registration (`devreg devices approve|deny`). */
+  approval?: "Approve" | "Deny";
   model?: string;
   firmwareVersion?: string;
   hardwareRevision?: string;
   serialNumber?: string;
+}
+
+/** What allowed an approval (status.approvedBy). */
+export interface ApprovalSource {
+  kind: "PairingWindow" | "Allowlist" | "Admin";
+  /** PairingWindow: the window's id and its settings when it approved. */
+  windowId?: string;
+  maxDevices?: number;
+  selector?: string;
+  expiresAt?: string;
+  /** Allowlist: the DeviceAllowance's name. */
+  allowance?: string;
+  /** Admin: the field manager that set spec.approval or spec.deactivate. */
+  admin?: string;
 }
 
 export interface DeviceRegistrationStatus {
@@ -41,6 +57,8 @@ export interface DeviceRegistrationStatus {
   deviceUUID?: string;
   decidedBy?: string;
   decidedAt?: string;
+  /** Audit: what allowed the approval. */
+  approvedBy?: ApprovalSource;
   conditions?: Condition[];
   observedGeneration?: number;
 }
@@ -51,6 +69,23 @@ export interface DeviceRegistration {
   metadata: ObjectMeta;
   spec: DeviceRegistrationSpec;
   status?: DeviceRegistrationStatus;
+}
+
+/** A pre-registered device: approved when its key first asks, even with pairing closed. */
+export interface DeviceAllowance {
+  apiVersion: string;
+  kind: string;
+  metadata: ObjectMeta;
+  spec: {
+    /** Base64 of the raw 32-byte Ed25519 public key (immutable). */
+    publicKey: string;
+    description?: string;
+  };
+  status?: {
+    /** The registration it approved, and when. */
+    usedBy?: string;
+    usedAt?: string;
+  };
 }
 
 export interface ConfigMap {

@@ -55,6 +55,15 @@ export const operatorConfigSchema = z
     approvalEvents: z
       .union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")])
       .default(false),
+    /**
+     * Cleanup (cleanup.ts), like the CSR cleaner: Rejected registrations are deleted this long
+     * after their decision, Pending ones this long after creation. Approved and Deactivated never.
+     */
+    rejectedTtlMs: positiveMs.default(60 * 60_000),
+    pendingTtlMs: positiveMs.default(24 * 60 * 60_000),
+    /** Rejections waiting may fix (PairingDisabled): deleted this soon, or as soon as pairing opens. */
+    retryableRejectedTtlMs: positiveMs.default(60_000),
+    cleanupIntervalMs: positiveMs.default(30_000),
     /** Full re-list of the informers this often. */
     resyncMs: positiveMs.default(5 * 60_000),
   })
@@ -95,6 +104,10 @@ export const ENV_VARS = {
   retryPeriodMs: "DEVREG_RETRY_PERIOD",
   logLevel: "DEVREG_LOG_LEVEL",
   approvalEvents: "DEVREG_APPROVAL_EVENTS",
+  rejectedTtlMs: "DEVREG_REJECTED_TTL",
+  pendingTtlMs: "DEVREG_PENDING_TTL",
+  retryableRejectedTtlMs: "DEVREG_RETRYABLE_REJECTED_TTL",
+  cleanupIntervalMs: "DEVREG_CLEANUP_INTERVAL",
 } as const satisfies Partial<Record<keyof OperatorConfig, string>>;
 
 /**

@@ -80,7 +80,7 @@ describe("decide: new registrations", () => {
     const d = update(decide(newReg(), CLOSED, NOW, c));
     expect(d.status).toMatchObject({ phase: "Rejected", reason: "PairingDisabled", decidedBy: "pairing-window" });
     expect(d.status.deviceUUID).toBeUndefined();
-    expect(d.status.message).toMatch(/pairing is disabled.*delete this registration/);
+    expect(d.status.message).toMatch(/pairing is disabled.*Not sticky/);
     expect(d.status.conditions?.[0]).toMatchObject({ type: "Approved", status: "False", reason: "PairingDisabled" });
     expect(d.transition?.eventType).toBe("Warning");
     expect(c.minted).toBe(0);

@@ -18,6 +18,7 @@ export {
   pairingPath,
   readPairing,
   setPairing,
+  newWindowId,
 } from "./pairing.ts";
 export {
   CONDITION_APPROVED,
@@ -29,7 +30,10 @@ export {
   deactivateManager,
   decide,
   isUpToDate,
+  RETRYABLE_REJECTIONS,
 } from "./decide.ts";
+export { type CompiledSelector, SELECTOR_VARIABLES, compileSelector, selectorInput } from "./selector.ts";
+export { type CleanupCause, type CleanupTtls, dueForDeletion } from "./cleanup.ts";
 export type { DecisionRecord } from "./reconciler.ts";
 export { formatDuration, parseDuration } from "./duration.ts";
 export { OperatorError, type OperatorErrorCode, isOperatorError } from "./errors.ts";

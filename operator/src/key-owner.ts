@@ -70,6 +70,11 @@ export class KeyIndex {
     if (set && set.size === 0) this.byPk.delete(pk);
   }
 
+  /** Every registration key holding `publicKey`. */
+  keysFor(publicKey: string | undefined): string[] {
+    return publicKey === undefined ? [] : [...(this.byPk.get(publicKey) ?? [])];
+  }
+
   /** Other keys holding the same public key (empty in the normal, one-object-per-key case). */
   peers(key: string, publicKey: string): string[] {
     const set = this.byPk.get(publicKey);

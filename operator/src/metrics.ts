@@ -43,6 +43,18 @@ export function createMetrics(src: MetricsSources) {
       labelNames: ["outcome", "reason"] as const,
       registers: [registry],
     }),
+    deletions: new Counter({
+      name: `${p}registrations_deleted_total`,
+      help: "Registrations the cleanup deleted, by cause: Rejected, RetryableRejected (PairingDisabled), Pending",
+      labelNames: ["cause"] as const,
+      registers: [registry],
+    }),
+    budgetWrites: new Counter({
+      name: `${p}window_budget_writes_total`,
+      help: "Increments of a pairing window's approvalsUsed, by result (ok, conflict: recounted and retried)",
+      labelNames: ["result"] as const,
+      registers: [registry],
+    }),
     eventsSent: new Counter({ name: `${p}events_sent_total`, help: "Kubernetes Events recorded", registers: [registry] }),
     eventsDropped: new Counter({
       name: `${p}events_dropped_total`,

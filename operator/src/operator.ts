@@ -1,6 +1,9 @@
 import {
   type ConfigMap,
+  type DeviceAllowance,
   type DeviceRegistration,
+  allowancesPath,
+  dropManagedFields,
   GROUP,
   Informer,
   KubeRest,
@@ -16,6 +19,7 @@ import { deviceIdFromPublicKey } from "@devreg/protocol";
 import { type Logger, pino } from "pino";
 import { v4 as uuidv4 } from "uuid";
 import { type OperatorConfig, type OperatorOptions, parseOperatorConfig } from "./config.ts";
+import { Cleaner } from "./cleanup.ts";
 import { compactManagedFields, isUpToDate } from "./decide.ts";
 import { OperatorError } from "./errors.ts";
 import { EventRecorder } from "./events.ts";
@@ -26,6 +30,7 @@ import { createMetrics } from "./metrics.ts";
 import { PairingController } from "./pairing-controller.ts";
 import type { PairingState } from "./pairing.ts";
 import { type DecisionRecord, Reconciler } from "./reconciler.ts";
+import { WindowBudget } from "./window-budget.ts";
 import { WorkQueue } from "./work-queue.ts";
 
 export interface OperatorHandle {
@@ -115,13 +120,39 @@ export async function startOperator(opts: OperatorOptions = {}): Promise<Operato
     fieldSelector: `metadata.name=${PAIRING_CONFIGMAP}`,
     resyncMs: cfg.resyncMs,
   });
+  const allowanceInformer = new Informer<DeviceAllowance>(api, {
+    path: allowancesPath(ns),
+    resyncMs: cfg.resyncMs,
+    transform: dropManagedFields,
+  });
   const pairingCtl = new PairingController({ rest: api, namespace: ns, informer: cmInformer, log, recordEvent });
+  const budget = new WindowBudget({
+    rest: api,
+    namespace: ns,
+    cached: () => cmInformer.get(`${ns}/${PAIRING_CONFIGMAP}`),
+    log,
+    onWrite: (result) => metrics.budgetWrites.inc({ result }),
+  });
+  const cleaner = new Cleaner({
+    regs,
+    values: () => regInformer.values(),
+    ttls: cfg,
+    intervalMs: cfg.cleanupIntervalMs,
+    pairingOpen: () => pairingCtl.state().open,
+    log,
+    onDeleted: (cause) => metrics.deletions.inc({ cause }),
+  });
   const keyIndex = new KeyIndex();
   const reconciler = new Reconciler({
     regs,
     cache: regInformer,
     keyIndex,
     pairing: () => pairingCtl.state(),
+    budget,
+    allowanceFor: (publicKey) => {
+      for (const a of allowanceInformer.values()) if (a.spec?.publicKey === publicKey) return a.metadata.name;
+      return undefined;
+    },
     recordEvent,
     approvalEvents: cfg.approvalEvents,
     metrics,
@@ -152,10 +183,30 @@ export async function startOperator(opts: OperatorOptions = {}): Promise<Operato
     keyIndex.delete(key);
     reconciler.observed(key, undefined);
   });
-  const evaluatePairing = () => pairingCtl.evaluate();
+  let wasOpen = false;
+  const evaluatePairing = () => {
+    pairingCtl.evaluate();
+    const open = pairingCtl.state().open;
+    // A window opened: rejections it fixes (PairingDisabled) go now, so their devices start afresh.
+    if (open && !wasOpen && queue) void cleaner.sweep();
+    wasOpen = open;
+  };
+  // A new allowance may decide registrations already waiting for their key.
+  const onAllowance = (a: DeviceAllowance) => {
+    if (!queue) return;
+    for (const key of keyIndex.keysFor(a.spec?.publicKey)) {
+      const obj = regInformer.get(key);
+      if (obj && !isUpToDate(obj)) queue.add(key);
+    }
+  };
+  allowanceInformer.on("add", onAllowance);
+  allowanceInformer.on("update", onAllowance);
   for (const ev of ["add", "update", "delete", "synced"] as const) cmInformer.on(ev, evaluatePairing);
 
   let startupError: Error | undefined;
+  allowanceInformer.on("error", (err, retryInMs) =>
+    log.warn({ err: err.message, retryInMs }, "allowlist list/watch failed; no key counts as pre-registered until it lists"),
+  );
   for (const inf of [regInformer, cmInformer]) {
     inf.on("error", (err, retryInMs) => {
       log.warn({ err: err.message, retryInMs }, "list/watch failed; retrying");
@@ -172,12 +223,14 @@ export async function startOperator(opts: OperatorOptions = {}): Promise<Operato
         log.warn({ registration: key, err: (err as Error).message, retryInMs }, "reconcile failed; requeued"),
     });
     pairingCtl.startLeading();
+    cleaner.start();
     // Level-triggered: on taking over, everything not yet decided for its generation is work.
     for (const obj of regInformer.values()) if (!isUpToDate(obj)) queue.add(keyOf(obj.metadata));
     for (const w of leaderWaiters) w();
   };
   const stopLeading = async () => {
     pairingCtl.stopLeading();
+    cleaner.stop();
     const q = queue;
     queue = undefined;
     await q?.shutDown();
@@ -195,6 +248,7 @@ export async function startOperator(opts: OperatorOptions = {}): Promise<Operato
   });
   const le = elector;
 
+  // The allowlist is not required to be ready: until it lists, no key counts as pre-registered.
   const ready = () => regInformer.hasSynced && cmInformer.hasSynced;
   let probe: ProbeServer;
   try {
@@ -212,10 +266,11 @@ export async function startOperator(opts: OperatorOptions = {}): Promise<Operato
 
   regInformer.start();
   cmInformer.start();
+  allowanceInformer.start();
   const deadline = Date.now() + START_SYNC_TIMEOUT_MS;
   while (!ready() && !startupError && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   if (!ready()) {
-    await Promise.all([regInformer.stop(), cmInformer.stop()]);
+    await Promise.all([regInformer.stop(), cmInformer.stop(), allowanceInformer.stop()]);
     await probe.close();
     await recorder.stop();
     closeClients();
@@ -262,7 +317,8 @@ export async function startOperator(opts: OperatorOptions = {}): Promise<Operato
         log.info({ releaseLease: stopOpts.releaseLease !== false }, "stopping");
         await le.stop({ release: stopOpts.releaseLease !== false });
         pairingCtl.stop();
-        await Promise.all([regInformer.stop(), cmInformer.stop()]);
+        cleaner.stop();
+        await Promise.all([regInformer.stop(), cmInformer.stop(), allowanceInformer.stop()]);
         await recorder.flush(2_000);
         await recorder.stop();
         await probe.close();

@@ -1,97 +1,27 @@
-import { type ConfigMap, type KubeRest, PAIRING_CONFIGMAP, isKubeError } from "@devreg/kube";
+import {
+  type ConfigMap,
+  type KubeRest,
+  PAIRING_CONFIGMAP,
+  type PairingMode,
+  type PairingState,
+  isKubeError,
+  pairingPath,
+  parsePairing,
+} from "@devreg/kube";
+import { randomBytes } from "node:crypto";
+import { OperatorError } from "./errors.ts";
+import { compileSelector } from "./selector.ts";
 
-/**
- * Pairing mode is ConfigMap `devreg-pairing` in the operator's namespace (operator/README.md):
- *   data.enabled:   "true" | "false"          (required)
- *   data.expiresAt: RFC 3339 timestamp        (optional; the window closes then)
- * Anything else (missing ConfigMap, missing/odd `enabled`, unparseable `expiresAt`) means
- * CLOSED: a typo must never open the door to every device in range.
- */
-
-/** Why pairing is open or closed, as a stable CamelCase code (used in Events and logs). */
-export type PairingCode =
-  | "PairingWindowOpen"
-  | "PairingDisabled"
-  | "PairingWindowExpired"
-  | "PairingConfigMissing"
-  | "PairingConfigInvalid";
-
-export interface PairingState {
-  open: boolean;
-  /** When an open window closes; also kept for an expired window. */
-  expiresAt?: Date;
-  code: PairingCode;
-  /** One human sentence saying why. */
-  reason: string;
-}
-
-const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-](\d{2}):(\d{2}))$/;
-
-/** Strict RFC 3339 (Date.parse alone accepts Feb 30 and many non-RFC forms). */
-export function parseRfc3339(text: string): Date | undefined {
-  const m = RFC3339.exec(text);
-  if (!m) return undefined;
-  const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6]].map(Number) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
-  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
-  if (month < 1 || month > 12 || day < 1 || day > daysInMonth || hour > 23 || minute > 59 || second > 60) {
-    return undefined;
-  }
-  if (m[9] !== undefined && (Number(m[9]) > 23 || Number(m[10]) > 59)) return undefined;
-  const ms = Date.parse(text.toUpperCase());
-  return Number.isNaN(ms) ? undefined : new Date(ms);
-}
-
-/** Pure: what a pairing ConfigMap (or its absence) means at `now`. */
-export function parsePairing(cm: ConfigMap | undefined, now: Date): PairingState {
-  if (!cm) {
-    return { open: false, code: "PairingConfigMissing", reason: `ConfigMap ${PAIRING_CONFIGMAP} not found; pairing is off` };
-  }
-  const data = cm.data ?? {};
-  const enabled = data.enabled;
-  if (enabled === undefined) {
-    return invalid(`data.enabled is missing (want "true" or "false")`);
-  }
-  if (enabled !== "true" && enabled !== "false") {
-    return invalid(`data.enabled is ${JSON.stringify(enabled).slice(0, 40)} (want "true" or "false")`);
-  }
-  let expiresAt: Date | undefined;
-  if (data.expiresAt !== undefined && data.expiresAt !== "") {
-    expiresAt = parseRfc3339(data.expiresAt);
-    if (!expiresAt) return invalid(`data.expiresAt ${JSON.stringify(data.expiresAt).slice(0, 60)} is not an RFC 3339 time`);
-  }
-  if (enabled === "false") {
-    return { open: false, expiresAt, code: "PairingDisabled", reason: "pairing is disabled" };
-  }
-  if (expiresAt && expiresAt.getTime() <= now.getTime()) {
-    return {
-      open: false,
-      expiresAt,
-      code: "PairingWindowExpired",
-      reason: `the pairing window expired at ${expiresAt.toISOString()}`,
-    };
-  }
-  return {
-    open: true,
-    expiresAt,
-    code: "PairingWindowOpen",
-    reason: expiresAt ? `the pairing window is open until ${expiresAt.toISOString()}` : "the pairing window is open (no expiry)",
-  };
-}
-
-function invalid(why: string): PairingState {
-  return { open: false, code: "PairingConfigInvalid", reason: `ConfigMap ${PAIRING_CONFIGMAP} is malformed: ${why}; pairing is off` };
-}
-
-export function pairingPath(namespace: string): string {
-  return `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps/${PAIRING_CONFIGMAP}`;
-}
+// The ConfigMap's shape and its one parser live in @devreg/kube (the gateway reads it too).
+export {
+  type PairingCode,
+  type PairingMode,
+  type PairingState,
+  type PairingWindow,
+  pairingPath,
+  parsePairing,
+  parseRfc3339,
+} from "@devreg/kube";
 
 export interface PairingReadout {
   state: PairingState;
@@ -113,25 +43,55 @@ export interface SetPairingOptions {
   enabled: boolean;
   /** Window length; omitted = no expiry. Ignored when disabling. */
   forSeconds?: number;
+  /** auto (default): the window approves; manual: each registration waits for an admin. */
+  mode?: PairingMode;
+  /** The window's budget: it closes after this many approvals. Omitted = no budget. */
+  maxDevices?: number;
+  /** CEL over the request's metadata (selector.ts); a device it excludes is rejected SelectorMismatch. */
+  selector?: string;
   now?: Date;
   /** Recorded in managedFields, so `kubectl get -o yaml` shows who flipped the switch. */
   fieldManager?: string;
 }
 
+/** A new window's id: sortable by time, unique enough to tell windows apart in the audit. */
+export function newWindowId(now: Date): string {
+  return `w-${now.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}Z$/, "Z")}-${randomBytes(3).toString("hex")}`;
+}
+
 /**
- * Opens or closes pairing: merge-patches the ConfigMap, creating it if missing. Closing
- * removes expiresAt; opening without `forSeconds` also removes it (open until closed).
+ * Opens or closes pairing: merge-patches the ConfigMap, creating it if missing. Opening starts a
+ * new window (new windowId, approvalsUsed "0", the given budget, selector and mode; what is not
+ * given is removed). Closing sets enabled "false" and removes expiresAt, keeping the last
+ * window's settings and count for `devreg pairing status`.
  */
 export async function setPairing(rest: KubeRest, namespace: string, opts: SetPairingOptions): Promise<PairingReadout> {
   const now = opts.now ?? new Date();
+  if (opts.selector !== undefined) {
+    const compiled = compileSelector(opts.selector);
+    if (!compiled.ok) throw new OperatorError("E_PAIRING_CONFIG", `selector: ${compiled.error}`);
+  }
+  if (opts.maxDevices !== undefined && !(Number.isInteger(opts.maxDevices) && opts.maxDevices > 0 && opts.maxDevices < 1e9)) {
+    throw new OperatorError("E_PAIRING_CONFIG", `maxDevices must be a positive integer, not ${opts.maxDevices}`);
+  }
   const expiresAt =
     opts.enabled && opts.forSeconds !== undefined ? new Date(now.getTime() + opts.forSeconds * 1000).toISOString() : null;
   const query = { fieldManager: opts.fieldManager ?? "devreg" };
-  const patch = { data: { enabled: String(opts.enabled), expiresAt } };
+  const data: Record<string, string | null> = opts.enabled
+    ? {
+        enabled: "true",
+        expiresAt,
+        mode: opts.mode ?? "auto",
+        windowId: newWindowId(now),
+        approvalsUsed: "0",
+        maxDevices: opts.maxDevices === undefined ? null : String(opts.maxDevices),
+        selector: opts.selector ?? null,
+      }
+    : { enabled: "false", expiresAt: null };
   for (let attempt = 0; ; attempt++) {
     try {
       const cm = await rest.request<ConfigMap>("PATCH", pairingPath(namespace), {
-        body: patch,
+        body: { data },
         contentType: "application/merge-patch+json",
         query,
       });
@@ -140,10 +100,10 @@ export async function setPairing(rest: KubeRest, namespace: string, opts: SetPai
       if (!isKubeError(e, "E_KUBE_NOT_FOUND") || attempt > 0) throw e;
     }
     try {
-      const data: Record<string, string> = { enabled: String(opts.enabled) };
-      if (expiresAt) data.expiresAt = expiresAt;
+      const created: Record<string, string> = {};
+      for (const [k, v] of Object.entries(data)) if (v !== null) created[k] = v;
       const cm = await rest.request<ConfigMap>("POST", `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps`, {
-        body: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: PAIRING_CONFIGMAP, namespace }, data },
+        body: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: PAIRING_CONFIGMAP, namespace }, data: created },
         query,
       });
       return { state: parsePairing(cm, now), configMap: cm };

@@ -6,8 +6,10 @@ import type { ObjectRef } from "./events.ts";
 import { type KeyIndex, keyOwner } from "./key-owner.ts";
 import type { OperatorMetrics } from "./metrics.ts";
 import type { PairingState } from "./pairing.ts";
+import { type CompiledSelector, type Selector, compileSelector } from "./selector.ts";
 import type { DeviceIdOf } from "./spec-validation.ts";
 import { writeStatus } from "./status-writer.ts";
+import type { WindowBudget } from "./window-budget.ts";
 
 /** A decision the operator wrote (for logs, tests and benchmarks). */
 export interface DecisionRecord {
@@ -25,6 +27,10 @@ export interface ReconcilerDeps {
   cache: Informer<DeviceRegistration>;
   keyIndex: KeyIndex;
   pairing: () => PairingState;
+  /** Counts a budgeted window's approvals (exactly N, across replicas). */
+  budget?: WindowBudget;
+  /** The DeviceAllowance that pre-registers this base64 public key, if any. */
+  allowanceFor?: (publicKey: string) => string | undefined;
   recordEvent: (ref: ObjectRef, type: "Normal" | "Warning", reason: string, message: string) => void;
   /** Also record an Event for each approval (see OperatorConfig.approvalEvents). */
   approvalEvents?: boolean;
@@ -48,6 +54,7 @@ export class Reconciler {
   /** Our own recent writes, until the informer has caught up with them (read-your-writes). */
   private readonly written = new Map<string, { fromResourceVersion: string; obj: DeviceRegistration }>();
   private readonly now: () => Date;
+  private compiled: { source: string; result: CompiledSelector } | undefined;
 
   constructor(private readonly d: ReconcilerDeps) {
     this.now = d.now ?? (() => new Date());
@@ -87,11 +94,28 @@ export class Reconciler {
     const maxRetries = this.d.maxConflictRetries ?? 5;
     for (let attempt = 0; ; attempt++) {
       const now = this.now();
-      const decision = decide(obj, this.d.pairing(), now, {
+      let { pairing, selector } = this.policy();
+      const pk = obj.spec?.publicKey;
+      const ctx = {
         newUUID: this.d.newUUID,
         deviceIdOf: this.d.deviceIdOf,
         keyOwner: this.ownerOf(key, obj),
-      });
+        selector,
+        allowance: typeof pk === "string" ? this.d.allowanceFor?.(pk) : undefined,
+      };
+      let decision = decide(obj, pairing, now, ctx);
+      if (decision.action === "update" && decision.slot && this.d.budget) {
+        // A budgeted window: win a slot first, or be refused like any request after it closed.
+        if (!(await this.d.budget.claim(key, decision.slot))) {
+          pairing = {
+            ...pairing,
+            open: false,
+            code: "PairingBudgetSpent",
+            reason: `the pairing window's budget of ${decision.slot.maxDevices} approvals is spent`,
+          };
+          decision = decide(obj, pairing, now, ctx);
+        }
+      }
       if (decision.action === "skip") return "skipped";
       try {
         const updated = await writeStatus(this.d.regs, obj.metadata.name, decision.status, obj.metadata.resourceVersion);
@@ -115,6 +139,24 @@ export class Reconciler {
         }
       }
     }
+  }
+
+  /** Pairing, with the window's selector compiled once; a selector that does not compile closes the window. */
+  private policy(): { pairing: PairingState; selector?: Selector } {
+    const pairing = this.d.pairing();
+    const source = pairing.window?.selector;
+    if (!pairing.open || source === undefined) return { pairing };
+    if (this.compiled?.source !== source) this.compiled = { source, result: compileSelector(source) };
+    const r = this.compiled.result;
+    if (r.ok) return { pairing, selector: r.selector };
+    return {
+      pairing: {
+        ...pairing,
+        open: false,
+        code: "PairingConfigInvalid",
+        reason: `the pairing window's selector is invalid (${r.error}); pairing is off`,
+      },
+    };
   }
 
   /** Only consulted when another registration holds the same public key (rare). */

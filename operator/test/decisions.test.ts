@@ -49,7 +49,10 @@ describe("operator decisions on a real apiserver", () => {
     const created = await createDevice(regs);
     const r = await waitForPhase(regs, created.metadata.name, "Approved");
     expect(r.status?.deviceUUID).toMatch(UUID_RE);
-    expect(r.status).toMatchObject({ reason: "PairingWindowOpen", decidedBy: "pairing-window", observedGeneration: 1 });
+    expect(r.status).toMatchObject({ reason: "PairingWindowOpen", observedGeneration: 1 });
+    // Audit (issue 14): the window that allowed it, by id.
+    expect(r.status?.decidedBy).toMatch(/^pairing-window:w-/);
+    expect(r.status?.approvedBy).toMatchObject({ kind: "PairingWindow", windowId: r.status?.decidedBy?.slice("pairing-window:".length) });
     expect(Date.parse(r.status?.decidedAt ?? "")).toBeGreaterThan(Date.now() - 60_000);
     expect(r.status?.conditions).toEqual([
       expect.objectContaining({ type: "Approved", status: "True", reason: "PairingWindowOpen", observedGeneration: 1 }),
@@ -65,7 +68,8 @@ describe("operator decisions on a real apiserver", () => {
     await waitFor("operator to see pairing closed", () => !op.pairing().open);
     const created = await createDevice(regs);
     const r = await waitForPhase(regs, created.metadata.name, "Rejected");
-    expect(r.status).toMatchObject({ reason: "PairingDisabled", decidedBy: "pairing-window" });
+    expect(r.status).toMatchObject({ reason: "PairingDisabled" });
+    expect(r.status?.decidedBy).toMatch(/^pairing-window/);
     expect(r.status?.deviceUUID).toBeUndefined();
     const ev = await waitForEvent(rest, ns, created.metadata.name, "Rejected");
     expect(ev.type).toBe("Warning");
@@ -77,7 +81,7 @@ describe("operator decisions on a real apiserver", () => {
     expect((await eventsFor(rest, ns, firstApproved)).map((e) => e.reason)).toEqual([]);
   });
 
-  it("never changes a decision on a pairing flip; an admin deletes a Rejected one to let the device retry", async () => {
+  it("never changes a decision on a pairing flip; a PairingDisabled rejection is deleted when a window opens, so the device retries afresh", async () => {
     await setPairing(rest, ns, { enabled: false });
     await waitFor("closed", () => !op.pairing().open);
     const rejected = await createDevice(regs);
@@ -94,13 +98,12 @@ describe("operator decisions on a real apiserver", () => {
     await new Promise((r) => setTimeout(r, 500));
     const a2 = await regs.get(approved.metadata.name);
     expect(a2.status).toMatchObject({ phase: "Approved", deviceUUID: a1.status?.deviceUUID, decidedAt: a1.status?.decidedAt });
-    expect((await regs.get(rejected.metadata.name)).status?.phase).toBe("Rejected");
+    // Not sticky (issue 14): the window that opened in between made the operator delete it.
+    await waitFor("deletion", async () => regs.get(rejected.metadata.name).then(() => false, () => true));
 
-    // Retry path: open pairing, delete the Rejected registration, the device (here: we) enrolls again.
+    // Retry path: open pairing, the device (here: we) enrolls again, no admin action.
     await setPairing(rest, ns, { enabled: true, forSeconds: 600 });
     await waitFor("open", () => op.pairing().open);
-    await regs.delete(rejected.metadata.name);
-    await waitFor("deletion", async () => regs.get(rejected.metadata.name).then(() => false, () => true));
     await regs.create({ metadata: { name: rejected.metadata.name }, spec: rejected.spec });
     const again = await waitForPhase(regs, rejected.metadata.name, "Approved");
     expect(again.status?.deviceUUID).toMatch(UUID_RE);

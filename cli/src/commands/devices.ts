@@ -1,5 +1,15 @@
 import type { Command } from "commander";
-import { type DeviceRegistration, type Phase, Registrations, isKubeError } from "@devreg/kube";
+import {
+  ALLOWANCE_KIND,
+  API_VERSION,
+  type DeviceAllowance,
+  type DeviceRegistration,
+  type Phase,
+  Registrations,
+  allowancesPath,
+  isKubeError,
+} from "@devreg/kube";
+import { deviceIdFromPublicKey } from "@devreg/protocol";
 import { formatDuration, parseDuration } from "@devreg/operator";
 import { CliError } from "../errors.ts";
 import { defaultNamespace, withConnection } from "../kube-connect.ts";
@@ -55,12 +65,20 @@ export function registerDevices(program: Command): void {
       });
     });
 
-  const change = (verb: "deactivate" | "reactivate", description: string) =>
+  type Verb = "deactivate" | "reactivate" | "approve" | "deny";
+  /** The spec field each verb sets (the operator acts on it; managedFields say who). */
+  const SPEC: Record<Verb, Record<string, unknown>> = {
+    deactivate: { deactivate: true },
+    reactivate: { deactivate: false },
+    approve: { approval: "Approve" },
+    deny: { approval: "Deny" },
+  };
+  const change = (verb: Verb, description: string) =>
     devices
       .command(`${verb} <uuid-or-name>`)
       .description(description)
       .option("-n, --namespace <namespace>", "the operator's namespace", defaultNamespace())
-      .option("--no-wait", "return once spec.deactivate is set, without waiting for the operator")
+      .option("--no-wait", "return once the spec is set, without waiting for the operator")
       .option("--timeout <duration>", "how long to wait for the operator", "30s")
       .option("--json", "machine-readable output")
       .action(async (target: string, o: ChangeOpts, cmd: Command) => {
@@ -73,9 +91,8 @@ export function registerDevices(program: Command): void {
         await withConnection(cmd, async ({ rest, namespace }) => {
           const regs = new Registrations(rest, namespace);
           const reg = await find(regs, target);
-          const deactivate = verb === "deactivate";
           const updated = await rest.request<DeviceRegistration>("PATCH", regs.itemPath(reg.metadata.name), {
-            body: { spec: { deactivate } },
+            body: { spec: SPEC[verb] },
             contentType: "application/merge-patch+json",
             // Recorded in managedFields; the operator puts it in status.decidedBy ("admin:devreg-cli").
             query: { fieldManager: "devreg-cli" },
@@ -90,13 +107,52 @@ export function registerDevices(program: Command): void {
           console.log(
             o.wait
               ? `${v.name}: ${v.phase}${v.deviceUUID ? ` (UUID ${v.deviceUUID})` : ""}${v.reason ? `, ${v.reason}` : ""}`
-              : `${v.name}: spec.deactivate=${deactivate}; the operator will act on it`,
+              : `${v.name}: spec ${JSON.stringify(SPEC[verb])} set; the operator will act on it`,
           );
         });
       });
 
   change("deactivate", "deactivate a device: it keeps its UUID but is refused until reactivated");
   change("reactivate", "reactivate a deactivated device: Approved again with the same UUID");
+  change("approve", "approve a pending registration (manual pairing mode), like `kubectl certificate approve`");
+  change("deny", "deny a pending registration: Rejected/DeniedByAdmin");
+
+  devices
+    .command("allow")
+    .description("pre-register a device by public key (a DeviceAllowance): approved when it first asks, even with pairing closed")
+    .requiredOption("--public-key <base64>", "the device's raw 32-byte Ed25519 public key, base64")
+    .option("--name <name>", "the DeviceAllowance's name (default: allow-<deviceId prefix>)")
+    .option("--description <text>", "a note for humans")
+    .option("-n, --namespace <namespace>", "the operator's namespace", defaultNamespace())
+    .option("--json", "machine-readable output")
+    .action(async (o: { publicKey: string; name?: string; description?: string; namespace: string; json?: boolean }, cmd: Command) => {
+      const raw = Buffer.from(o.publicKey, "base64");
+      if (raw.length !== 32 || raw.toString("base64") !== o.publicKey) {
+        throw new CliError("--public-key: want the base64 (44 characters) of a raw 32-byte Ed25519 public key", 2);
+      }
+      const deviceId = deviceIdFromPublicKey(new Uint8Array(raw));
+      const name = o.name ?? `allow-${deviceId.slice(0, 20)}`;
+      if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(name)) throw new CliError("--name: want a DNS-1123 name", 2);
+      await withConnection(cmd, async ({ rest, namespace }) => {
+        const spec: DeviceAllowance["spec"] = { publicKey: o.publicKey };
+        if (o.description !== undefined) spec.description = o.description;
+        let created: DeviceAllowance;
+        try {
+          created = await rest.request<DeviceAllowance>("POST", allowancesPath(namespace), {
+            body: { apiVersion: API_VERSION, kind: ALLOWANCE_KIND, metadata: { name, namespace }, spec },
+            query: { fieldManager: "devreg-cli" },
+          });
+        } catch (e) {
+          if (isKubeError(e, "E_KUBE_ALREADY_EXISTS")) throw new CliError(`DeviceAllowance ${name} already exists in ${namespace}`);
+          throw e;
+        }
+        if (o.json) {
+          printJson({ name: created.metadata.name, namespace, publicKey: created.spec.publicKey, deviceId });
+          return;
+        }
+        console.log(`allowed ${deviceId} (DeviceAllowance ${created.metadata.name}): it is approved when it first asks`);
+      });
+    });
 }
 
 function normalizePhase(text: string): Phase {
@@ -120,6 +176,7 @@ function view(r: DeviceRegistration) {
     message: r.status?.message,
     decidedBy: r.status?.decidedBy,
     decidedAt: r.status?.decidedAt,
+    approvedBy: r.status?.approvedBy,
     deactivate: r.spec.deactivate ?? false,
     createdAt: r.metadata.creationTimestamp,
   };
@@ -156,7 +213,7 @@ async function waitForOperator(
     if ((cur.status?.observedGeneration ?? -1) >= gen) return cur;
     if (Date.now() > deadline) {
       throw new CliError(
-        `${updated.metadata.name}: ${verb} requested (spec.deactivate set), but no operator acted on it in ${formatDuration(timeoutMs)}; is \`devreg operator\` running in ${regs.namespace}?`,
+        `${updated.metadata.name}: ${verb} requested (spec set), but no operator acted on it in ${formatDuration(timeoutMs)}; is \`devreg operator\` running in ${regs.namespace}?`,
       );
     }
     await new Promise((r) => setTimeout(r, 200));

@@ -1,6 +1,13 @@
 import type { Command } from "commander";
 import { PAIRING_CONFIGMAP, isKubeError, type KubeRest } from "@devreg/kube";
-import { type PairingReadout, formatDuration, parseDuration, readPairing, setPairing } from "@devreg/operator";
+import {
+  type PairingReadout,
+  compileSelector,
+  formatDuration,
+  parseDuration,
+  readPairing,
+  setPairing,
+} from "@devreg/operator";
 import { CliError } from "../errors.ts";
 import { defaultNamespace, withConnection } from "../kube-connect.ts";
 import { printJson } from "../output.ts";
@@ -25,8 +32,26 @@ export function registerPairing(program: Command): void {
       .command("on")
       .description("open the pairing window: new devices get approved until it closes")
       .option("--for <duration>", "how long the window stays open (e.g. 90s, 10m, 1h)", "10m")
-      .option("--forever", "no expiry: open until `devreg pairing off`"),
-  ).action(async (o: Opts & { for: string; forever?: boolean }, cmd: Command) => {
+      .option("--forever", "no expiry: open until `devreg pairing off`")
+      .option("--max-devices <n>", "the window closes after this many approvals (exact, across operator replicas)")
+      .option(
+        "--selector <cel>",
+        "only devices matching this CEL expression over model, firmwareVersion, hardwareRevision, serialNumber, deviceId",
+      )
+      .option("--manual", "manual mode: each new device stays pending until `devreg devices approve|deny`"),
+  ).action(async (o: Opts & { for: string; forever?: boolean; maxDevices?: string; selector?: string; manual?: boolean }, cmd: Command) => {
+    let maxDevices: number | undefined;
+    if (o.maxDevices !== undefined) {
+      if (!/^[1-9]\d{0,8}$/.test(o.maxDevices)) throw new CliError("--max-devices: want a positive integer", 2);
+      maxDevices = Number(o.maxDevices);
+    }
+    if (o.manual && (maxDevices !== undefined || o.selector !== undefined)) {
+      throw new CliError("--manual: an admin decides each device; --max-devices and --selector apply to auto windows", 2);
+    }
+    if (o.selector !== undefined) {
+      const compiled = compileSelector(o.selector);
+      if (!compiled.ok) throw new CliError(`--selector: ${compiled.error}`, 2);
+    }
     let forSeconds: number | undefined;
     if (!o.forever) {
       let ms: number;
@@ -39,7 +64,14 @@ export function registerPairing(program: Command): void {
       forSeconds = ms / 1000;
     }
     await withConnection(cmd, async ({ rest, namespace }) => {
-      const r = await setPairing(rest, namespace, { enabled: true, forSeconds, fieldManager: "devreg-cli" });
+      const r = await setPairing(rest, namespace, {
+        enabled: true,
+        forSeconds,
+        maxDevices,
+        selector: o.selector,
+        mode: o.manual ? "manual" : "auto",
+        fieldManager: "devreg-cli",
+      });
       await report(rest, namespace, r, o.json);
     });
   });
@@ -51,7 +83,7 @@ export function registerPairing(program: Command): void {
     });
   });
 
-  common(pairing.command("status").description("is pairing open, and for how long")).action(
+  common(pairing.command("status").description("is pairing open, until when, approvals used and left, selector")).action(
     async (o: Opts, cmd: Command) => {
       await withConnection(cmd, async ({ rest, namespace }) => {
         await report(rest, namespace, await readPairing(rest, namespace), o.json);
@@ -87,6 +119,8 @@ async function report(rest: KubeRest, namespace: string, r: PairingReadout, json
   const now = Date.now();
   const secondsLeft = state.open && state.expiresAt ? Math.max(0, Math.floor((state.expiresAt.getTime() - now) / 1000)) : null;
   const lease = await operatorLease(rest, namespace);
+  const win = state.window;
+  const approvalsLeft = win?.maxDevices === undefined ? null : Math.max(0, win.maxDevices - win.approvalsUsed);
   if (json) {
     printJson({
       namespace,
@@ -96,6 +130,12 @@ async function report(rest: KubeRest, namespace: string, r: PairingReadout, json
       enabled: r.configMap?.data?.enabled ?? null,
       expiresAt: state.expiresAt?.toISOString() ?? null,
       secondsLeft,
+      mode: win?.mode ?? null,
+      windowId: win?.id ?? null,
+      maxDevices: win?.maxDevices ?? null,
+      approvalsUsed: win?.approvalsUsed ?? null,
+      approvalsLeft,
+      selector: win?.selector ?? null,
       operator: lease ? (lease.holder ?? null) : undefined,
     });
     return;
@@ -107,6 +147,13 @@ async function report(rest: KubeRest, namespace: string, r: PairingReadout, json
     console.log(`pairing is OPEN in ${namespace}: ${left}`);
   } else {
     console.log(`pairing is CLOSED in ${namespace}: ${state.reason}`);
+  }
+  if (win) {
+    if (win.id) console.log(`  window:    ${win.id} (${win.mode} mode)`);
+    if (state.expiresAt) console.log(`  deadline:  ${state.expiresAt.toISOString()}`);
+    if (win.maxDevices !== undefined)
+      console.log(`  approvals: ${win.approvalsUsed} used, ${approvalsLeft} left of ${win.maxDevices}`);
+    if (win.selector !== undefined) console.log(`  selector:  ${win.selector}`);
   }
   if (lease && !lease.holder) {
     process.stderr.write(`note: no operator is running in ${namespace} (no live devreg-operator lease); nothing gets decided\n`);

@@ -6,7 +6,9 @@ import type { GatewayMetrics } from "../metrics.ts";
 import type { GatewaySigner } from "../key-store.ts";
 import type { Semaphore } from "../limits/semaphore.ts";
 import type { TokenBucket } from "../limits/token-bucket.ts";
+import type { AllowlistView } from "./allowlist-view.ts";
 import type { DecisionBoard } from "./decision-board.ts";
+import type { PairingView } from "./pairing-view.ts";
 import type { ReplyDraft } from "./replies.ts";
 import type { RefusalKind } from "../broker/refusals.ts";
 
@@ -18,6 +20,10 @@ export interface EnrollContext {
   signer: GatewaySigner;
   regs: Registrations;
   board: DecisionBoard;
+  /** Read-only: may a key with no registration reach the operator now? */
+  pairing: PairingView;
+  /** Read-only: the pre-registered public keys. */
+  allowlist: AllowlistView;
   /** Bounds Kubernetes writes in flight. */
   writes: Semaphore;
   replay: ReplayGuard;

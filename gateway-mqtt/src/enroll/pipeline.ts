@@ -6,6 +6,7 @@ import { type ReplyDraft, busyReply, errorReply } from "./replies.ts";
 import { admit } from "./steps/admit.ts";
 import { awaitDecision } from "./steps/await-decision.ts";
 import { checkReplay } from "./steps/check-replay.ts";
+import { gateNewKey } from "./steps/gate-new-key.ts";
 import { type SignedReply, signReply } from "./steps/sign-reply.ts";
 import { upsertRegistration } from "./steps/upsert-registration.ts";
 import { type IncomingRequest, verifyRequest } from "./steps/verify-request.ts";
@@ -23,7 +24,8 @@ type Drafted = ReplyDraft | Unanswerable;
 
 /**
  * The enroll path, one named step after another:
- *   decode+verify → check replay → admit (shed) → upsert registration → await decision → sign reply
+ *   decode+verify → check replay → admit (shed) → gate new keys → upsert registration
+ *   → await decision → sign reply
  * Every exit is a reply (or, over HTTP, a plain 400): nothing is dropped silently, and
  * nothing thrown inside escapes to the transport's event handlers.
  */
@@ -51,7 +53,9 @@ async function draftReply(
   if (!fresh.ok) return fresh.reply;
   const admitted = admit(ctx, fresh.value, inc);
   if (!admitted.ok) return admitted.reply;
-  const upserted = await upsertRegistration(ctx, admitted.value, deadline);
+  const gated = await gateNewKey(ctx, admitted.value, deadline);
+  if (!gated.ok) return gated.reply;
+  const upserted = await upsertRegistration(ctx, gated.value.req, deadline, gated.value.existing);
   if (!upserted.ok) return upserted.reply;
   seen.name = upserted.value.name;
   return awaitDecision(ctx, req, upserted.value, deadline);

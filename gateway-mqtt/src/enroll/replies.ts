@@ -15,7 +15,8 @@ export type BusyCause =
   | "ApiThrottled"
   | "ApiUnavailable"
   | "ShuttingDown"
-  | "ReplayCacheFull";
+  | "ReplayCacheFull"
+  | "QuotaExceeded";
 
 const BUSY_MESSAGES: Record<BusyCause, string> = {
   GatewayBusy: "gateway busy: too many registrations in progress",
@@ -24,6 +25,7 @@ const BUSY_MESSAGES: Record<BusyCause, string> = {
   ApiUnavailable: "gateway busy: Kubernetes API unavailable",
   ShuttingDown: "gateway busy: shutting down",
   ReplayCacheFull: "gateway busy: replay memory full",
+  QuotaExceeded: "gateway busy: the registry is full (ResourceQuota); retry later",
 };
 
 export interface Target {
@@ -93,6 +95,11 @@ export function replyForKubeError(t: Target, err: unknown, busyRetryAfterSeconds
       "ApiUnavailable",
       Math.max(err.retryAfterSeconds ?? 0, jittered(busyRetryAfterSeconds)),
     );
+  }
+  // A ResourceQuota on deviceregistrations refused the create (deploy/resourcequota.yaml): the
+  // registry is full until the operator's cleanup frees room. Not an error of the device's.
+  if (isKubeError(err, "E_KUBE_FORBIDDEN") && /exceeded quota/i.test(err.message)) {
+    return busyReply(t, "QuotaExceeded", Math.max(60, jittered(busyRetryAfterSeconds)));
   }
   if (isKubeError(err, "E_KUBE_INVALID")) {
     return errorReply(

@@ -18,6 +18,10 @@ export async function awaitDecision(
 ): Promise<ReplyDraft> {
   const target = { requestId: req.requestId, deviceId: req.deviceId };
   const now = decisionOf(up.reg);
+  // PairingDisabled is not sticky: with pairing open again the operator deletes that rejection
+  // (operator/src/cleanup.ts), and the device's next request starts afresh. Say "soon", not "no".
+  if (now?.status === "rejected" && now.reason === "PairingDisabled" && ctx.pairing.admits() !== undefined)
+    return pendingReply(target, ctx.cfg.pendingRetryAfterSeconds, "Pending");
   if (now) return decidedReply(target, now, up.existed);
   const w = up.foreign
     ? await ctx.board.watchOne(up.name, up.reg.metadata.resourceVersion, deadline)

@@ -43,6 +43,8 @@ export async function upsertRegistration(
   ctx: EnrollContext,
   req: EnrollRequest,
   deadline: number,
+  /** Already read by the gate step: skip the create, go straight to adoption. */
+  known?: DeviceRegistration,
 ): Promise<Step<Upserted>> {
   const name = registrationNameForDeviceId(req.deviceId);
   const target = { requestId: req.requestId, deviceId: req.deviceId };
@@ -56,30 +58,32 @@ export async function upsertRegistration(
   }
   const gatewayId = ctx.cfg.gatewayId;
   try {
-    const timeoutMs = Math.max(1, deadline - Date.now());
-    try {
-      const reg = await ctx.regs.create(
-        {
-          metadata: { name, labels: { [LABEL_DEVICE_ID]: req.deviceId, [LABEL_GATEWAY]: gatewayId } },
-          spec: specFor(req),
-        },
-        { timeoutMs },
-      );
-      return next({ name, reg, existed: false });
-    } catch (e) {
-      if (!isKubeError(e, "E_KUBE_ALREADY_EXISTS")) {
-        ctx.log.warn({ deviceId: req.deviceId, err: errorText(e) }, "creating the registration failed");
+    let existing: DeviceRegistration;
+    if (known) existing = known;
+    else {
+      const timeoutMs = Math.max(1, deadline - Date.now());
+      try {
+        const reg = await ctx.regs.create(
+          {
+            metadata: { name, labels: { [LABEL_DEVICE_ID]: req.deviceId, [LABEL_GATEWAY]: gatewayId } },
+            spec: specFor(req),
+          },
+          { timeoutMs },
+        );
+        return next({ name, reg, existed: false });
+      } catch (e) {
+        if (!isKubeError(e, "E_KUBE_ALREADY_EXISTS")) {
+          ctx.log.warn({ deviceId: req.deviceId, err: errorText(e) }, "creating the registration failed");
+          return answer(replyForKubeError(target, e, ctx.cfg.busyRetryAfterSeconds));
+        }
+      }
+      try {
+        existing = await ctx.regs.get(name, { timeoutMs: Math.max(1, deadline - Date.now()) });
+      } catch (e) {
+        // Deleted between our create and this read: let the device come back in a moment.
+        if (isKubeError(e, "E_KUBE_NOT_FOUND")) return answer(busyReply(target, "GatewayBusy", 1));
         return answer(replyForKubeError(target, e, ctx.cfg.busyRetryAfterSeconds));
       }
-    }
-
-    let existing: DeviceRegistration;
-    try {
-      existing = await ctx.regs.get(name, { timeoutMs: Math.max(1, deadline - Date.now()) });
-    } catch (e) {
-      // Deleted between our create and this read: let the device come back in a moment.
-      if (isKubeError(e, "E_KUBE_NOT_FOUND")) return answer(busyReply(target, "GatewayBusy", 1));
-      return answer(replyForKubeError(target, e, ctx.cfg.busyRetryAfterSeconds));
     }
     if (existing.spec?.publicKey !== Buffer.from(req.publicKey).toString("base64")) {
       // Same name, other key: an object devreg did not derive from this key. Never merge them.
