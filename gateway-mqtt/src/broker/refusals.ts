@@ -35,6 +35,18 @@ export const REFUSAL_KINDS = [
   "replay",
   /** A publish without a client (only wills could do that; they are refused). */
   "anonymous_publish",
+  /** A connection over the transport's total connection cap (closed at accept). */
+  "connection_limit",
+  /** A connection over the per-address connection cap (closed at accept). */
+  "address_connection_limit",
+  /** CONNECT with keepalive 0 or above the maximum [PROTO-5a] (CONNACK 2). */
+  "keepalive",
+  /** A client whose requests keep failing verification (disconnected) [PROTO-24]. */
+  "invalid_frames",
+  /** An HTTP socket ended by the header, request or idle timeout. */
+  "http_timeout",
+  /** An HTTP request the parser refused (answered 400, socket destroyed). */
+  "http_malformed",
 ] as const;
 
 export type RefusalKind = (typeof REFUSAL_KINDS)[number];
