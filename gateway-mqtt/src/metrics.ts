@@ -96,15 +96,24 @@ export class GatewayMetrics {
       labelNames: ["reason"],
       registers,
     });
+    const replay = () => this.replaySource?.();
     this.replayEntries = new Gauge({
       name: `${METRIC_PREFIX}replay_entries`,
       help: "(deviceId, nonce) pairs remembered [PROTO-23]; bounded by limits.replayMaxEntries",
       registers,
+      collect() {
+        const r = replay();
+        if (r) this.set(r.size);
+      },
     });
     this.replayEvictions = new Gauge({
       name: `${METRIC_PREFIX}replay_device_evictions`,
       help: "Pairs forgotten early because their own device went over limits.replayPerDevice [PROTO-23a]",
       registers,
+      collect() {
+        const r = replay();
+        if (r) this.set(r.evicted);
+      },
     });
     this.logLinesSuppressed = new Counter({
       name: `${METRIC_PREFIX}log_lines_suppressed_total`,
@@ -120,6 +129,9 @@ export class GatewayMetrics {
     for (const reason of SESSION_CLOSE_REASONS) this.sessionsClosed.inc({ reason }, 0);
     collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
   }
+
+  /** Where the replay gauges read their values at scrape time. */
+  replaySource?: () => { size: number; evicted: number };
 
   refused(kind: RefusalKind): void {
     this.refusals.inc({ kind });

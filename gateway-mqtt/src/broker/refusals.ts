@@ -15,7 +15,7 @@ export const REFUSAL_KINDS = [
   "publish_topic",
   /** PUBLISH with the retain flag: requests are never stored. */
   "publish_retain",
-  /** PUBLISH over the client's own rate limit (the connection is closed). */
+  /** PUBLISH over the client's own rate limit (answered "busy" at most once per window; the connection stays). */
   "publish_rate",
   /** Request payload over MAX_REQUEST_BYTES [PROTO-13] (answered with an error reply). */
   "payload_too_large",

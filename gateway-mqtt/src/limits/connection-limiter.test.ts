@@ -30,7 +30,8 @@ describe("ConnectionLimiter", () => {
 
 describe("fd budget", () => {
   it("reads the soft open-file limit from /proc/self/limits text", () => {
-    const text = "Limit Soft Hard Units\nMax open files            1024                 4096                 files\n";
+    const text =
+      "Limit Soft Hard Units\nMax open files            1024                 4096                 files\n";
     expect(openFileLimit(text)).toBe(1024);
     expect(openFileLimit("Max open files unlimited unlimited files\n")).toBe(Number.MAX_SAFE_INTEGER);
     expect(openFileLimit("nothing here")).toBeUndefined();

@@ -22,8 +22,7 @@ export class ConnectionLimiter {
     readonly caps: ConnectionCaps,
     private readonly onChange?: (open: number) => void,
   ) {
-    if (!(caps.max >= 1 && caps.perAddress >= 1))
-      throw new RangeError("connection caps must be at least 1");
+    if (!(caps.max >= 1 && caps.perAddress >= 1)) throw new RangeError("connection caps must be at least 1");
   }
 
   get size(): number {
