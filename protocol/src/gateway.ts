@@ -143,12 +143,7 @@ export function encodeEnrollRequestWithNode(input: {
   }
   const b64u = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("base64url");
   const key = createPrivateKey({
-    key: {
-      kty: "OKP",
-      crv: "Ed25519",
-      d: b64u(keyPair.secretKey.subarray(0, 32)),
-      x: b64u(keyPair.publicKey),
-    },
+    key: { kty: "OKP", crv: "Ed25519", d: b64u(keyPair.secretKey.subarray(0, 32)), x: b64u(keyPair.publicKey) },
     format: "jwk",
   });
   const payload = buildRequestPayload({
