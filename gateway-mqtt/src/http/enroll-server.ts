@@ -206,7 +206,7 @@ export function createEnrollServer(deps: EnrollHttpDeps): http.Server {
   const t = deps.settings;
   const server = http.createServer(
     {
-      headersTimeout: t.headersTimeoutMs,
+      headersTimeout: Math.min(t.headersTimeoutMs, t.requestTimeoutMs), // Node requires <=
       requestTimeout: t.requestTimeoutMs,
       keepAliveTimeout: t.keepAliveTimeoutMs,
       // Node checks the two timeouts above on this interval (default 30 s, far past them).
