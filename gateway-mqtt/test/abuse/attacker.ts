@@ -140,7 +140,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Raw sockets that never send a byte and never read. */
 async function halfOpen(spec: AttackSpec, until: number): Promise<AttackResult> {
   const ledger = new SocketLedger();
-  await inBatches(spec.count, 500, (i) => ledger.open(spec.port, sourceAddress(i, spec), (s) => s.pause()));
+  // Flowing (a paused socket would not see the gateway's FIN); the gateway sends nothing anyway.
+  await inBatches(spec.count, 500, (i) => ledger.open(spec.port, sourceAddress(i, spec), (s) => s.resume()));
   await sleep(until - Date.now());
   return ledger.result(spec.kind);
 }
