@@ -122,7 +122,7 @@ function runAttacker(spec: AttackSpec): Promise<AttackResult> {
     child.stderr.on("data", (b) => {
       err += b;
     });
-    const kill = setTimeout(() => child.kill("SIGKILL"), spec.durationMs + 60_000);
+    const kill = setTimeout(() => child.kill("SIGKILL"), spec.durationMs + (spec.holdMs ?? 0) + 90_000);
     child.on("exit", (code) => {
       clearTimeout(kill);
       const line = out.trim().split("\n").pop() ?? "";
@@ -132,7 +132,13 @@ function runAttacker(spec: AttackSpec): Promise<AttackResult> {
   });
 }
 
-async function underAttack(kind: AttackKind, size: number, durationMs: number, port: number): Promise<Row> {
+async function underAttack(
+  kind: AttackKind,
+  size: number,
+  durationMs: number,
+  port: number,
+  holdMs = 0,
+): Promise<Row> {
   await waitFor(
     async () =>
       (await metric(gw.adminPort, "devreg_gateway_open_connections", { transport: "mqtt" })) <= 1 &&
@@ -175,6 +181,7 @@ async function underAttack(kind: AttackKind, size: number, durationMs: number, p
     count: size,
     addresses: ADDRESSES,
     durationMs,
+    holdMs,
     gatewayKey: Buffer.from(gw.publicKey).toString("base64"),
   }).finally(() => {
     attacking = false;
@@ -245,14 +252,14 @@ afterAll(() => {
 
 describe("abuse: issue 13's attacks against a gateway with default limits", () => {
   it("half-open TCP: sockets that never send CONNECT are closed after the pre-CONNECT timeout", async () => {
-    const r = await underAttack("half-open", SOCKETS, 7_000, gw.mqttPort);
+    const r = await underAttack("half-open", SOCKETS, 7_000, gw.mqttPort, 5_000);
     expect(r.result.stillOpen).toBe(0);
     expect(r.result.closedByServer).toBe(r.result.opened);
     expect(r.result.closeMsMax).toBeLessThanOrEqual(3_000 + 2_000);
   });
 
   it("idle MQTT: keepalive 0 refused, the rest closed when idle", async () => {
-    const r = await underAttack("idle-mqtt", SOCKETS, 10_000, gw.mqttPort);
+    const r = await underAttack("idle-mqtt", SOCKETS, 10_000, gw.mqttPort, 8_000);
     expect(r.result.stillOpen).toBe(0);
     // Half the CONNECTs carry keepalive 0: none of those is accepted [PROTO-5a].
     expect(r.result.detail.connack_0_ka0).toBeUndefined();
@@ -260,7 +267,7 @@ describe("abuse: issue 13's attacks against a gateway with default limits", () =
   });
 
   it("slow HTTP: slow heads and bodies that never read are destroyed by the timeouts", async () => {
-    const r = await underAttack("slow-http", SOCKETS, 19_000, gw.httpPort!);
+    const r = await underAttack("slow-http", SOCKETS, 19_000, gw.httpPort!, 17_000);
     expect(r.result.stillOpen).toBe(0);
   });
 

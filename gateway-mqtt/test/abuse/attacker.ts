@@ -39,8 +39,10 @@ export interface AttackSpec {
   count: number;
   /** Source addresses 127.0.1.1 … 127.0.1.<addresses>. */
   addresses: number;
-  /** The attack stops itself after this long. */
+  /** The attack stops itself after this long… */
   durationMs: number;
+  /** …but socket attacks hold their sockets at least this long after the last one opened. */
+  holdMs?: number;
   /** Gateway public key (base64), to verify replies where the attack reads them. */
   gatewayKey?: string;
 }
@@ -137,12 +139,15 @@ async function inBatches(n: number, batch: number, fn: (i: number) => Promise<vo
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Opening thousands of sockets takes a while: hold until `until`, and at least `holdMs` after the last. */
+const hold = (spec: AttackSpec, until: number) => sleep(Math.max(until - Date.now(), spec.holdMs ?? 0));
+
 /** Raw sockets that never send a byte and never read. */
 async function halfOpen(spec: AttackSpec, until: number): Promise<AttackResult> {
   const ledger = new SocketLedger();
   // Flowing (a paused socket would not see the gateway's FIN); the gateway sends nothing anyway.
   await inBatches(spec.count, 500, (i) => ledger.open(spec.port, sourceAddress(i, spec), (s) => s.resume()));
-  await sleep(until - Date.now());
+  await hold(spec, until);
   return ledger.result(spec.kind);
 }
 
@@ -167,7 +172,7 @@ async function slowHttp(spec: AttackSpec, until: number): Promise<AttackResult> 
   const timer = setInterval(() => {
     for (const d of drips) d();
   }, 1_000);
-  await sleep(until - Date.now());
+  await hold(spec, until);
   clearInterval(timer);
   return ledger.result(spec.kind);
 }
@@ -196,7 +201,7 @@ async function idleMqtt(spec: AttackSpec, until: number): Promise<AttackResult> 
       );
     }),
   );
-  await sleep(until - Date.now());
+  await hold(spec, until);
   return ledger.result(spec.kind);
 }
 
@@ -388,10 +393,13 @@ async function main(): Promise<void> {
     throw new Error("loopback only, at most 254 source addresses");
   const until = Date.now() + spec.durationMs;
   // Self-stopping: whatever is still running is cut off shortly after the deadline.
-  setTimeout(() => {
-    process.stderr.write("attacker: hard stop\n");
-    process.exit(3);
-  }, spec.durationMs + 30_000).unref();
+  setTimeout(
+    () => {
+      process.stderr.write("attacker: hard stop\n");
+      process.exit(3);
+    },
+    spec.durationMs + (spec.holdMs ?? 0) + 60_000,
+  ).unref();
   const result = await ATTACKS[spec.kind](spec, until);
   process.stdout.write(`${JSON.stringify(result)}\n`);
   process.exit(0);
