@@ -3,6 +3,7 @@ import { encodeJsonEnrollRequest } from "@devreg/protocol";
 import type mqtt from "mqtt";
 import { describe, expect, it } from "vitest";
 import type { GatewayHandle } from "../src/index.ts";
+import { mqttFrom } from "./abuse/attacker.ts";
 import {
   TestDevice,
   closedByBroker,
@@ -71,6 +72,28 @@ describe("MQTT connection caps", () => {
     expect(await open(g, "mqtt")).toBe(4);
     a1.destroy();
     await waitFor(async () => (await open(g, "mqtt")) === 3, 2_000, "slot released");
+  });
+});
+
+describe("MQTT connect rate", () => {
+  it("an exhausted global connect rate refuses busy addresses, not a quiet one", async () => {
+    const g = await startTestGateway(t.env, t.perTest, {
+      limits: {
+        connectGlobal: { ratePerSecond: 0.01, burst: 1 },
+        connectPerAddress: { ratePerSecond: 0.01, burst: 10 },
+      },
+    });
+    const connectFrom = (localAddress: string) =>
+      mqttFrom(g.mqttPort, localAddress, { clientId: new TestDevice().deviceId }).then(
+        (c) => {
+          c.end(true);
+          return "connected";
+        },
+        (e: { code?: number }) => e.code,
+      );
+    expect(await connectFrom("127.0.0.9")).toBe("connected"); // takes the one global token
+    expect(await connectFrom("127.0.0.9")).toBe(3); // global empty, and this address is busy
+    expect(await connectFrom("127.0.0.10")).toBe("connected"); // quiet address: still admitted
   });
 });
 

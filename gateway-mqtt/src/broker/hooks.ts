@@ -85,7 +85,11 @@ export function createHooks(deps: HookDeps): Hooks {
     (client: Client, packet: ConnectPacket, cb: (error: Error | null, success: boolean) => void) => {
       const remote = deps.remoteOf(client);
       const clientId = typeof packet.clientId === "string" ? packet.clientId : "";
-      if (deps.stopping() || !connectGlobal.tryTake() || !connectPerAddress.tryTake(remote)) {
+      // The global connect rate sheds the busiest addresses first: one that has used less
+      // than a tenth of its own burst (an honest device reconnecting) still gets in.
+      const addressOk = connectPerAddress.tryTake(remote);
+      const quiet = addressOk && connectPerAddress.available(remote) >= 0.9 * L.connectPerAddress.burst;
+      if (deps.stopping() || !addressOk || (!connectGlobal.tryTake() && !quiet)) {
         pending.set(client, {
           kind: "connect_rate",
           returnCode: CONNACK_SERVER_UNAVAILABLE,

@@ -131,6 +131,28 @@ class SocketLedger {
   }
 }
 
+/** An MQTT.js client from a chosen loopback source address (its own options cannot set one). */
+export function mqttFrom(
+  port: number,
+  localAddress: string,
+  opts: mqtt.IClientOptions,
+): Promise<mqtt.MqttClient> {
+  return new Promise((resolve, reject) => {
+    const c = new mqtt.MqttClient(() => net.connect({ port, host: "127.0.0.1", localAddress }), {
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+      connectTimeout: 5_000,
+      ...opts,
+    });
+    c.once("connect", () => resolve(c));
+    c.once("error", (e) => {
+      c.end(true);
+      reject(e);
+    });
+    c.once("close", () => reject(new Error("closed before CONNACK")));
+  });
+}
+
 async function inBatches(n: number, batch: number, fn: (i: number) => Promise<void>): Promise<void> {
   for (let i = 0; i < n; i += batch) {
     await Promise.all(Array.from({ length: Math.min(batch, n - i) }, (_, j) => fn(i + j)));
@@ -283,14 +305,7 @@ async function garbage(spec: AttackSpec, until: number): Promise<AttackResult> {
   await inBatches(spec.count, 100, async (i) => {
     const deviceId = randomBytes(16).toString("hex");
     try {
-      const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${spec.port}`, {
-        clientId: deviceId,
-        protocolVersion: 4,
-        reconnectPeriod: 0,
-        keepalive: 60,
-        connectTimeout: 5_000,
-        localAddress: sourceAddress(i, spec),
-      } as mqtt.IClientOptions);
+      const c = await mqttFrom(spec.port, sourceAddress(i, spec), { clientId: deviceId, keepalive: 60 });
       opened++;
       clients.push(c);
       c.on("error", () => {});
@@ -326,13 +341,7 @@ async function publishRate(spec: AttackSpec, until: number): Promise<AttackResul
   const deviceId = deviceIdFromPublicKey(keyPair.publicKey);
   const gatewayKey = new Uint8Array(Buffer.from(spec.gatewayKey ?? "", "base64"));
   const detail: Record<string, number> = {};
-  const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${spec.port}`, {
-    clientId: deviceId,
-    protocolVersion: 4,
-    reconnectPeriod: 0,
-    keepalive: 60,
-    localAddress: sourceAddress(0, spec),
-  } as mqtt.IClientOptions);
+  const c = await mqttFrom(spec.port, sourceAddress(0, spec), { clientId: deviceId, keepalive: 60 });
   c.on("error", () => {});
   let closedAt = 0;
   c.once("close", () => {
