@@ -123,6 +123,8 @@ export const GatewayOptionsSchema = z.object({
       publishGlobal: bucket(1000, 2000),
       connectGlobal: bucket(500, 1000),
       connectPerAddress: bucket(100, 200),
+      /** Connects per address still admitted while connectGlobal is exhausted (quiet addresses). */
+      connectQuietPerAddress: bucket(1, 10),
       /** CONNECTs that would take over a connected client's id, per client id. */
       takeoverPerClient: bucket(1 / 30, 3),
       httpPerAddress: bucket(50, 100),

@@ -63,6 +63,7 @@ export function createHooks(deps: HookDeps): Hooks {
   const L = cfg.limits;
   const connectGlobal = new TokenBucket(L.connectGlobal);
   const connectPerAddress = new KeyedBuckets(L.connectPerAddress, L.maxTrackedKeys);
+  const connectQuiet = new KeyedBuckets(L.connectQuietPerAddress, L.maxTrackedKeys);
   const takeovers = new KeyedBuckets(L.takeoverPerClient, L.maxTrackedKeys);
   const { publishPerClient } = deps;
   // CONNECT facts are decided in preConnect (which sees the packet) and answered with a
@@ -85,11 +86,13 @@ export function createHooks(deps: HookDeps): Hooks {
     (client: Client, packet: ConnectPacket, cb: (error: Error | null, success: boolean) => void) => {
       const remote = deps.remoteOf(client);
       const clientId = typeof packet.clientId === "string" ? packet.clientId : "";
-      // The global connect rate sheds the busiest addresses first: one that has used less
-      // than a tenth of its own burst (an honest device reconnecting) still gets in.
-      const addressOk = connectPerAddress.tryTake(remote);
-      const quiet = addressOk && connectPerAddress.available(remote) >= 0.9 * L.connectPerAddress.burst;
-      if (deps.stopping() || !addressOk || (!connectGlobal.tryTake() && !quiet)) {
+      // An exhausted global connect rate still lets a quiet address in (a device
+      // reconnecting while a few others flood): the flooders are the ones shed.
+      if (
+        deps.stopping() ||
+        !connectPerAddress.tryTake(remote) ||
+        (!connectGlobal.tryTake() && !connectQuiet.tryTake(remote))
+      ) {
         pending.set(client, {
           kind: "connect_rate",
           returnCode: CONNACK_SERVER_UNAVAILABLE,

@@ -74,15 +74,3 @@ describe("KeyedBuckets", () => {
     expect(k.tryTake("busy")).toBe(false);
   });
 });
-
-describe("available", () => {
-  it("reports tokens after refill; an untracked key has a full bucket", () => {
-    let now = 0;
-    const kb = new KeyedBuckets({ ratePerSecond: 1, burst: 10 }, 16, () => now);
-    expect(kb.available("a")).toBe(10);
-    for (let i = 0; i < 4; i++) kb.tryTake("a");
-    expect(kb.available("a")).toBe(6);
-    now += 2_000;
-    expect(kb.available("a")).toBe(8);
-  });
-});

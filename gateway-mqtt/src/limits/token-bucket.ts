@@ -48,12 +48,6 @@ export class TokenBucket {
     return Math.max(1, Math.ceil((n - this.tokens) / this.spec.ratePerSecond));
   }
 
-  /** Tokens available now. */
-  available(): number {
-    this.refill();
-    return this.tokens;
-  }
-
   /** True when the bucket is full again, i.e. forgetting it changes nothing. */
   isFull(): boolean {
     this.refill();
@@ -106,11 +100,6 @@ export class KeyedBuckets {
 
   tryTake(key: string, n = 1): boolean {
     return this.bucket(key).tryTake(n);
-  }
-
-  /** Tokens available now for `key` (a key not tracked has a full bucket). */
-  available(key: string): number {
-    return this.buckets.get(key)?.available() ?? this.spec.burst;
   }
 
   secondsUntil(key: string, n = 1): number {

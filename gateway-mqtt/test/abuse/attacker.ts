@@ -320,7 +320,7 @@ async function garbage(spec: AttackSpec, until: number): Promise<AttackResult> {
       failed++;
     }
   });
-  await sleep(until - Date.now());
+  await hold(spec, until);
   const stillOpen = clients.filter((c) => c.connected).length;
   for (const c of clients) c.end(true);
   return {
