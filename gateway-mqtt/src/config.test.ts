@@ -29,6 +29,18 @@ describe("gateway options", () => {
     );
     expect(() => parseGatewayOptions({ mqtt: { port: 70_000 } })).toThrow(/mqtt\.port/);
   });
+  it("binds the admin port to loopback and bounds the edge by default [issue 13]", () => {
+    const c = parseGatewayOptions({});
+    expect(c.admin.host).toBe("127.0.0.1");
+    expect(c.mqtt).toMatchObject({ connectTimeoutMs: 3_000, maxKeepaliveSeconds: 300 });
+    expect(c.limits).toMatchObject({ replayPerDevice: 32, notReadyAtCapFraction: 0.9 });
+    expect(c.http).toMatchObject({ headersTimeoutMs: 5_000, requestTimeoutMs: 15_000 });
+  });
+  it("refuses connection caps that do not fit the open-file limit", () => {
+    expect(() => parseGatewayOptions({ limits: { mqttConnections: { max: 100_000_000 } } })).toThrow(
+      /limits\.mqttConnections\.max.*open-file limit/,
+    );
+  });
   it("allows turning HTTP off", () => {
     expect(parseGatewayOptions({ http: false }).http).toBe(false);
   });

@@ -3,6 +3,7 @@ import { DEFAULT_NAMESPACE } from "@devreg/kube";
 import type { Logger } from "pino";
 import { z } from "zod";
 import { GatewayError } from "./errors.ts";
+import { FD_RESERVE, connectionFdBudget, openFileLimit } from "./limits/fd-budget.ts";
 
 const port = z.number().int().min(0).max(65535);
 const bucket = (ratePerSecond: number, burst: number) =>
@@ -17,6 +18,25 @@ const bucket = (ratePerSecond: number, burst: number) =>
 const LABEL_VALUE = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
+/**
+ * Connection caps by default share what the process's open-file limit leaves after a
+ * reserve: 70 % for MQTT, 20 % for HTTP (so the sum stays below `ulimit -n`). [issue 13]
+ */
+const FD_BUDGET = connectionFdBudget(openFileLimit());
+const caps = (share: number, ceiling: number, perAddress: number) =>
+  z
+    .object({
+      /** Open connections at most; new ones beyond it are closed at accept. */
+      max: z
+        .number()
+        .int()
+        .min(1)
+        .default(Math.max(1, Math.min(ceiling, Math.floor(FD_BUDGET * share)))),
+      /** Open connections at most from one remote address. */
+      perAddress: z.number().int().min(1).default(perAddress),
+    })
+    .prefault({});
+
 /** A PEM given inline, or a path to read it from. */
 const pemOrPath = z.string().min(1);
 
@@ -29,7 +49,20 @@ export const GatewayOptionsSchema = z.object({
     .string()
     .regex(LABEL_VALUE, "gatewayId must be a Kubernetes label value")
     .default(defaultGatewayId()),
-  mqtt: z.object({ host: z.string().default("0.0.0.0"), port: port.default(1883) }).prefault({}),
+  mqtt: z
+    .object({
+      host: z.string().default("0.0.0.0"),
+      port: port.default(1883),
+      /** A connection that has not sent CONNECT within this long is closed [PROTO-5]. */
+      connectTimeoutMs: z.number().int().min(100).max(10_000).default(3_000),
+      /** [PROTO-5] Largest keepalive accepted in CONNECT; 0 (no keepalive) is always refused. */
+      maxKeepaliveSeconds: z.number().int().min(1).max(65_535).default(300),
+      /** A session with no request for this long (none in flight, no late decision due) is closed. */
+      idleTimeoutMs: z.number().int().min(1_000).default(60_000),
+      /** A session is closed this long after its final reply (approved, rejected, deactivated, error). */
+      closeAfterFinalReplyMs: z.number().int().min(100).default(30_000),
+    })
+    .prefault({}),
   /** MQTT over WebSocket (same broker, same ACL). */
   ws: z
     .object({ host: z.string().default("0.0.0.0"), port: port, path: z.string().default("/mqtt") })
@@ -38,13 +71,27 @@ export const GatewayOptionsSchema = z.object({
   tls: z.object({ cert: pemOrPath, key: pemOrPath, ca: pemOrPath.optional() }).optional(),
   /** Device-facing HTTP (POST /enroll); false turns it off. */
   http: z
-    .union([z.literal(false), z.object({ host: z.string().default("0.0.0.0"), port: port.default(8080) })])
-    .default({
-      host: "0.0.0.0",
-      port: 8080,
-    }),
-  /** Operator-facing /healthz, /readyz, /metrics, on their own port so devices never reach them. */
-  admin: z.object({ host: z.string().default("0.0.0.0"), port: port.default(9090) }).prefault({}),
+    .union([
+      z.literal(false),
+      z.object({
+        host: z.string().default("0.0.0.0"),
+        port: port.default(8080),
+        /** Whole request head must arrive within this long (checked every second). */
+        headersTimeoutMs: z.number().int().min(100).default(5_000),
+        /** Whole request, body included, must arrive within this long. */
+        requestTimeoutMs: z.number().int().min(100).default(15_000),
+        /** A keep-alive connection with no new request for this long is closed. */
+        keepAliveTimeoutMs: z.number().int().min(100).default(5_000),
+        /** A socket with no traffic either way for this long is destroyed (e.g. a reply never read). */
+        socketIdleTimeoutMs: z.number().int().min(100).default(20_000),
+      }),
+    ])
+    .prefault({}),
+  /**
+   * Operator-facing /healthz, /readyz, /metrics, on their own port so devices never reach
+   * them. Loopback by default; set host "0.0.0.0" for probes and scraping from outside the pod.
+   */
+  admin: z.object({ host: z.string().default("127.0.0.1"), port: port.default(9090) }).prefault({}),
   /** Gateway signing key: PKCS#8 PEM text or a 32-byte seed. */
   key: z.union([z.string().min(1), z.instanceof(Uint8Array)]).optional(),
   /** Key file (PEM): read if present, else generated and written with mode 0600. */
@@ -60,8 +107,6 @@ export const GatewayOptionsSchema = z.object({
   busyRetryAfterSeconds: z.number().int().min(1).max(86_400).default(5),
   /** [PROTO-22] accepted clock skew. */
   maxSkewSeconds: z.number().int().min(1).optional(),
-  /** [PROTO-23] Live (deviceId, nonce) pairs remembered, requests and CONNECT proofs together; default 100 000. */
-  replayMaxEntries: z.number().int().min(1).optional(),
   /** On stop: how long in-flight requests may still get a decision before they are answered "pending". */
   stopGraceMs: z.number().int().min(0).default(2_000),
   /** How long the registration informer may take to sync at start-up. */
@@ -78,13 +123,39 @@ export const GatewayOptionsSchema = z.object({
       publishGlobal: bucket(1000, 2000),
       connectGlobal: bucket(500, 1000),
       connectPerAddress: bucket(100, 200),
+      /** Connects per address still admitted while connectGlobal is exhausted (quiet addresses). */
+      connectQuietPerAddress: bucket(1, 10),
       /** CONNECTs that would take over a connected client's id, per client id. */
       takeoverPerClient: bucket(1 / 30, 3),
       httpPerAddress: bucket(50, 100),
       /** How many client ids / addresses the per-key buckets remember. */
       maxTrackedKeys: z.number().int().min(16).default(100_000),
+      /** Open MQTT connections (TCP, TLS and WebSocket together) and per remote address. */
+      mqttConnections: caps(0.7, 50_000, 1_000),
+      /** Open HTTP connections and per remote address. */
+      httpConnections: caps(0.2, 10_000, 256),
+      /** /readyz reports not ready once this share of a connection cap is in use. */
+      notReadyAtCapFraction: z.number().gt(0).max(1).default(0.9),
+      /** [PROTO-23] Nonces remembered at most, all devices together. */
+      replayMaxEntries: z.number().int().min(16).default(100_000),
+      /** [PROTO-23] Nonces remembered at most per device; its own oldest go first beyond it. */
+      replayPerDevice: z.number().int().min(2).default(32),
+      /** Requests failing verification per client (MQTT); beyond it the connection is closed. */
+      invalidPerClient: bucket(0.1, 5),
+      /** Log lines per kind (refusal, answer, handler error); the rest are counted and summed up. */
+      logLinesPerKind: bucket(5, 20),
     })
-    .prefault({}),
+    .prefault({})
+    .superRefine((l, ctx) => {
+      const fdLimit = openFileLimit();
+      const used = l.mqttConnections.max + l.httpConnections.max;
+      if (fdLimit !== undefined && used > fdLimit - FD_RESERVE / 2)
+        ctx.addIssue({
+          code: "custom",
+          path: ["mqttConnections", "max"],
+          message: `MQTT + HTTP connection caps (${used}) must stay below the open-file limit ${fdLimit} less a reserve; raise ulimit -n or lower the caps`,
+        });
+    }),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** Where a new logger writes its JSON lines (the CLI keeps stdout for the public key). */
   logStream: z.enum(["stdout", "stderr"]).default("stdout"),

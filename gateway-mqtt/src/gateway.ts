@@ -4,7 +4,7 @@ import { type DeviceRegistration, KubeRest, Registrations, resolveKubeConfig } f
 import { ReplayGuard } from "@devreg/protocol";
 import type { Client, PublishPacket } from "aedes";
 import { createAdminServer } from "./admin/server.ts";
-import { Broker } from "./broker/broker.ts";
+import { Broker, type SessionPhase } from "./broker/broker.ts";
 import { closeServer, listen } from "./broker/listeners.ts";
 import type { RefusalKind } from "./broker/refusals.ts";
 import { type GatewayOptions, parseGatewayOptions } from "./config.ts";
@@ -21,9 +21,10 @@ import { GatewayError, errorText } from "./errors.ts";
 import type { GatewayEvents } from "./events.ts";
 import { createEnrollServer } from "./http/enroll-server.ts";
 import { loadGatewayKey } from "./key-store.ts";
+import { ConnectionLimiter } from "./limits/connection-limiter.ts";
 import { Semaphore } from "./limits/semaphore.ts";
 import { KeyedBuckets, TokenBucket } from "./limits/token-bucket.ts";
-import { createLogger } from "./log.ts";
+import { LogGate, createLogger } from "./log.ts";
 import { GatewayMetrics } from "./metrics.ts";
 
 export interface GatewayHandle {
@@ -84,22 +85,38 @@ export async function startGateway(opts: GatewayOptions): Promise<GatewayHandle>
       log.error({ event: name, err: errorText(e) }, "gateway event listener threw");
     }
   };
-  // Every refusal is counted; log lines are rate-limited per kind so a flood cannot turn
-  // into a logging DoS (the count of suppressed lines rides on the next one).
-  const refusalLogBudget = new KeyedBuckets({ ratePerSecond: 10, burst: 20 }, 64);
-  const suppressed = new Map<RefusalKind, number>();
+  // Every refusal is counted; log lines (refusals, answers, handler errors) are
+  // rate-limited per kind so a flood cannot turn into a logging DoS (the count of
+  // suppressed lines rides on the next one).
+  const logGate = new LogGate(log, cfg.limits.logLinesPerKind, (kind) =>
+    metrics.logLinesSuppressed.inc({ kind }),
+  );
   const refuse = (kind: RefusalKind, f: { clientId?: string; remote?: string; detail?: string }) => {
     metrics.refused(kind);
-    if (refusalLogBudget.tryTake(kind)) {
-      const skipped = suppressed.get(kind);
-      suppressed.delete(kind);
-      log.info(
-        { refusal: kind, clientId: f.clientId, remote: f.remote, detail: f.detail, suppressed: skipped },
-        "refused",
-      );
-    } else suppressed.set(kind, (suppressed.get(kind) ?? 0) + 1);
+    logGate.line(
+      `refused:${kind}`,
+      "info",
+      { refusal: kind, clientId: f.clientId, remote: f.remote, detail: f.detail },
+      "refused",
+    );
     emit("refused", { kind, clientId: f.clientId, remote: f.remote });
   };
+  const L = cfg.limits;
+  const mqttConnections = new ConnectionLimiter(L.mqttConnections, (n) =>
+    metrics.connections.set({ transport: "mqtt" }, n),
+  );
+  const httpConnections = new ConnectionLimiter(L.httpConnections, (n) =>
+    metrics.connections.set({ transport: "http" }, n),
+  );
+  /** Per-device request rate, MQTT and HTTP together (an MQTT client id is its device id). */
+  const perDevice = new KeyedBuckets(L.publishPerClient, L.maxTrackedKeys);
+  /** At most one "busy" notice per client and rate window; further over-rate requests are dropped. */
+  const busyNotices = new KeyedBuckets(
+    { ratePerSecond: L.publishPerClient.ratePerSecond, burst: 1 },
+    L.maxTrackedKeys,
+  );
+  /** [PROTO-24] Verification failures a client may cause before it is disconnected. */
+  const invalidPerClient = new KeyedBuckets(L.invalidPerClient, L.maxTrackedKeys);
 
   let broker: Broker | undefined;
   const onDecided = (reg: DeviceRegistration, decision: Decision) => {
@@ -167,13 +184,15 @@ export async function startGateway(opts: GatewayOptions): Promise<GatewayHandle>
     pairing,
     allowlist,
     writes: new Semaphore(cfg.limits.maxKubeWritesInFlight, (n) => metrics.writesInFlight.set(n)),
-    // [PROTO-23] one memory for requests and CONNECT proofs; its size is an option so that
-    // E_REPLAY_CACHE_FULL is testable from outside.
+    // [PROTO-23] one memory for requests and CONNECT proofs, capped in total and per device.
     replay: new ReplayGuard({
       ...(maxSkew ? { windowSeconds: 2 * maxSkew } : {}),
-      ...(cfg.replayMaxEntries !== undefined ? { maxEntries: cfg.replayMaxEntries } : {}),
+      maxEntries: L.replayMaxEntries,
+      maxPerDevice: L.replayPerDevice,
     }),
     global: new TokenBucket(cfg.limits.publishGlobal),
+    perDevice,
+    logGate,
     stopping: () => stopping,
     refuse,
   };
@@ -198,7 +217,10 @@ export async function startGateway(opts: GatewayOptions): Promise<GatewayHandle>
         Math.floor(Date.now() / 1000),
       );
       metrics.latePushes.inc();
-      void broker.publishReply(deviceId, signed.frame).then(() =>
+      const b = broker;
+      void b.publishReply(deviceId, signed.frame).then(() => {
+        const c = b.client(deviceId);
+        if (c) b.sessionPhase(c, "final");
         emit("replied", {
           transport: "mqtt",
           deviceId,
@@ -206,10 +228,13 @@ export async function startGateway(opts: GatewayOptions): Promise<GatewayHandle>
           status: signed.reply.status,
           reason: signed.reply.reason,
           ms: 0,
-        }),
-      );
+        });
+      });
     });
   };
+
+  const phaseOf = (status: string): SessionPhase =>
+    status === "pending" ? "pending" : status === "busy" ? "busy" : "final";
 
   const onMqttRequest = (client: Client, packet: PublishPacket, remote: string) => {
     const deviceId = client.id;
@@ -234,12 +259,20 @@ export async function startGateway(opts: GatewayOptions): Promise<GatewayHandle>
         jittered(cfg.busyRetryAfterSeconds),
       );
       void track(b.publishReply(deviceId, shed.frame));
+      b.sessionPhase(client, "busy");
       return;
     }
     void track(
       runEnroll(ctx, inc, "mqtt").then(async (r) => {
         if (r.kind !== "reply") return;
         await b.publishReply(deviceId, r.frame);
+        b.sessionPhase(client, phaseOf(r.reply.status));
+        if (r.invalid && !invalidPerClient.tryTake(deviceId) && !client.closed) {
+          // [PROTO-24] a client whose frames keep failing verification is disconnected.
+          refuse("invalid_frames", { clientId: deviceId, remote });
+          metrics.sessionsClosed.inc({ reason: "invalid_frames" });
+          client.close();
+        }
         if (r.pendingName !== undefined && cfg.latePushMs > 0)
           followLate(r.pendingName, deviceId, r.reply.requestId);
         emit("replied", {
@@ -251,7 +284,29 @@ export async function startGateway(opts: GatewayOptions): Promise<GatewayHandle>
           ms: performance.now() - t0,
         });
       }),
-    ).catch((e) => log.error({ deviceId, err: errorText(e) }, "MQTT enroll failed"));
+    ).catch((e) =>
+      logGate.line("handler_error:mqtt", "error", { deviceId, err: errorText(e) }, "MQTT enroll failed"),
+    );
+  };
+
+  /** Over its publish rate: one signed "busy" per window with the bucket's retry time [PROTO-26]. */
+  const onRateLimited = (client: Client, packet: PublishPacket, retryAfterSeconds: number) => {
+    if (stopping || !busyNotices.tryTake(client.id)) return;
+    const payload = typeof packet.payload === "string" ? Buffer.from(packet.payload) : packet.payload;
+    const shed = shedRequest(
+      ctx,
+      {
+        frame: new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength),
+        topicDeviceId: client.id,
+        nowSeconds: Math.floor(Date.now() / 1000),
+      },
+      "mqtt",
+      "RateLimited",
+      Math.max(1, retryAfterSeconds),
+    );
+    const b = broker!;
+    void track(b.publishReply(client.id, shed.frame));
+    b.sessionPhase(client, "busy");
   };
 
   broker = new Broker({
@@ -265,9 +320,14 @@ export async function startGateway(opts: GatewayOptions): Promise<GatewayHandle>
       emit("takeover", { clientId, remote });
     },
     onRequest: onMqttRequest,
+    onRateLimited,
     onClientCount: (n) => metrics.connectedClients.set(n),
     replay: ctx.replay,
+    connections: mqttConnections,
+    publishPerClient: perDevice,
+    sessionClosed: (reason) => metrics.sessionsClosed.inc({ reason }),
   });
+  metrics.replaySource = () => ({ size: ctx.replay.size, evicted: ctx.replay.evicted });
 
   const admin = createAdminServer({
     registry: metrics.registry,
@@ -281,7 +341,11 @@ export async function startGateway(opts: GatewayOptions): Promise<GatewayHandle>
             ? "informer not synced"
             : !pairing.informer.hasSynced
               ? "pairing ConfigMap not listed"
-              : null,
+              : mqttConnections.nearCap(L.notReadyAtCapFraction)
+                ? `MQTT connections near the cap (${mqttConnections.size}/${L.mqttConnections.max})`
+                : httpConnections.nearCap(L.notReadyAtCapFraction)
+                  ? `HTTP connections near the cap (${httpConnections.size}/${L.httpConnections.max})`
+                  : null,
   });
   let httpServer: http.Server | undefined;
   let adminPort = 0;
@@ -326,9 +390,12 @@ export async function startGateway(opts: GatewayOptions): Promise<GatewayHandle>
     if (cfg.http !== false) {
       httpServer = createEnrollServer({
         cfg,
+        settings: cfg.http,
         log,
         stopping: () => stopping,
         refuse,
+        connections: httpConnections,
+        logGate,
         enroll: (inc) => track(runEnroll(ctx, inc, "http")),
         replied: (i) =>
           emit("replied", {

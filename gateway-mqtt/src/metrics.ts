@@ -5,6 +5,8 @@ export const METRIC_PREFIX = "devreg_gateway_";
 const OUTCOMES = ["approved", "rejected", "pending", "deactivated", "busy", "error"] as const;
 const TRANSPORTS = ["mqtt", "http"] as const;
 export type Transport = (typeof TRANSPORTS)[number];
+export const SESSION_CLOSE_REASONS = ["idle", "final_reply", "invalid_frames", "connect_timeout"] as const;
+export type SessionCloseReason = (typeof SESSION_CLOSE_REASONS)[number];
 
 /** The gateway's metrics on its own registry (several gateways can share a process in tests). */
 export class GatewayMetrics {
@@ -20,6 +22,11 @@ export class GatewayMetrics {
   readonly latePushes: Counter;
   readonly informerErrors: Counter;
   readonly closedRefusals: Counter<"code">;
+  readonly connections: Gauge<"transport">;
+  readonly sessionsClosed: Counter<"reason">;
+  readonly replayEntries: Gauge;
+  readonly replayEvictions: Gauge;
+  readonly logLinesSuppressed: Counter<"kind">;
 
   constructor(gatewayId: string) {
     this.registry.setDefaultLabels({ gateway: gatewayId });
@@ -84,12 +91,54 @@ export class GatewayMetrics {
       labelNames: ["code"],
       registers,
     });
+    this.connections = new Gauge({
+      name: `${METRIC_PREFIX}open_connections`,
+      help: "Open connections by transport; bounded by limits.mqttConnections / limits.httpConnections",
+      labelNames: ["transport"],
+      registers,
+    });
+    this.sessionsClosed = new Counter({
+      name: `${METRIC_PREFIX}sessions_closed_total`,
+      help: "MQTT sessions the gateway closed, by reason (idle, final_reply, invalid_frames, connect_timeout)",
+      labelNames: ["reason"],
+      registers,
+    });
+    const replay = () => this.replaySource?.();
+    this.replayEntries = new Gauge({
+      name: `${METRIC_PREFIX}replay_entries`,
+      help: "(deviceId, nonce) pairs remembered [PROTO-23]; bounded by limits.replayMaxEntries",
+      registers,
+      collect() {
+        const r = replay();
+        if (r) this.set(r.size);
+      },
+    });
+    this.replayEvictions = new Gauge({
+      name: `${METRIC_PREFIX}replay_device_evictions`,
+      help: "Pairs forgotten early because their own device went over limits.replayPerDevice [PROTO-23a]",
+      registers,
+      collect() {
+        const r = replay();
+        if (r) this.set(r.evicted);
+      },
+    });
+    this.logLinesSuppressed = new Counter({
+      name: `${METRIC_PREFIX}log_lines_suppressed_total`,
+      help: "Log lines not written because their kind was over limits.logLinesPerKind",
+      labelNames: ["kind"],
+      registers,
+    });
     // Every label value exists from the start, so dashboards and rate() see zeros.
     for (const kind of REFUSAL_KINDS) this.refusals.inc({ kind }, 0);
     for (const outcome of OUTCOMES)
       for (const transport of TRANSPORTS) this.enrollments.inc({ outcome, transport }, 0);
+    for (const transport of TRANSPORTS) this.connections.set({ transport }, 0);
+    for (const reason of SESSION_CLOSE_REASONS) this.sessionsClosed.inc({ reason }, 0);
     collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
   }
+
+  /** Where the replay gauges read their values at scrape time. */
+  replaySource?: () => { size: number; evicted: number };
 
   refused(kind: RefusalKind): void {
     this.refusals.inc({ kind });

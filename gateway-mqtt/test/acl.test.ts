@@ -1,8 +1,9 @@
-import mqtt from "mqtt";
+import type mqtt from "mqtt";
 import { describe, expect, it } from "vitest";
 import {
   TestDevice,
   closedByBroker,
+  connectOutcome,
   metric,
   startTestGateway,
   subscribeResult,
@@ -16,22 +17,7 @@ const t = useGatewaySuite("acl", { pairing: true });
 
 const refusals = (kind: string, g = t.gw) => metric(g.adminPort, "devreg_gateway_refusals_total", { kind });
 
-async function connectError(
-  opts: mqtt.IClientOptions,
-  port = t.gw.mqttPort,
-): Promise<{ code?: number; message: string }> {
-  try {
-    const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
-      protocolVersion: 4,
-      reconnectPeriod: 0,
-      ...opts,
-    });
-    await c.endAsync(true);
-    return { message: "connected" };
-  } catch (e) {
-    return e as { code?: number; message: string };
-  }
-}
+const connectError = (opts: mqtt.IClientOptions, port = t.gw.mqttPort) => connectOutcome(port, opts);
 
 describe("CONNECT", () => {
   it.each([
@@ -218,7 +204,7 @@ describe("request checks", () => {
 });
 
 describe("rate limits", () => {
-  it("per client: publishing over the limit closes the connection", async () => {
+  it("per client: over the limit, one signed busy with retryAfterSeconds per window; the connection stays", async () => {
     const g = await startTestGateway(t.env, t.perTest, {
       limits: { publishPerClient: { ratePerSecond: 0.01, burst: 2 } },
     });
@@ -226,10 +212,14 @@ describe("rate limits", () => {
     await d.connect(g.mqttPort);
     expect((await d.enroll(g.publicKey)).status).toBe("approved");
     expect((await d.enroll(g.publicKey)).status).toBe("approved");
-    const closed = closedByBroker(d.client!);
-    d.client!.publish(d.requestTopic, Buffer.from(d.request().frame), { qos: 1 });
-    await closed;
-    expect(await refusals("publish_rate", g)).toBe(1);
+    const busy = await d.enroll(g.publicKey);
+    expect(busy).toMatchObject({ status: "busy", reason: "Busy" });
+    expect(busy.message).toMatch(/rate limit/);
+    expect(busy.retryAfterSeconds).toBeGreaterThanOrEqual(90); // 1 token per 100 s
+    // Within the same window: dropped without another reply, still connected.
+    await expect(d.enroll(g.publicKey, 1_000)).rejects.toThrow(/no reply/);
+    expect(d.client!.connected).toBe(true);
+    expect(await refusals("publish_rate", g)).toBe(2);
   });
 
   it("gateway-wide: over the global rate, devices are told busy with a retry hint", async () => {

@@ -273,6 +273,24 @@ export function verifiedReply(
   return v.value;
 }
 
+/** Connects and disconnects at once: "connected", or the broker's refusal (CONNACK `code`). */
+export async function connectOutcome(
+  port: number,
+  opts: IClientOptions,
+): Promise<{ code?: number; message: string }> {
+  try {
+    const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+      ...opts,
+    });
+    await c.endAsync(true);
+    return { message: "connected" };
+  } catch (e) {
+    return e as { code?: number; message: string };
+  }
+}
+
 /** Resolves when the client is closed by the broker (or rejects after timeoutMs). */
 export async function closedByBroker(client: MqttClient, timeoutMs = 5_000): Promise<void> {
   if (!client.connected) return;

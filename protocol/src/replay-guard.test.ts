@@ -51,3 +51,39 @@ describe("ReplayGuard", () => {
     expect(() => new ReplayGuard({ maxEntries: 1.5 })).toThrow(RangeError);
   });
 });
+
+describe("ReplayGuard per-device cap [PROTO-23a]", () => {
+  const other = "b".repeat(32);
+
+  it("a flood from one key evicts only that key's own oldest pairs; others never see E_REPLAY_CACHE_FULL", () => {
+    const g = new ReplayGuard({ windowSeconds: 600, maxEntries: 100, maxPerDevice: 8 });
+    for (let i = 0; i < 8; i++) expect(code(g.check(other, nonce(i), 0))).toBe("ok");
+    for (let i = 0; i < 10_000; i++) expect(code(g.check(dev, nonce(i), 1))).toBe("ok");
+    expect(g.size).toBe(16);
+    expect(g.evicted).toBe(10_000 - 8);
+    // The other device's pairs are all still remembered, and it can still add new ones.
+    for (let i = 0; i < 8; i++) expect(code(g.check(other, nonce(i), 2))).toBe("E_REPLAY");
+    expect(code(g.check("c".repeat(32), nonce(1), 2))).toBe("ok");
+    // The flooder's newest pairs are still remembered; its oldest were forgotten.
+    expect(code(g.check(dev, nonce(9_999), 2))).toBe("E_REPLAY");
+    expect(code(g.check(dev, nonce(0), 2))).toBe("ok");
+  });
+
+  it("many devices under their cap still fill the memory and fail closed", () => {
+    const g = new ReplayGuard({ windowSeconds: 600, maxEntries: 10, maxPerDevice: 4 });
+    for (let d = 0; d < 5; d++) for (let i = 0; i < 2; i++) g.check(String(d).repeat(32), nonce(i), 0);
+    expect(code(g.check(dev, nonce(1), 0))).toBe("E_REPLAY_CACHE_FULL");
+    expect(g.evicted).toBe(0);
+  });
+
+  it("expiry keeps the per-device index in step", () => {
+    const g = new ReplayGuard({ windowSeconds: 10, maxEntries: 100, maxPerDevice: 3 });
+    for (let t = 0; t < 100; t++) expect(code(g.check(dev, nonce(t), t * 5))).toBe("ok");
+    expect(g.evicted).toBe(0);
+    expect(g.size).toBe(2);
+  });
+
+  it("rejects a per-device cap below 1", () => {
+    expect(() => new ReplayGuard({ maxPerDevice: 0 })).toThrow(RangeError);
+  });
+});

@@ -7,26 +7,51 @@ export interface ReplayGuardOptions {
   windowSeconds?: number;
   /** Hard cap on remembered nonces. Default 100 000 (about 15 MB). */
   maxEntries?: number;
+  /**
+   * Cap on remembered nonces of one device (default: none). Beyond it that device's own
+   * oldest pair is forgotten, never another device's, so one key's flood cannot fill the
+   * memory for everyone [PROTO-23a].
+   */
+  maxPerDevice?: number;
+}
+
+interface Entry {
+  expiry: number;
+  deviceId: string;
 }
 
 /**
  * [PROTO-23] Remembers (deviceId, nonce) pairs of verified requests for `windowSeconds`.
  * Pure (time is passed in) and bounded: when full of unexpired entries it fails closed
  * with E_REPLAY_CACHE_FULL (reply "busy") rather than forgetting nonces early, because
- * evicting live entries would let a flood of fresh requests re-open a replay.
+ * evicting live entries would let a flood of fresh requests re-open a replay. The only
+ * early forgetting is per device [PROTO-23a]: a device over `maxPerDevice` loses its own
+ * oldest pairs, which only its own key holder can cause.
  */
 export class ReplayGuard {
   readonly windowSeconds: number;
   readonly maxEntries: number;
-  /** key -> expiry; Map keeps insertion order, which is expiry order while time moves forward. */
-  readonly #entries = new Map<string, number>();
+  readonly maxPerDevice: number;
+  /** key -> entry; Map keeps insertion order, which is expiry order while time moves forward. */
+  readonly #entries = new Map<string, Entry>();
+  /** deviceId -> its keys, oldest first. */
+  readonly #byDevice = new Map<string, Set<string>>();
   #lastFullSweep = Number.NEGATIVE_INFINITY;
+  #evicted = 0;
 
   constructor(opts: ReplayGuardOptions = {}) {
     this.windowSeconds = opts.windowSeconds ?? DEFAULT_REPLAY_WINDOW_SECONDS;
     this.maxEntries = opts.maxEntries ?? DEFAULT_REPLAY_MAX_ENTRIES;
-    if (!(this.windowSeconds > 0) || !Number.isInteger(this.maxEntries) || this.maxEntries < 1) {
-      throw new RangeError("ReplayGuard needs windowSeconds > 0 and an integer maxEntries >= 1");
+    this.maxPerDevice = opts.maxPerDevice ?? Number.POSITIVE_INFINITY;
+    if (
+      !(this.windowSeconds > 0) ||
+      !Number.isInteger(this.maxEntries) ||
+      this.maxEntries < 1 ||
+      !(this.maxPerDevice >= 1)
+    ) {
+      throw new RangeError(
+        "ReplayGuard needs windowSeconds > 0, an integer maxEntries >= 1 and maxPerDevice >= 1",
+      );
     }
   }
 
@@ -34,30 +59,53 @@ export class ReplayGuard {
     return this.#entries.size;
   }
 
+  /** Live pairs forgotten early because their device went over `maxPerDevice`. */
+  get evicted(): number {
+    return this.#evicted;
+  }
+
   /** Records the nonce and returns ok, or E_REPLAY if it was seen within the window. */
   check(deviceId: string, nonce: Uint8Array, nowSeconds: number): Result<void> {
     this.#sweepFront(nowSeconds);
     const key = `${deviceId}:${toHex(nonce)}`;
-    const expiry = this.#entries.get(key);
-    if (expiry !== undefined) {
-      if (expiry > nowSeconds) return fail("E_REPLAY", "nonce already used by this device", "nonce");
-      this.#entries.delete(key);
+    const entry = this.#entries.get(key);
+    if (entry !== undefined) {
+      if (entry.expiry > nowSeconds) return fail("E_REPLAY", "nonce already used by this device", "nonce");
+      this.#delete(key, entry);
     }
-    if (this.#entries.size >= this.maxEntries) {
+    const own = this.#byDevice.get(deviceId);
+    if (own !== undefined && own.size >= this.maxPerDevice) {
+      // [PROTO-23a] the device's own oldest pair makes room; nobody else's is touched.
+      const oldest = own.values().next().value as string;
+      this.#delete(oldest, this.#entries.get(oldest));
+      this.#evicted++;
+    } else if (this.#entries.size >= this.maxEntries) {
       this.#sweepAll(nowSeconds);
       if (this.#entries.size >= this.maxEntries) {
         return fail("E_REPLAY_CACHE_FULL", `replay cache holds ${this.maxEntries} live nonces`, "nonce");
       }
     }
-    this.#entries.set(key, nowSeconds + this.windowSeconds);
+    this.#entries.set(key, { expiry: nowSeconds + this.windowSeconds, deviceId });
+    const keys = this.#byDevice.get(deviceId);
+    if (keys) keys.add(key);
+    else this.#byDevice.set(deviceId, new Set([key]));
     return OK_VOID;
+  }
+
+  #delete(key: string, entry: Entry | undefined): void {
+    this.#entries.delete(key);
+    if (!entry) return;
+    const keys = this.#byDevice.get(entry.deviceId);
+    if (!keys) return;
+    keys.delete(key);
+    if (keys.size === 0) this.#byDevice.delete(entry.deviceId);
   }
 
   /** Drops expired entries from the oldest end: amortised O(1) per check. */
   #sweepFront(now: number): void {
-    for (const [key, expiry] of this.#entries) {
-      if (expiry > now) return;
-      this.#entries.delete(key);
+    for (const [key, entry] of this.#entries) {
+      if (entry.expiry > now) return;
+      this.#delete(key, entry);
     }
   }
 
@@ -65,6 +113,6 @@ export class ReplayGuard {
   #sweepAll(now: number): void {
     if (now - this.#lastFullSweep < 1) return;
     this.#lastFullSweep = now;
-    for (const [key, expiry] of this.#entries) if (expiry <= now) this.#entries.delete(key);
+    for (const [key, entry] of this.#entries) if (entry.expiry <= now) this.#delete(key, entry);
   }
 }

@@ -42,6 +42,7 @@ interface GatewayCliOptions {
   httpPort: number;
   http: boolean;
   adminPort: number;
+  adminHost: string;
   keyFile: string;
   decisionTimeout: number;
   maxWrites: number;
@@ -81,6 +82,11 @@ export function registerGateway(program: Command): void {
     .option("--no-http", "do not serve HTTP enrollment")
     .option("--admin-port <port>", "/healthz, /readyz and /metrics port", port("admin-port"), 9090)
     .option(
+      "--admin-host <addr>",
+      "address the admin port binds (loopback by default; 0.0.0.0 for kubelet probes and scraping)",
+      "127.0.0.1",
+    )
+    .option(
       "--key-file <file>",
       "gateway signing key (PEM); generated (0600) when missing",
       process.env.DEVREG_GATEWAY_KEY_FILE ?? defaultKeyFile(),
@@ -110,7 +116,7 @@ export function registerGateway(program: Command): void {
         ws: o.wsPort !== undefined ? { host: o.host, port: o.wsPort, path: o.wsPath } : undefined,
         tls: o.tlsCert && o.tlsKey ? { cert: o.tlsCert, key: o.tlsKey, ca: o.tlsCa } : undefined,
         http: o.http ? { host: o.host, port: o.httpPort } : false,
-        admin: { host: o.host, port: o.adminPort },
+        admin: { host: o.adminHost, port: o.adminPort },
         keyFile: o.keyFile,
         decisionTimeoutMs: Math.round(o.decisionTimeout * 1000),
         limits: { maxKubeWritesInFlight: Math.floor(o.maxWrites) },

@@ -1,4 +1,5 @@
 import { Aedes, type Client, type PublishPacket } from "aedes";
+import type net from "node:net";
 import type { Duplex } from "node:stream";
 import { type ReplayGuard, replyTopic } from "@devreg/protocol";
 import type { Logger } from "pino";
@@ -7,9 +8,15 @@ import { errorText } from "../errors.ts";
 import { checkConnectProof } from "./connect-auth.ts";
 import { guardConnection } from "./frame-guard.ts";
 import { type HookDeps, createHooks } from "./hooks.ts";
+import type { ConnectionLimiter } from "../limits/connection-limiter.ts";
+import type { SessionCloseReason } from "../metrics.ts";
 import { type MqttListeners, startMqttListeners } from "./listeners.ts";
 import type { RefusalKind } from "./refusals.ts";
 import { SessionBindings } from "./session-binding.ts";
+import { SessionTimers } from "./session-limits.ts";
+
+/** Where a session stands after the gateway's latest step; decides how long it may stay. */
+export type SessionPhase = "request" | "busy" | "pending" | "final";
 
 export interface BrokerDeps {
   cfg: GatewayConfig;
@@ -18,9 +25,15 @@ export interface BrokerDeps {
   refuse: HookDeps["refuse"];
   takeover: HookDeps["takeover"];
   onRequest(client: Client, packet: PublishPacket, remote: string): void;
+  onRateLimited: HookDeps["onRateLimited"];
   onClientCount(n: number): void;
   /** [PROTO-23] [PROTO-39] The replay memory, shared by requests and CONNECT proofs. */
   replay: ReplayGuard;
+  /** Total and per-address caps on open MQTT sockets (all MQTT listeners together). */
+  connections: ConnectionLimiter;
+  /** Per-device request bucket, shared with HTTP. */
+  publishPerClient: HookDeps["publishPerClient"];
+  sessionClosed(reason: SessionCloseReason): void;
 }
 
 /**
@@ -34,9 +47,17 @@ export class Broker {
   private readonly remotes = new WeakMap<object, string>();
   private readonly bindings = new SessionBindings();
   private outstanding = 0;
+  /** [PROTO-5a] Closes sessions that are idle or done (see sessionPhase). */
+  private readonly timers: SessionTimers<Client>;
 
   constructor(private readonly deps: BrokerDeps) {
     const { cfg, log } = deps;
+    this.timers = new SessionTimers<Client>((c, reason) => {
+      if (c.closed) return;
+      deps.sessionClosed(reason);
+      log.debug({ clientId: c.id, reason }, "session closed by the gateway");
+      c.close();
+    });
     const hooks = createHooks({
       cfg,
       remoteOf: (c) => this.remotes.get(c.conn) ?? "unknown",
@@ -58,15 +79,19 @@ export class Broker {
       bind: (client, decision) =>
         this.bindings.bind(client, decision.proof.deviceId, decision.proof.publicKey),
       hookFailed: (hook, err) => log.error({ hook, err: errorText(err) }, "broker hook failed; refusing"),
-      onRequest: (client, packet) =>
-        deps.onRequest(client, packet, this.remotes.get(client.conn) ?? "unknown"),
+      onRequest: (client, packet) => {
+        this.sessionPhase(client, "request");
+        deps.onRequest(client, packet, this.remotes.get(client.conn) ?? "unknown");
+      },
+      onRateLimited: deps.onRateLimited,
+      publishPerClient: deps.publishPerClient,
     });
     this.aedes = new Aedes({
       ...hooks,
       // Device ids are 32 characters; Aedes' MQTT 3.1 default of 23 would refuse them.
       maxClientsIdLength: 64,
       // A CONNECT must follow the TCP connect promptly; idle half-open sockets are cheap DoS.
-      connectTimeout: 10_000,
+      connectTimeout: cfg.mqtt.connectTimeoutMs,
       // Devices talk to their two topics only: nothing needs deep topics or big queues.
       maxTopicLevels: 8,
       queueLimit: 16,
@@ -76,15 +101,20 @@ export class Broker {
     this.aedes.on("client", (c) => {
       this.live.set(c.id, c);
       deps.onClientCount(this.live.size);
+      this.timers.arm(c, cfg.mqtt.idleTimeoutMs, "idle");
     });
     this.aedes.on("clientDisconnect", (c) => {
+      this.timers.clear(c);
       if (this.live.get(c.id) === c) this.live.delete(c.id);
       deps.onClientCount(this.live.size);
     });
     this.aedes.on("clientError", (c, err) =>
       log.debug({ clientId: c.id, err: errorText(err) }, "client error"),
     );
-    this.aedes.on("connectionError", (_c, err) => log.debug({ err: errorText(err) }, "connection error"));
+    this.aedes.on("connectionError", (_c, err) => {
+      if (err.message === "connect did not arrive in time") deps.sessionClosed("connect_timeout");
+      log.debug({ err: errorText(err) }, "connection error");
+    });
     // Aedes emits "error" for persistence failures; unhandled it would crash the process.
     (this.aedes as unknown as NodeJS.EventEmitter).on("error", (err: Error) =>
       log.error({ err: errorText(err) }, "broker error"),
@@ -93,7 +123,45 @@ export class Broker {
 
   async start(): Promise<void> {
     await this.aedes.listen();
-    this.listeners = await startMqttListeners(this.deps.cfg, (conn, remote) => this.accept(conn, remote));
+    this.listeners = await startMqttListeners(
+      this.deps.cfg,
+      (conn, remote) => this.accept(conn, remote),
+      (socket) => this.admit(socket),
+    );
+  }
+
+  /** Total and per-address connection caps, before a byte is read. */
+  private admit(socket: net.Socket): boolean {
+    const remote = socket.remoteAddress ?? "unknown";
+    if (this.deps.stopping()) {
+      socket.destroy();
+      return false;
+    }
+    const admission = this.deps.connections.tryAdmit(remote);
+    if (!admission.ok) {
+      this.deps.refuse(admission.kind, { remote });
+      socket.destroy();
+      return false;
+    }
+    socket.once("close", admission.release);
+    return true;
+  }
+
+  /**
+   * [PROTO-5a] How long a session may stay after the gateway's latest step: while a
+   * request is decided, while a late decision may still come after "pending", for the idle
+   * timeout after "busy", and `closeAfterFinalReplyMs` after a final reply.
+   */
+  sessionPhase(client: Client, phase: SessionPhase): void {
+    if (client.closed) return;
+    const { mqtt, decisionTimeoutMs, latePushMs } = this.deps.cfg;
+    if (phase === "final") {
+      this.timers.arm(client, mqtt.closeAfterFinalReplyMs, "final_reply");
+      return;
+    }
+    const floor =
+      phase === "request" ? decisionTimeoutMs + 5_000 : phase === "pending" ? latePushMs + 5_000 : 0;
+    this.timers.arm(client, Math.max(mqtt.idleTimeoutMs, floor), "idle");
   }
 
   get mqttPort(): number {
@@ -211,6 +279,7 @@ export class Broker {
   }
 
   close(): Promise<void> {
+    this.timers.clearAll();
     return new Promise((resolve) => this.aedes.close(() => resolve()));
   }
 }

@@ -19,6 +19,7 @@ import {
 } from "./acl.ts";
 import type { ConnectDecision } from "./connect-auth.ts";
 import type { RefusalKind } from "./refusals.ts";
+import { checkKeepalive } from "./session-limits.ts";
 
 /** CONNACK 3: Server unavailable [MQTT-3.2.2.3]; used for connect-rate refusals. */
 const CONNACK_SERVER_UNAVAILABLE = 3;
@@ -40,6 +41,10 @@ export interface HookDeps {
   hookFailed(hook: string, err: unknown): void;
   /** An authorized request publish; called after the ACL and per-client checks passed. */
   onRequest(client: Client, packet: PublishPacket): void;
+  /** A request publish over the client's rate: answered "busy", the connection stays. */
+  onRateLimited(client: Client, packet: PublishPacket, retryAfterSeconds: number): void;
+  /** Per-device request bucket (keyed by client id = device id), shared with HTTP. */
+  publishPerClient: KeyedBuckets;
 }
 
 type Hooks = Required<
@@ -63,8 +68,9 @@ export function createHooks(deps: HookDeps): Hooks {
   const L = cfg.limits;
   const connectGlobal = new TokenBucket(L.connectGlobal);
   const connectPerAddress = new KeyedBuckets(L.connectPerAddress, L.maxTrackedKeys);
+  const connectQuiet = new KeyedBuckets(L.connectQuietPerAddress, L.maxTrackedKeys);
   const takeovers = new KeyedBuckets(L.takeoverPerClient, L.maxTrackedKeys);
-  const publishPerClient = new KeyedBuckets(L.publishPerClient, L.maxTrackedKeys);
+  const { publishPerClient } = deps;
   // CONNECT facts are decided in preConnect (which sees the packet) and answered with a
   // CONNACK return code in authenticate (which can send one).
   const pending = new WeakMap<Client, ConnectRefusal>();
@@ -85,7 +91,13 @@ export function createHooks(deps: HookDeps): Hooks {
     (client: Client, packet: ConnectPacket, cb: (error: Error | null, success: boolean) => void) => {
       const remote = deps.remoteOf(client);
       const clientId = typeof packet.clientId === "string" ? packet.clientId : "";
-      if (deps.stopping() || !connectGlobal.tryTake() || !connectPerAddress.tryTake(remote)) {
+      // An exhausted global connect rate still lets a quiet address in (a device
+      // reconnecting while a few others flood): the flooders are the ones shed.
+      if (
+        deps.stopping() ||
+        !connectPerAddress.tryTake(remote) ||
+        (!connectGlobal.tryTake() && !connectQuiet.tryTake(remote))
+      ) {
         pending.set(client, {
           kind: "connect_rate",
           returnCode: CONNACK_SERVER_UNAVAILABLE,
@@ -93,7 +105,9 @@ export function createHooks(deps: HookDeps): Hooks {
         });
         return cb(null, true);
       }
-      const refusal = checkConnect({ clientId, hasWill: packet.will != null });
+      const refusal =
+        checkConnect({ clientId, hasWill: packet.will != null }) ??
+        checkKeepalive(packet.keepalive ?? 0, cfg.mqtt.maxKeepaliveSeconds);
       if (refusal) {
         pending.set(client, refusal);
         return cb(null, true);
@@ -157,8 +171,11 @@ export function createHooks(deps: HookDeps): Hooks {
         return cb(refusalError(`publish refused: ${kind}`));
       }
       if (!publishPerClient.tryTake(client.id)) {
+        // Told "busy" with a retry time (not a silent close), so a device can tell rate
+        // limiting from a network fault; the request itself is dropped.
         deps.refuse("publish_rate", { clientId: client.id, remote });
-        return cb(refusalError("publish rate exceeded"));
+        deps.onRateLimited(client, packet, publishPerClient.secondsUntil(client.id));
+        return cb(null);
       }
       deps.onRequest(client, packet);
       cb(null);

@@ -10,6 +10,11 @@ import { GatewayError, errorText } from "../errors.ts";
 
 /** Hands a new connection (any transport) and its remote address to the broker. */
 export type ConnectionHandler = (conn: Duplex, remote: string) => void;
+/**
+ * Decides on a raw socket before a byte of it is read (before TLS or the WebSocket
+ * upgrade): false means it was refused and destroyed. Counts it until it closes.
+ */
+export type SocketAdmission = (socket: net.Socket) => boolean;
 
 export interface MqttListeners {
   mqttPort: number;
@@ -45,6 +50,7 @@ export function closeServer(server: net.Server): Promise<void> {
 export async function startMqttListeners(
   cfg: GatewayConfig,
   onConnection: ConnectionHandler,
+  admit: SocketAdmission,
 ): Promise<MqttListeners> {
   let tlsOpts: tls.TlsOptions | undefined;
   if (cfg.tls) {
@@ -62,7 +68,13 @@ export async function startMqttListeners(
     socket.setNoDelay(true); // replies are small: never let Nagle hold them back
     onConnection(socket, socket.remoteAddress ?? "unknown");
   };
-  const tcp = tlsOpts ? tls.createServer(tlsOpts, onSocket) : net.createServer(onSocket);
+  const tcp = tlsOpts ? tls.createServer(tlsOpts) : net.createServer();
+  // Admission first, on the raw socket: a refused connection never reaches TLS or the broker.
+  tcp.prependListener("connection", (socket: net.Socket) => {
+    if (!admit(socket)) return;
+    if (!tlsOpts) onSocket(socket);
+  });
+  if (tlsOpts) tcp.on("secureConnection", onSocket);
   // A failed TLS handshake never reaches the broker; keep it from being an unhandled error.
   tcp.on("tlsClientError", () => {});
   const mqttPort = await listen(tcp, cfg.mqtt.port, cfg.mqtt.host, "MQTT");
@@ -72,6 +84,7 @@ export async function startMqttListeners(
   let wsPort: number | undefined;
   if (cfg.ws) {
     wsServer = tlsOpts ? https.createServer(tlsOpts) : http.createServer();
+    wsServer.prependListener("connection", (socket: net.Socket) => void admit(socket));
     wsServer.on("request", (_req, res) => {
       res.writeHead(426, { "content-type": "text/plain" }).end("MQTT over WebSocket only\n");
     });

@@ -17,7 +17,7 @@ export const REFUSAL_KINDS = [
   "publish_topic",
   /** PUBLISH with the retain flag: requests are never stored. */
   "publish_retain",
-  /** PUBLISH over the client's own rate limit (the connection is closed). */
+  /** PUBLISH over the client's own rate limit (answered "busy" at most once per window; the connection stays). */
   "publish_rate",
   /** Request payload over MAX_REQUEST_BYTES [PROTO-13] (answered with an error reply). */
   "payload_too_large",
@@ -39,6 +39,18 @@ export const REFUSAL_KINDS = [
   "anonymous_publish",
   /** CONNECTs without a valid proof of key possession [PROTO-39], by kind. */
   ...CONNECT_PROOF_REFUSALS,
+  /** A connection over the transport's total connection cap (closed at accept). */
+  "connection_limit",
+  /** A connection over the per-address connection cap (closed at accept). */
+  "address_connection_limit",
+  /** CONNECT with keepalive 0 or above the maximum [PROTO-5a] (CONNACK 2). */
+  "keepalive",
+  /** A client whose requests keep failing verification (disconnected) [PROTO-24]. */
+  "invalid_frames",
+  /** An HTTP socket ended by the header, request or idle timeout. */
+  "http_timeout",
+  /** An HTTP request the parser refused (answered 400, socket destroyed). */
+  "http_malformed",
 ] as const;
 
 export type RefusalKind = (typeof REFUSAL_KINDS)[number];

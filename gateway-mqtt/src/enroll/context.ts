@@ -5,7 +5,8 @@ import type { GatewayConfig } from "../config.ts";
 import type { GatewayMetrics } from "../metrics.ts";
 import type { GatewaySigner } from "../key-store.ts";
 import type { Semaphore } from "../limits/semaphore.ts";
-import type { TokenBucket } from "../limits/token-bucket.ts";
+import type { KeyedBuckets, TokenBucket } from "../limits/token-bucket.ts";
+import type { LogGate } from "../log.ts";
 import type { AllowlistView } from "./allowlist-view.ts";
 import type { DecisionBoard } from "./decision-board.ts";
 import type { PairingView } from "./pairing-view.ts";
@@ -29,6 +30,10 @@ export interface EnrollContext {
   replay: ReplayGuard;
   /** Gateway-wide request rate, shared by MQTT and HTTP. */
   global: TokenBucket;
+  /** Per-device request rate (limits.publishPerClient), shared by MQTT and HTTP. */
+  perDevice: KeyedBuckets;
+  /** Per-kind rate-limited log lines (answers, handler errors). */
+  logGate: LogGate;
   /** True once stop() has begun. */
   stopping(): boolean;
   /** Records a refusal (metric, log, event). */

@@ -15,16 +15,18 @@ export type { IncomingRequest } from "./steps/verify-request.ts";
 
 export type EnrollResult =
   /** `pendingName`: set on a "pending" answer — the registration a late decision may come for. */
-  | ({ kind: "reply"; pendingName?: string } & SignedReply)
+  /** `invalid`: the request failed verification [PROTO-24] (MQTT counts these per client). */
+  | ({ kind: "reply"; pendingName?: string; invalid?: true } & SignedReply)
   /** HTTP only: the request was unreadable, so there is no device to address a reply to. */
   | { kind: "unanswerable"; code: string; reason: string; message: string };
 
 type Unanswerable = { unanswerable: true; code: string; reason: string; message: string };
 type Drafted = ReplyDraft | Unanswerable;
+type Seen = { target?: ReplyDraft; name?: string; invalid?: boolean };
 
 /**
  * The enroll path, one named step after another:
- *   decode+verify → check replay → admit (shed) → gate new keys → upsert registration
+ *   decode+verify → admit (shed) → check replay → gate new keys → upsert registration
  *   → await decision → sign reply
  * Every exit is a reply (or, over HTTP, a plain 400): nothing is dropped silently, and
  * nothing thrown inside escapes to the transport's event handlers.
@@ -33,10 +35,11 @@ async function draftReply(
   ctx: EnrollContext,
   inc: IncomingRequest,
   deadline: number,
-  seen: { target?: ReplyDraft; name?: string },
+  seen: Seen,
 ): Promise<Drafted> {
   const verified = verifyRequest(ctx, inc);
   if (!verified.ok) {
+    seen.invalid = true;
     return (
       verified.reply ?? {
         unanswerable: true,
@@ -49,11 +52,11 @@ async function draftReply(
   const req = verified.value;
   seen.target = { requestId: req.requestId, deviceId: req.deviceId, status: "error" };
 
-  const fresh = checkReplay(ctx, req, inc.nowSeconds, inc.clientId);
-  if (!fresh.ok) return fresh.reply;
-  const admitted = admit(ctx, fresh.value, inc);
+  const admitted = admit(ctx, req, inc);
   if (!admitted.ok) return admitted.reply;
-  const gated = await gateNewKey(ctx, admitted.value, deadline);
+  const fresh = checkReplay(ctx, admitted.value, inc.nowSeconds, inc.clientId);
+  if (!fresh.ok) return fresh.reply;
+  const gated = await gateNewKey(ctx, fresh.value, deadline);
   if (!gated.ok) return gated.reply;
   const upserted = await upsertRegistration(ctx, gated.value.req, deadline, gated.value.existing);
   if (!upserted.ok) return upserted.reply;
@@ -68,12 +71,14 @@ export async function runEnroll(
 ): Promise<EnrollResult> {
   const t0 = performance.now();
   const deadline = Date.now() + ctx.cfg.decisionTimeoutMs;
-  const seen: { target?: ReplyDraft; name?: string } = {};
+  const seen: Seen = {};
   let drafted: Drafted;
   try {
     drafted = await draftReply(ctx, inc, deadline, seen);
   } catch (e) {
-    ctx.log.error(
+    ctx.logGate.line(
+      "handler_error:enroll_step",
+      "error",
       { deviceId: seen.target?.deviceId ?? inc.topicDeviceId, err: errorText(e) },
       "enroll step failed",
     );
@@ -100,11 +105,16 @@ export async function runEnroll(
     reason: signed.reply.reason,
     ms: Math.round(seconds * 1e4) / 10,
   };
-  if (outcome === "error" || outcome === "busy") ctx.log.info(fields, "enroll answered");
-  else ctx.log.debug(fields, "enroll answered");
-  return outcome === "pending" && seen.name !== undefined
-    ? { kind: "reply", pendingName: seen.name, ...signed }
-    : { kind: "reply", ...signed };
+  ctx.logGate.line(
+    `answered:${outcome}`,
+    outcome === "error" || outcome === "busy" ? "info" : "debug",
+    fields,
+    "enroll answered",
+  );
+  const result: EnrollResult = { kind: "reply", ...signed };
+  if (outcome === "pending" && seen.name !== undefined) result.pendingName = seen.name;
+  if (seen.invalid) result.invalid = true;
+  return result;
 }
 
 /**

@@ -1,4 +1,5 @@
 import http from "node:http";
+import type net from "node:net";
 import {
   MAX_JSON_BODY_BYTES,
   MAX_REQUEST_BYTES,
@@ -10,7 +11,9 @@ import type { Logger } from "pino";
 import type { GatewayConfig } from "../config.ts";
 import { errorText } from "../errors.ts";
 import type { EnrollResult, IncomingRequest } from "../enroll/pipeline.ts";
+import type { ConnectionLimiter } from "../limits/connection-limiter.ts";
 import { KeyedBuckets } from "../limits/token-bucket.ts";
+import type { LogGate } from "../log.ts";
 import type { RefusalKind } from "../broker/refusals.ts";
 import { httpStatusForReply, retryAfterHeader } from "./status.ts";
 
@@ -19,13 +22,22 @@ export interface EnrollHttpDeps {
   log: Logger;
   stopping(): boolean;
   refuse(kind: RefusalKind, fields: { remote?: string; detail?: string }): void;
+  /** Total and per-address caps on open HTTP sockets. */
+  connections: ConnectionLimiter;
+  logGate: LogGate;
+  /** Timeouts of the HTTP listener (config `http`). */
+  settings: Exclude<GatewayConfig["http"], false>;
   enroll(inc: IncomingRequest): Promise<EnrollResult>;
   replied(info: { deviceId: string; requestId: string; status: string; ms: number }): void;
 }
 
 const CBOR = "application/cbor";
+/** How long an error response may take to reach a client before its socket is destroyed anyway. */
+const ERROR_LINGER_MS = 1_000;
 
 class BodyTooLarge extends Error {}
+/** The socket closed (a timeout, or the client left) before the body was complete. */
+class ClientGone extends Error {}
 
 function readBody(req: http.IncomingMessage, max: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -47,6 +59,9 @@ function readBody(req: http.IncomingMessage, max: number): Promise<Buffer> {
     });
     req.on("end", () => resolve(Buffer.concat(chunks)));
     req.on("error", reject);
+    req.on("close", () => {
+      if (!req.complete) reject(new ClientGone());
+    });
   });
 }
 
@@ -69,6 +84,8 @@ function sendJson(
   res.writeHead(status, {
     "content-type": "application/json",
     "content-length": Buffer.byteLength(text),
+    // After an error response Node ends and then destroys the socket (no keep-alive).
+    ...(status >= 400 ? { connection: "close" } : {}),
     ...headers,
   });
   res.end(text);
@@ -128,10 +145,9 @@ export function createEnrollServer(deps: EnrollHttpDeps): http.Server {
     } catch (e) {
       if (e instanceof BodyTooLarge) {
         deps.refuse("payload_too_large", { remote });
-        return sendJson(res, 413, errorBody("E_TOO_LARGE", "TooLarge", "request body too large"), {
-          connection: "close",
-        });
+        return sendJson(res, 413, errorBody("E_TOO_LARGE", "TooLarge", "request body too large"));
       }
+      if (e instanceof ClientGone) return;
       throw e;
     }
     let frame: Uint8Array;
@@ -172,6 +188,7 @@ export function createEnrollServer(deps: EnrollHttpDeps): http.Server {
     const headers: Record<string, string> = {};
     const ra = retryAfterHeader(reply);
     if (ra !== undefined) headers["retry-after"] = ra;
+    if (status >= 400) headers.connection = "close";
     if (wantsCbor(req, isCbor)) {
       res.writeHead(status, { "content-type": CBOR, "content-length": replyFrame.byteLength, ...headers });
       res.end(Buffer.from(replyFrame.buffer, replyFrame.byteOffset, replyFrame.byteLength));
@@ -186,17 +203,54 @@ export function createEnrollServer(deps: EnrollHttpDeps): http.Server {
     });
   };
 
-  const server = http.createServer({ requestTimeout: 60_000, headersTimeout: 10_000 }, (req, res) => {
-    handle(req, res).catch((e) => {
-      deps.log.error({ err: errorText(e) }, "HTTP enroll handler failed");
-      if (!res.headersSent) sendJson(res, 500, errorBody("E_INTERNAL", "Internal", "internal gateway error"));
-      else res.destroy();
-    });
+  const t = deps.settings;
+  const server = http.createServer(
+    {
+      headersTimeout: Math.min(t.headersTimeoutMs, t.requestTimeoutMs), // Node requires <=
+      requestTimeout: t.requestTimeoutMs,
+      keepAliveTimeout: t.keepAliveTimeoutMs,
+      // Node checks the two timeouts above on this interval (default 30 s, far past them).
+      connectionsCheckingInterval: Math.min(1_000, t.headersTimeoutMs),
+    },
+    (req, res) => {
+      handle(req, res).catch((e) => {
+        deps.logGate.line("handler_error:http", "error", { err: errorText(e) }, "HTTP enroll handler failed");
+        if (!res.headersSent)
+          sendJson(res, 500, errorBody("E_INTERNAL", "Internal", "internal gateway error"));
+        else res.destroy();
+      });
+    },
+  );
+  // No traffic either way for this long (e.g. a reply the client never reads): destroyed.
+  server.setTimeout(t.socketIdleTimeoutMs);
+  // Total and per-address caps, counted from accept to close.
+  server.on("connection", (socket: net.Socket) => {
+    const remote = socket.remoteAddress ?? "unknown";
+    const admission = deps.connections.tryAdmit(remote);
+    if (!admission.ok) {
+      deps.refuse(admission.kind, { remote });
+      socket.destroy();
+      return;
+    }
+    socket.once("close", admission.release);
   });
-  server.keepAliveTimeout = 5_000;
-  server.on("clientError", (_err, socket) => {
-    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n");
-    else socket.destroy();
+  // A request the parser refuses or that timed out: answered if the socket can still take
+  // it, then destroyed, never left half-closed (a client that never reads would keep it).
+  server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
+    const timedOut = err.code === "ERR_HTTP_REQUEST_TIMEOUT";
+    deps.refuse(timedOut ? "http_timeout" : "http_malformed", {
+      remote: (socket as net.Socket).remoteAddress,
+      detail: err.code,
+    });
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const status = timedOut ? "408 Request Timeout" : "400 Bad Request";
+    socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`, () =>
+      socket.destroy(),
+    );
+    setTimeout(() => socket.destroy(), ERROR_LINGER_MS).unref();
   });
   return server;
 }

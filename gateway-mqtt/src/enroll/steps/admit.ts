@@ -4,16 +4,21 @@ import { busyReply, jittered } from "../replies.ts";
 import type { IncomingRequest } from "./verify-request.ts";
 
 /**
- * Step 4: load shedding before any Kubernetes work. A stopping gateway, an exhausted
- * gateway-wide rate and too many requests already waiting are answered "busy" at once
- * instead of queueing.
+ * Step 3: load shedding before the replay memory and any Kubernetes work. A stopping
+ * gateway, an exhausted per-device or gateway-wide rate and too many requests already
+ * waiting are answered "busy" at once instead of queueing. Running before the replay
+ * check means a flood over the rate limits never reaches the replay memory [PROTO-23a].
  */
 export function admit(ctx: EnrollContext, req: EnrollRequest, inc: IncomingRequest): Step<EnrollRequest> {
   const target = { requestId: req.requestId, deviceId: req.deviceId };
   if (ctx.stopping())
     return answer(busyReply(target, "ShuttingDown", jittered(ctx.cfg.busyRetryAfterSeconds)));
-  // MQTT charges the gateway-wide bucket before decoding (cheapest shed); HTTP here, so
-  // that even its "busy" answer is a signed reply.
+  // MQTT charges the per-device and gateway-wide buckets before decoding (cheapest shed);
+  // HTTP here, once the device id is verified, so that even its "busy" answer is signed.
+  if (!inc.rateCharged && !ctx.perDevice.tryTake(req.deviceId)) {
+    ctx.refuse("publish_rate", { clientId: req.deviceId, remote: inc.remote });
+    return answer(busyReply(target, "RateLimited", ctx.perDevice.secondsUntil(req.deviceId)));
+  }
   if (!inc.rateCharged && !ctx.global.tryTake()) {
     ctx.refuse("global_rate", { clientId: inc.clientId, remote: inc.remote });
     return answer(busyReply(target, "RateLimited", jittered(ctx.cfg.busyRetryAfterSeconds)));

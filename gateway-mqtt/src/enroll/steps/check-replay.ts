@@ -3,8 +3,9 @@ import { type EnrollContext, type Step, answer, next } from "../context.ts";
 import { busyReply, errorReply, jittered } from "../replies.ts";
 
 /**
- * Step 3: [PROTO-23] a (deviceId, nonce) pair is accepted once per replay window. A full
- * replay cache fails closed with "busy" rather than forgetting nonces early.
+ * Step 4: [PROTO-23] a (deviceId, nonce) pair is accepted once per replay window. A full
+ * replay cache fails closed with "busy" rather than forgetting nonces early; a device over
+ * its own cap loses only its own oldest nonces [PROTO-23a].
  */
 export function checkReplay(
   ctx: EnrollContext,

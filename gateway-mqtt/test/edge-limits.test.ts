@@ -1,0 +1,260 @@
+import net from "node:net";
+import { encodeJsonEnrollRequest } from "@devreg/protocol";
+import type mqtt from "mqtt";
+import { describe, expect, it } from "vitest";
+import type { GatewayHandle } from "../src/index.ts";
+import { mqttFrom } from "./abuse/attacker.ts";
+import {
+  TestDevice,
+  closedByBroker,
+  connectOutcome,
+  metric,
+  startTestGateway,
+  useGatewaySuite,
+  verifiedReply,
+  waitFor,
+} from "./helpers.ts";
+
+// Issue 13: every edge resource is bounded, counted, and ends what it should end.
+const t = useGatewaySuite("edge", { pairing: true });
+
+const refusals = (g: GatewayHandle, kind: string) =>
+  metric(g.adminPort, "devreg_gateway_refusals_total", { kind });
+const open = (g: GatewayHandle, transport: "mqtt" | "http") =>
+  metric(g.adminPort, "devreg_gateway_open_connections", { transport });
+const closedSessions = (g: GatewayHandle, reason: string) =>
+  metric(g.adminPort, "devreg_gateway_sessions_closed_total", { reason });
+const readyz = async (g: GatewayHandle) => (await fetch(`http://127.0.0.1:${g.adminPort}/readyz`)).status;
+
+/** A raw TCP socket from `localAddress` that never closes by itself (half-open allowed). */
+function rawSocket(port: number, localAddress = "127.0.0.1"): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ port, host: "127.0.0.1", localAddress, allowHalfOpen: true });
+    s.once("connect", () => resolve(s));
+    s.once("error", reject);
+    t.perTest.add(() => s.destroy());
+  });
+}
+
+/** Resolves when the peer ended or reset the socket. */
+function peerGone(s: net.Socket): Promise<void> {
+  return new Promise((resolve) => {
+    if (s.readableEnded || s.destroyed) return resolve();
+    s.once("end", () => resolve());
+    s.once("close", () => resolve());
+    s.once("error", () => resolve());
+    s.resume();
+  });
+}
+
+async function connectCode(port: number, opts: mqtt.IClientOptions): Promise<number | "connected"> {
+  const r = await connectOutcome(port, opts);
+  return r.code ?? "connected";
+}
+
+describe("MQTT connection caps", () => {
+  it("a per-address cap and a total cap close extra sockets at accept; /readyz is 503 near the cap", async () => {
+    const g = await startTestGateway(t.env, t.perTest, {
+      limits: { mqttConnections: { max: 4, perAddress: 2 }, notReadyAtCapFraction: 0.75 },
+    });
+    expect(await readyz(g)).toBe(200);
+    const a1 = await rawSocket(g.mqttPort, "127.0.0.2");
+    await rawSocket(g.mqttPort, "127.0.0.2");
+    const a3 = await rawSocket(g.mqttPort, "127.0.0.2");
+    await peerGone(a3);
+    expect(await refusals(g, "address_connection_limit")).toBe(1);
+    await rawSocket(g.mqttPort, "127.0.0.3");
+    await waitFor(async () => (await readyz(g)) === 503, 2_000, "readyz 503 at 3 of 4");
+    await rawSocket(g.mqttPort, "127.0.0.4");
+    const over = await rawSocket(g.mqttPort, "127.0.0.5");
+    await peerGone(over);
+    expect(await refusals(g, "connection_limit")).toBe(1);
+    expect(await open(g, "mqtt")).toBe(4);
+    a1.destroy();
+    await waitFor(async () => (await open(g, "mqtt")) === 3, 2_000, "slot released");
+  });
+});
+
+describe("MQTT connect rate", () => {
+  it("an exhausted global connect rate refuses busy addresses, not a quiet one", async () => {
+    const g = await startTestGateway(t.env, t.perTest, {
+      limits: {
+        connectGlobal: { ratePerSecond: 0.01, burst: 1 },
+        connectPerAddress: { ratePerSecond: 0.01, burst: 10 },
+        connectQuietPerAddress: { ratePerSecond: 0.01, burst: 1 },
+      },
+    });
+    const connectFrom = (localAddress: string) =>
+      mqttFrom(g.mqttPort, localAddress, { clientId: new TestDevice().deviceId }).then(
+        (c) => {
+          c.end(true);
+          return "connected";
+        },
+        (e: { code?: number }) => e.code,
+      );
+    expect(await connectFrom("127.0.0.9")).toBe("connected"); // takes the one global token
+    expect(await connectFrom("127.0.0.9")).toBe("connected"); // global empty: its one quiet connect
+    expect(await connectFrom("127.0.0.9")).toBe(3); // now a busy address
+    expect(await connectFrom("127.0.0.10")).toBe("connected"); // another, quiet address: admitted
+  });
+});
+
+describe("MQTT sessions [PROTO-5a]", () => {
+  it.each([
+    ["0 (no keepalive)", 0],
+    ["above the maximum", 301],
+  ])("keepalive %s is refused with CONNACK 5", async (_what, keepalive) => {
+    const g = t.gw;
+    const before = await refusals(g, "keepalive");
+    expect(await connectCode(g.mqttPort, { clientId: new TestDevice().deviceId, keepalive })).toBe(5);
+    expect(await refusals(g, "keepalive")).toBe(before + 1);
+  });
+
+  it("keepalive within 1..max connects", async () => {
+    expect(await connectCode(t.gw.mqttPort, { clientId: new TestDevice().deviceId, keepalive: 300 })).toBe(
+      "connected",
+    );
+  });
+
+  it("a connection that never sends CONNECT is closed after the pre-CONNECT timeout", async () => {
+    const g = await startTestGateway(t.env, t.perTest, {
+      mqtt: { host: "127.0.0.1", port: 0, connectTimeoutMs: 300 },
+    });
+    const s = await rawSocket(g.mqttPort);
+    const t0 = Date.now();
+    await peerGone(s);
+    expect(Date.now() - t0).toBeLessThan(2_000);
+    await waitFor(async () => (await closedSessions(g, "connect_timeout")) === 1, 2_000, "counted");
+    await waitFor(async () => (await open(g, "mqtt")) === 0, 2_000, "slot released");
+  });
+
+  it("a session is closed soon after its final reply, and an idle one after the idle timeout", async () => {
+    const g = await startTestGateway(t.env, t.perTest, {
+      mqtt: { host: "127.0.0.1", port: 0, closeAfterFinalReplyMs: 300, idleTimeoutMs: 1_000 },
+    });
+    const done = t.device();
+    await done.connect(g.mqttPort);
+    const closed = closedByBroker(done.client!, 3_000);
+    expect((await done.enroll(g.publicKey)).status).toBe("approved");
+    await closed;
+    expect(await closedSessions(g, "final_reply")).toBe(1);
+
+    const idle = t.device();
+    await idle.connect(g.mqttPort);
+    const t0 = Date.now();
+    await closedByBroker(idle.client!, 4_000);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
+    expect(await closedSessions(g, "idle")).toBe(1);
+  });
+
+  it("a client whose frames keep failing verification is disconnected [PROTO-24]", async () => {
+    const g = await startTestGateway(t.env, t.perTest, {
+      limits: {
+        invalidPerClient: { ratePerSecond: 0.01, burst: 2 },
+        publishPerClient: { ratePerSecond: 100, burst: 100 },
+      },
+    });
+    const d = t.device();
+    await d.connect(g.mqttPort);
+    const closed = closedByBroker(d.client!, 5_000);
+    for (let i = 0; i < 3; i++) {
+      const reply = d.nextReply(5_000);
+      await d.publishRaw(Buffer.from([0xa0 + i])); // not a COSE_Sign1
+      expect(verifiedReply(await reply, g.publicKey, d.deviceId).status).toBe("error");
+    }
+    await closed;
+    expect(await refusals(g, "invalid_frames")).toBe(1);
+    expect(await closedSessions(g, "invalid_frames")).toBe(1);
+  });
+});
+
+describe("HTTP sockets end", () => {
+  it("a slow request head that never completes is destroyed after the header timeout", async () => {
+    const g = await startTestGateway(t.env, t.perTest, {
+      http: { host: "127.0.0.1", port: 0, headersTimeoutMs: 300 },
+    });
+    const s = await rawSocket(g.httpPort!);
+    s.write("POST /enroll HTTP/1.1\r\nhost: x\r\n");
+    // The socket never reads and never closes: only a server-side destroy frees the slot.
+    await waitFor(async () => (await open(g, "http")) === 0, 3_000, "socket destroyed");
+    expect(await refusals(g, "http_timeout")).toBe(1);
+  });
+
+  it("a body that never completes is destroyed after the request timeout", async () => {
+    const g = await startTestGateway(t.env, t.perTest, {
+      http: { host: "127.0.0.1", port: 0, requestTimeoutMs: 500 },
+    });
+    const s = await rawSocket(g.httpPort!);
+    s.write(
+      "POST /enroll HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{",
+    );
+    await waitFor(async () => (await open(g, "http")) === 0, 4_000, "socket destroyed");
+  });
+
+  it("the socket is destroyed after an error response, even if the client never closes it", async () => {
+    const g = t.gw;
+    const s = await rawSocket(g.httpPort!);
+    await waitFor(async () => (await open(g, "http")) >= 1, 2_000, "counted");
+    s.write("POST /enroll HTTP/1.1\r\nhost: x\r\ncontent-type: text/plain\r\ncontent-length: 2\r\n\r\nhi");
+    await peerGone(s);
+    await waitFor(async () => (await open(g, "http")) === 0, 3_000, "socket destroyed");
+  });
+
+  it("per-address cap: the extra connection is closed at accept", async () => {
+    const g = await startTestGateway(t.env, t.perTest, {
+      limits: { httpConnections: { max: 10, perAddress: 1 } },
+    });
+    await rawSocket(g.httpPort!, "127.0.0.7");
+    const extra = await rawSocket(g.httpPort!, "127.0.0.7");
+    await peerGone(extra);
+    expect(await refusals(g, "address_connection_limit")).toBe(1);
+  });
+});
+
+describe("replay memory [PROTO-23a]", () => {
+  it("one key's HTTP flood evicts only its own nonces: other devices never see ReplayCacheFull", async () => {
+    const g = await startTestGateway(t.env, t.perTest, {
+      limits: {
+        replayMaxEntries: 16,
+        replayPerDevice: 4,
+        publishPerClient: { ratePerSecond: 1_000, burst: 1_000 },
+        httpPerAddress: { ratePerSecond: 1_000, burst: 1_000 },
+      },
+    });
+    const post = async (d: TestDevice) => {
+      const { frame } = d.request();
+      const res = await fetch(`http://127.0.0.1:${g.httpPort}/enroll`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(encodeJsonEnrollRequest(frame)),
+      });
+      const body = (await res.json()) as { reply: string };
+      return verifiedReply(Buffer.from(body.reply, "base64"), g.publicKey, d.deviceId);
+    };
+    const flooder = new TestDevice();
+    for (let i = 0; i < 40; i++) expect((await post(flooder)).reason).not.toBe("ReplayCacheFull");
+    const others = Array.from({ length: 8 }, () => new TestDevice());
+    for (const d of others) expect((await post(d)).status).toBe("approved");
+    expect(await metric(g.adminPort, "devreg_gateway_replay_entries")).toBeLessThanOrEqual(16);
+    expect(await metric(g.adminPort, "devreg_gateway_replay_device_evictions")).toBe(36);
+  });
+
+  it("over HTTP the per-device rate applies before the replay memory", async () => {
+    const g = await startTestGateway(t.env, t.perTest, {
+      limits: { publishPerClient: { ratePerSecond: 0.01, burst: 2 } },
+    });
+    const d = new TestDevice();
+    const statuses: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const res = await fetch(`http://127.0.0.1:${g.httpPort}/enroll`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(encodeJsonEnrollRequest(d.request().frame)),
+      });
+      statuses.push(String(res.status));
+      await res.arrayBuffer();
+    }
+    expect(statuses).toEqual(["200", "200", "429", "429", "429", "429"]);
+    expect(await metric(g.adminPort, "devreg_gateway_replay_entries")).toBe(2);
+  });
+});
