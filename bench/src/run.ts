@@ -265,7 +265,7 @@ async function runUntilDone(opts: BenchOptions, hooks: RunHooks): Promise<BenchR
       targets: checkTargets(phases, sweep, s.rates[0]!),
       notes: [
         "bench = this process: the load generator, the floor client and every simulated device (node crypto backend)",
-        "gateway and operator run as `bin/devreg gateway|operator` with default settings and limits; all devices connect from 127.0.0.1",
+        "gateway and operator run as `bin/devreg gateway|operator` with default settings and limits; each device connects from its own loopback address (127.1.0.0/16 and up)",
         ...notes,
       ],
     };

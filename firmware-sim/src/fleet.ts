@@ -15,6 +15,7 @@ import type { McuCounters, McuPhase } from "./machine.ts";
 import { checkMetadata } from "./metadata.ts";
 import { type Percentiles, summarize } from "./percentiles.ts";
 import { probeBroker } from "./probe.ts";
+import { MAX_SOURCE_ADDRESSES, isLoopbackUrl, sourceAddress } from "./source-address.ts";
 import { DEFAULT_METADATA, type McuOutcome, VirtualMcu } from "./virtual-mcu.ts";
 
 export interface FleetOptions {
@@ -44,6 +45,13 @@ export interface FleetOptions {
    * while none verified. Default min(10, count); 0 turns it off.
    */
   keyMismatchThreshold?: number;
+  /**
+   * Loopback source addresses the fleet's devices connect from, shared round-robin, so a
+   * gateway's per-address limits apply per simulated host as in the field. Default: one
+   * address per device when the gateway is on loopback (127.0.0.0/8), else none; 0 = none
+   * (every device from the kernel's choice, 127.0.0.1 on loopback).
+   */
+  sourceAddresses?: number;
 }
 
 export type FinalOutcome = McuOutcome["phase"];
@@ -104,6 +112,8 @@ export class Fleet extends EventEmitter<FleetEvents> {
   readonly #devices: VirtualMcu[] = [];
   readonly #phases = Object.fromEntries(PHASES.map((p) => [p, 0])) as Record<McuPhase, number>;
   #identities: DeviceIdentity[] | undefined;
+  /** Loopback source addresses in use (0: none bound). */
+  readonly #sources: number;
   #firstConnectAt: number[] = [];
   #retries: Record<string, number> = {};
   #final = 0;
@@ -130,6 +140,14 @@ export class Fleet extends EventEmitter<FleetEvents> {
     if (!(opts.gatewayPublicKey instanceof Uint8Array) || opts.gatewayPublicKey.length !== 32) {
       throw new SimError("E_BAD_OPTION", "gatewayPublicKey must be 32 bytes");
     }
+    const sources = opts.sourceAddresses ?? (isLoopbackUrl(opts.mqttUrl) ? Math.min(opts.count, MAX_SOURCE_ADDRESSES) : 0);
+    if (!Number.isInteger(sources) || sources < 0 || sources > MAX_SOURCE_ADDRESSES) {
+      throw new SimError("E_BAD_OPTION", `sourceAddresses must be an integer 0..${MAX_SOURCE_ADDRESSES}`);
+    }
+    if (sources > 0 && !isLoopbackUrl(opts.mqttUrl)) {
+      throw new SimError("E_BAD_OPTION", "sourceAddresses needs a gateway on loopback (127.0.0.0/8)");
+    }
+    this.#sources = sources;
     this.#o = opts;
   }
 
@@ -214,6 +232,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
       deadlineMs: o.deadlineMs ?? 60_000,
       keepaliveSeconds: o.keepaliveSeconds ?? 120,
       connectTimeoutMs: o.connectTimeoutMs,
+      localAddress: this.#sources > 0 ? sourceAddress(index, this.#sources) : undefined,
     });
     this.#devices.push(d);
     this.#lastBootAt = Date.now();

@@ -52,6 +52,7 @@ export {
 export { checkMetadata } from "./metadata.ts";
 export { type Percentiles, percentile, summarize } from "./percentiles.ts";
 export { probeBroker } from "./probe.ts";
+export { MAX_SOURCE_ADDRESSES, isLoopbackUrl, sourceAddress } from "./source-address.ts";
 export {
   DEFAULT_DEADLINE_MS,
   DEFAULT_METADATA,

@@ -5,7 +5,8 @@
  * state machine owns retry and backoff, so a fleet does not reconnect in lockstep.
  * Reports exactly one of ready/failed, then at most one closed.
  */
-import { connect, type MqttClient } from "mqtt";
+import net from "node:net";
+import { connect, type IClientOptions, MqttClient } from "mqtt";
 
 export interface LinkOptions {
   url: string;
@@ -15,6 +16,20 @@ export interface LinkOptions {
   replyTopic: string;
   keepaliveSeconds: number;
   connectTimeoutMs: number;
+  /** Source address to connect from (plain mqtt:// only), e.g. one of 127.0.0.0/8 per simulated host. */
+  localAddress?: string;
+}
+
+/**
+ * mqtt.js's own TCP builder takes no source address, so with one the stream is built here;
+ * mqtt.js exports MqttClient with a stream-builder constructor for exactly this.
+ */
+function openClient(url: string, localAddress: string | undefined, options: IClientOptions): MqttClient {
+  const u = new URL(url);
+  if (!localAddress || u.protocol !== "mqtt:") return connect(url, options);
+  const host = u.hostname;
+  const port = Number(u.port || 1883);
+  return new MqttClient(() => net.createConnection({ host, port, localAddress }), { ...options, host, port, protocol: "mqtt" });
 }
 
 export interface LinkHandlers {
@@ -44,7 +59,7 @@ export class MqttLink {
 
   constructor(opts: LinkOptions, handlers: LinkHandlers) {
     this.#handlers = handlers;
-    this.#client = connect(opts.url, {
+    this.#client = openClient(opts.url, opts.localAddress, {
       clientId: opts.clientId,
       username: opts.clientId,
       password: Buffer.from(opts.password.buffer, opts.password.byteOffset, opts.password.byteLength),

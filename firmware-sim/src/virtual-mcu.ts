@@ -58,6 +58,8 @@ export interface VirtualMcuOptions {
   retryRejected?: boolean;
   keepaliveSeconds?: number;
   connectTimeoutMs?: number;
+  /** Connect from this source address (plain mqtt:// only): the device's own host on a loopback fleet. */
+  localAddress?: string;
   /** Milliseconds clock; default Date.now (which vitest's fake timers also drive). */
   clock?: () => number;
   /** [0, 1) source for jitter; default Math.random. */
@@ -287,6 +289,7 @@ export class VirtualMcu extends EventEmitter<VirtualMcuEvents> {
         replyTopic: replyTopic(deviceId),
         keepaliveSeconds: this.#opts.keepaliveSeconds ?? 60,
         connectTimeoutMs: this.#opts.connectTimeoutMs ?? 30_000,
+        localAddress: this.#opts.localAddress,
       },
       {
         // Events from a link that was replaced or closed are stale.

@@ -59,7 +59,7 @@ const FLEET = 200;
 describe("fleet against the real gateway and operator", () => {
   it(`enrolls ${FLEET} devices while pairing is open, each with its own registration and UUID`, async () => {
     await setPairing(kube.rest, ns, { enabled: true, forSeconds: 600 });
-    // 100/s: the gateway's per-address CONNECT budget, and the whole fleet shares 127.0.0.1.
+    // 100/s; each device connects from its own loopback address (the fleet's default).
     const summary = await runFleet({
       count: FLEET,
       rate: 100,
@@ -139,6 +139,41 @@ describe("fleet against the real gateway and operator", () => {
       expect(outcome).toMatchObject({ phase: "deactivated", deviceUUID: enrolled.deviceUUID });
     } finally {
       await mcu.stop();
+    }
+  });
+
+  it("a fleet spreads over loopback source addresses, so a per-address limit applies per device host", async () => {
+    await setPairing(kube.rest, ns, { enabled: true, forSeconds: 600 });
+    // A gateway allowing each address 2 CONNECTs at once and 1/s after that.
+    const strict = await startGateway({
+      kubeconfig: kube.kubeconfig,
+      namespace: ns,
+      gatewayId: `gw-strict-${randomBytes(3).toString("hex")}`,
+      mqtt: { host: "127.0.0.1", port: 0 },
+      http: false,
+      admin: { host: "127.0.0.1", port: 0 },
+      limits: { connectPerAddress: { ratePerSecond: 1, burst: 2 } },
+      logLevel: LOG,
+    });
+    try {
+      const url = `mqtt://127.0.0.1:${strict.mqttPort}`;
+      // Default: one address per device, so 40 devices at 200/s never meet the limit.
+      const spread = await runFleet({ count: 40, rate: 200, mqttUrl: url, gatewayPublicKey: strict.publicKey });
+      expect(spread.outcomes.enrolled).toBe(40);
+      expect(spread.retries).toEqual({});
+      // The same fleet from one address: the limit refuses CONNECTs, the devices back off and retry.
+      const oneHost = await runFleet({
+        count: 8,
+        rate: 200,
+        mqttUrl: url,
+        gatewayPublicKey: strict.publicKey,
+        sourceAddresses: 1,
+        deadlineMs: 60_000,
+      });
+      expect(oneHost.outcomes.enrolled).toBe(8);
+      expect(Object.values(oneHost.retries).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+    } finally {
+      await strict.stop();
     }
   });
 

@@ -60,8 +60,8 @@ export function gatewayReadyParser(): (
 
 /**
  * `bin/devreg gateway` with its defaults (limits included), on loopback and free ports.
- * Its limits are the product's: all simulated devices share 127.0.0.1, so the per-address
- * connect limit applies to the whole fleet; the phase report shows any refusals.
+ * Its limits are the product's; each simulated device connects from a loopback address of
+ * its own, so per-address limits apply per device host; the phase report shows any refusals.
  */
 export async function startGatewayProcess(env: ComponentEnv, logName = "gateway"): Promise<GatewayProcess> {
   const { child, info } = await startChild({

@@ -1,4 +1,11 @@
-import { createIdentity, nodeCrypto, VirtualMcu } from "@devreg/firmware-sim";
+import {
+  MAX_SOURCE_ADDRESSES,
+  VirtualMcu,
+  createIdentity,
+  isLoopbackUrl,
+  nodeCrypto,
+  sourceAddress,
+} from "@devreg/firmware-sim";
 import { BenchError } from "../errors.ts";
 import { type LoadOutcome, type LoadShape, loadShape, runLoad } from "../load/arrivals.ts";
 import { LatencyRecorder, type LatencySummary } from "../stats/latency.ts";
@@ -20,6 +27,9 @@ export interface EnrolledDevice {
   retries: number;
 }
 
+/** Devices this bench process has booted: each gets the next loopback source address. */
+let devicesBooted = 0;
+
 /**
  * Boots one virtual MCU (node crypto: tweetnacl verifies too slowly for a fleet on 2 cores)
  * and resolves once its signed reply verified against the pinned gateway key. Latency runs
@@ -27,6 +37,8 @@ export interface EnrolledDevice {
  */
 export async function enrollOne(target: DeviceTarget, stayConnected: boolean): Promise<EnrolledDevice> {
   const mcu = new VirtualMcu({
+    // A realistic fleet: each simulated device is its own host (a loopback address of its own).
+    localAddress: isLoopbackUrl(target.mqttUrl) ? sourceAddress(devicesBooted++, MAX_SOURCE_ADDRESSES) : undefined,
     mqttUrl: target.mqttUrl,
     gatewayPublicKey: target.gatewayPublicKey,
     identity: createIdentity(nodeCrypto),

@@ -105,9 +105,6 @@ export function registerDemo(program: Command): void {
           http: { host: "127.0.0.1", port: Number(flags.httpPort) },
           admin: { host: "127.0.0.1", port: 0 },
           keyFile: join(localStateDir(), "..", "demo-gateway-key.pem"),
-          // Every simulated device shares 127.0.0.1, so the per-address connect limit (meant
-          // for one real host) is raised to the global one.
-          limits: { connectPerAddress: { ratePerSecond: 500, burst: 1000 } },
           logLevel: "warn",
         });
         const mqttUrl = `mqtt://127.0.0.1:${gateway.mqttPort}`;

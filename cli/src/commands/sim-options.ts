@@ -64,8 +64,16 @@ export function parseDurationMs(arg: string, option: string): number {
 }
 
 export function parsePositiveInt(arg: string, option: string): number {
-  if (!/^\d+$/.test(arg.trim()) || Number(arg) < 1) {
-    throw new CliError(`${option} must be a whole number >= 1; got ${JSON.stringify(arg)}`);
+  return parseWholeNumber(arg, option, 1);
+}
+
+export function parseNonNegativeInt(arg: string, option: string): number {
+  return parseWholeNumber(arg, option, 0);
+}
+
+function parseWholeNumber(arg: string, option: string, min: number): number {
+  if (!/^\d+$/.test(arg.trim()) || Number(arg) < min) {
+    throw new CliError(`${option} must be a whole number >= ${min}; got ${JSON.stringify(arg)}`);
   }
   return Number(arg);
 }

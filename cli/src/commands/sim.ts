@@ -9,7 +9,7 @@ import type { DeviceMetadata } from "@devreg/protocol";
 import type { Command } from "commander";
 import { CliError } from "../errors.ts";
 import { printJson, progress } from "../output.ts";
-import { parseDurationMs, parseGatewayKey, parsePositiveInt, parsePositiveNumber } from "./sim-options.ts";
+import { parseDurationMs, parseGatewayKey, parseNonNegativeInt, parsePositiveInt, parsePositiveNumber } from "./sim-options.ts";
 import { progressLine, summaryTable } from "./sim-output.ts";
 
 interface SimFlags {
@@ -23,6 +23,7 @@ interface SimFlags {
   hardware?: string;
   crypto: string;
   timeout: string;
+  sourceAddresses?: string;
   json?: boolean;
 }
 
@@ -55,6 +56,10 @@ export function registerSim(program: Command): void {
     .option("--hardware <revision>", "hardware revision")
     .option("--crypto <backend>", `Ed25519 backend: ${CRYPTO_BACKENDS.join(" or ")}`, "node")
     .option("--timeout <duration>", "per-device enrollment deadline from its boot (e.g. 60s, 2m)", "60s")
+    .option(
+      "--source-addresses <n>",
+      "loopback source addresses the devices connect from, round-robin (default: one per device when --mqtt is on 127.0.0.0/8; 0 = none)",
+    )
     .option("--json", "print the summary as JSON on stdout")
     .action(async (flags: SimFlags) => {
       const count = parsePositiveInt(flags.count, "--count");
@@ -88,6 +93,7 @@ export function registerSim(program: Command): void {
           crypto: flags.crypto as CryptoBackendName,
           deadlineMs,
           progressIntervalMs: tty ? 250 : 5000,
+          ...(flags.sourceAddresses !== undefined ? { sourceAddresses: parseNonNegativeInt(flags.sourceAddresses, "--source-addresses") } : {}),
         });
       } catch (err) {
         throw err instanceof SimError ? cliErrorFor(err, flags) : err;
