@@ -9,6 +9,7 @@ export * from "./conditions.ts";
 export * from "./local/paths.ts";
 export * from "./local/errors.ts";
 export * from "./local/controlplane.ts";
+export * from "./local/process-identity.ts";
 export * from "./local/identities.ts";
 export * from "./install.ts";
 export * from "./pairing.ts";

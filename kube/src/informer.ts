@@ -13,7 +13,17 @@ export interface InformerOptions<T = unknown> {
   /** Server-side watch timeout; the informer reconnects from the last resourceVersion. */
   watchTimeoutSeconds?: number;
   backoffInitialMs?: number;
+  /**
+   * Cap of the retry backoff (default 2 s). The backoff also resets as soon as the server
+   * answers any request made through the same KubeRest (KubeRest.onAnswered): an informer
+   * never sleeps out a long backoff after the apiserver is back.
+   */
   backoffMaxMs?: number;
+  /**
+   * Bound of each list page (default 10 s). A list sent while etcd is down hangs until the
+   * apiserver gives up; without a bound it would hold the informer for the client's 30 s.
+   */
+  listTimeoutMs?: number;
   /**
    * Applied to every object before it is cached or emitted (client-go's SetTransform), e.g.
    * to drop metadata.managedFields: ~3.6 KiB per DeviceRegistration that a cache of 10,000
@@ -59,6 +69,13 @@ export class Informer<T extends { metadata: ObjectMeta }> extends EventEmitter<I
   private synced = false;
   private syncWaiters: Array<() => void> = [];
   private wake: (() => void) | undefined;
+  /** The last list or watch failed and nothing succeeded since. */
+  private failing = false;
+  /** Set when the server answered while we were failing: the next retry starts at once, with a fresh backoff. */
+  private serverAnswered = false;
+  /** The list in flight, so an answer from the server can cut short one sent during the outage. */
+  private listing: { startedAt: number; abort: AbortController } | undefined;
+  private unsubscribeAnswered: (() => void) | undefined;
 
   constructor(
     private readonly rest: KubeRest,
@@ -87,11 +104,13 @@ export class Informer<T extends { metadata: ObjectMeta }> extends EventEmitter<I
     if (this.running) return;
     this.running = true;
     this.abort = new AbortController();
+    this.unsubscribeAnswered = this.rest.onAnswered(() => this.onServerAnswered());
     this.loop = this.run();
   }
 
   async stop(): Promise<void> {
     this.running = false;
+    this.unsubscribeAnswered?.();
     this.abort.abort();
     this.wake?.();
     await this.loop;
@@ -111,14 +130,30 @@ export class Informer<T extends { metadata: ObjectMeta }> extends EventEmitter<I
     });
   }
 
+  /**
+   * Another request through our KubeRest got a 2xx: the server is back. If we are failing,
+   * retry now with a fresh backoff, and give up a list that was sent during the outage
+   * (it may hang until the apiserver's own etcd timeout) instead of waiting it out.
+   */
+  private onServerAnswered(): void {
+    if (!this.failing) return;
+    this.serverAnswered = true;
+    this.wake?.();
+    const l = this.listing;
+    if (l && Date.now() - l.startedAt > 1000) l.abort.abort();
+  }
+
   private async run(): Promise<void> {
     const initial = this.opts.backoffInitialMs ?? 200;
-    const max = this.opts.backoffMaxMs ?? 10_000;
+    const max = this.opts.backoffMaxMs ?? 2_000;
     const resyncMs = this.opts.resyncMs ?? 5 * 60_000;
     let backoff = initial;
     while (this.running) {
       try {
-        if (!this.resourceVersion || Date.now() - this.lastListAt > resyncMs) await this.relist();
+        if (!this.resourceVersion || Date.now() - this.lastListAt > resyncMs) {
+          await this.relist();
+          backoff = initial;
+        }
         await this.rest.watch<T>(
           this.opts.path,
           {
@@ -128,6 +163,8 @@ export class Informer<T extends { metadata: ObjectMeta }> extends EventEmitter<I
             timeoutSeconds: Math.min(this.opts.watchTimeoutSeconds ?? 300, Math.ceil(resyncMs / 1000)),
           },
           (ev) => {
+            this.failing = false;
+            backoff = initial;
             if (ev.object.metadata?.resourceVersion) this.resourceVersion = ev.object.metadata.resourceVersion;
             if (ev.type === "BOOKMARK") return;
             const obj = this.opts.transform ? this.opts.transform(ev.object) : ev.object;
@@ -152,10 +189,22 @@ export class Informer<T extends { metadata: ObjectMeta }> extends EventEmitter<I
           this.resourceVersion = undefined;
           continue;
         }
+        this.failing = true;
+        if (this.serverAnswered) {
+          // The server answered someone else meanwhile: retry now, from the initial backoff.
+          this.serverAnswered = false;
+          backoff = initial;
+          this.emit("error", err as Error, 0);
+          continue;
+        }
         const wait = Math.min(max, backoff) * (0.5 + Math.random() / 2);
         backoff = Math.min(max, backoff * 2);
         this.emit("error", err as Error, Math.round(wait));
         await this.sleep(wait);
+        if (this.serverAnswered) {
+          this.serverAnswered = false;
+          backoff = initial;
+        }
       }
     }
   }
@@ -172,11 +221,23 @@ export class Informer<T extends { metadata: ObjectMeta }> extends EventEmitter<I
 
   private async relist(): Promise<void> {
     const seen = new Set<string>();
-    const { items, resourceVersion: rv } = await this.rest.listAll<T>(
-      this.opts.path,
-      { labelSelector: this.opts.labelSelector, fieldSelector: this.opts.fieldSelector },
-      { signal: this.abort.signal },
-    );
+    const listAbort = new AbortController();
+    const stopListing = () => listAbort.abort();
+    this.abort.signal.addEventListener("abort", stopListing, { once: true });
+    this.listing = { startedAt: Date.now(), abort: listAbort };
+    let listed: { items: T[]; resourceVersion?: string };
+    try {
+      listed = await this.rest.listAll<T>(
+        this.opts.path,
+        { labelSelector: this.opts.labelSelector, fieldSelector: this.opts.fieldSelector },
+        { signal: listAbort.signal, timeoutMs: this.opts.listTimeoutMs ?? 10_000 },
+      );
+    } finally {
+      this.listing = undefined;
+      this.abort.signal.removeEventListener("abort", stopListing);
+    }
+    const { items, resourceVersion: rv } = listed;
+    this.failing = false;
     for (const item of items) {
       const obj = this.opts.transform ? this.opts.transform(item) : item;
       const key = keyOf(obj.metadata);

@@ -43,6 +43,8 @@ export class KubeRest {
   private authLoadedAt = Date.now();
   private readonly timeoutMs: number;
   private readonly authRefreshMs: number;
+  private readonly answeredListeners = new Set<() => void>();
+  private lastAnsweredNotice = 0;
 
   private constructor(
     server: string,
@@ -69,6 +71,23 @@ export class KubeRest {
 
   get namespaceDefault(): string | undefined {
     return this.kc?.getContextObject(this.kc.getCurrentContext())?.namespace;
+  }
+
+  /**
+   * Called when the server answers a request with 2xx (at most every 250 ms): informers that
+   * are backing off after an outage retry at once instead of sleeping out their backoff.
+   * Returns the unsubscribe.
+   */
+  onAnswered(listener: () => void): () => void {
+    this.answeredListeners.add(listener);
+    return () => this.answeredListeners.delete(listener);
+  }
+
+  private answered(): void {
+    const now = Date.now();
+    if (this.answeredListeners.size === 0 || now - this.lastAnsweredNotice < 250) return;
+    this.lastAnsweredNotice = now;
+    for (const l of this.answeredListeners) l();
   }
 
   close(): void {
@@ -126,6 +145,7 @@ export class KubeRest {
           const status = res.statusCode ?? 0;
           const text = Buffer.concat(chunks).toString("utf8");
           if (status >= 200 && status < 300) {
+            this.answered();
             try {
               resolve((text ? JSON.parse(text) : undefined) as T);
             } catch {
@@ -161,7 +181,7 @@ export class KubeRest {
   async listAll<T>(
     path: string,
     query: RequestOptions["query"] = {},
-    opts: { pageSize?: number; signal?: AbortSignal } = {},
+    opts: { pageSize?: number; signal?: AbortSignal; timeoutMs?: number } = {},
   ): Promise<{ items: T[]; resourceVersion?: string }> {
     const items: T[] = [];
     let cont: string | undefined;
@@ -170,6 +190,7 @@ export class KubeRest {
       const page = await this.request<KubeList<T>>("GET", path, {
         query: { ...query, limit: opts.pageSize ?? 500, continue: cont },
         signal: opts.signal,
+        timeoutMs: opts.timeoutMs,
       });
       items.push(...page.items);
       cont = page.metadata.continue || undefined;
@@ -210,6 +231,7 @@ export class KubeRest {
           );
           return;
         }
+        this.answered();
         let buf = "";
         res.setEncoding("utf8");
         res.on("data", (chunk: string) => {

@@ -1,7 +1,7 @@
 import { KubeError, type KubeRest } from "@devreg/kube";
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { LeaderElector, microTime } from "./leader-election.ts";
+import { LeaderElector, microTime, standbyWaitMs } from "./leader-election.ts";
 
 interface Lease {
   metadata: { name: string; namespace: string; resourceVersion?: string };
@@ -50,6 +50,19 @@ function elector(rest: KubeRest, identity: string, events: string[]) {
   });
 }
 
+/** Replica a starts first and leads; b starts 10 ms later; then `ms` pass. */
+async function aLeadsBFollows(ms: number) {
+  const api = fakeApi();
+  const events: string[] = [];
+  const a = elector(api.rest, "a", events);
+  const b = elector(api.rest, "b", events);
+  a.start();
+  await vi.advanceTimersByTimeAsync(10);
+  b.start();
+  await vi.advanceTimersByTimeAsync(ms);
+  return { api, events, a, b };
+}
+
 beforeEach(() => {
   vi.useFakeTimers();
 });
@@ -70,14 +83,7 @@ describe("LeaderElector", () => {
   });
 
   it("one leader; a crashed leader's lease is taken only after leaseDuration on the standby's clock", async () => {
-    const api = fakeApi();
-    const events: string[] = [];
-    const a = elector(api.rest, "a", events);
-    const b = elector(api.rest, "b", events);
-    a.start();
-    await vi.advanceTimersByTimeAsync(10);
-    b.start();
-    await vi.advanceTimersByTimeAsync(5000);
+    const { api, events, a, b } = await aLeadsBFollows(5000);
     expect([a.isLeader(), b.isLeader()]).toEqual([true, false]);
     expect(api.holder()).toBe("a");
 
@@ -96,15 +102,40 @@ describe("LeaderElector", () => {
     expect(api.holder()).toBe("");
   });
 
-  it("a released lease is taken at the next retry, not after leaseDuration", async () => {
+  it("a crashed leader is replaced within leaseDuration + 0.6 x retryPeriod of the crash", async () => {
+    const { a, b } = await aLeadsBFollows(4321); // any phase of the renew/poll cycles
+    await a.stop({ release: false });
+    const crashedAt = Date.now();
+    while (!b.isLeader() && Date.now() - crashedAt < 10_000) await vi.advanceTimersByTimeAsync(10);
+    const takeover = Date.now() - crashedAt;
+    expect(takeover).toBeGreaterThanOrEqual(3000 - 500); // never before the lease can have expired
+    expect(takeover).toBeLessThanOrEqual(3000 + 0.6 * 500 + 20);
+    await b.stop({ release: true });
+  });
+
+  it("a replica restarted with the same identity reclaims its own lease at once", async () => {
     const api = fakeApi();
     const events: string[] = [];
-    const a = elector(api.rest, "a", events);
-    const b = elector(api.rest, "b", events);
+    const a = elector(api.rest, "op-a", events);
     a.start();
+    await vi.advanceTimersByTimeAsync(1000);
+    await a.stop({ release: false }); // SIGKILL: the lease still names op-a
+    const again = elector(api.rest, "op-a", events);
+    again.start();
     await vi.advanceTimersByTimeAsync(10);
-    b.start();
-    await vi.advanceTimersByTimeAsync(2000);
+    expect(again.isLeader()).toBe(true);
+    await again.stop({ release: true });
+  });
+
+  it("standby wait: half the retry period, cut short to wake when the lease it saw expires", () => {
+    expect(standbyWaitMs(2000, undefined, 0, 0)).toBe(1000);
+    expect(standbyWaitMs(2000, undefined, 0, 1)).toBe(1200);
+    expect(standbyWaitMs(2000, 10_300, 10_000, 0)).toBe(305);
+    expect(standbyWaitMs(2000, 9_000, 10_000, 0)).toBe(0);
+  });
+
+  it("a released lease is taken at the next retry, not after leaseDuration", async () => {
+    const { api, a, b } = await aLeadsBFollows(2000);
     await a.stop({ release: true });
     expect(api.holder()).toBe("");
     await vi.advanceTimersByTimeAsync(700);

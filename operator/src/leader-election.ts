@@ -31,6 +31,21 @@ interface Lease {
   };
 }
 
+/**
+ * How long a replica that does not lead waits before its next attempt. Pure.
+ *
+ * A standby polls at half the retry period (jittered up to +20 %), so it sees the leader's
+ * last renewal at most 0.6 x retryPeriod late, and it wakes exactly when the lease it saw
+ * expires by its own clock. A crashed leader is thus replaced within
+ * leaseDuration + 0.6 x retryPeriod (+ one request): 16.2 s with the defaults (15 s, 2 s),
+ * where polling at the full period took up to leaseDuration + 2 x 1.2 x retryPeriod.
+ */
+export function standbyWaitMs(retryPeriodMs: number, leaseExpiresAt: number | undefined, now: number, random: number): number {
+  const poll = (retryPeriodMs / 2) * (1 + random * 0.2);
+  if (leaseExpiresAt === undefined) return poll;
+  return Math.max(0, Math.min(poll, leaseExpiresAt - now + 5));
+}
+
 /** metav1.MicroTime: RFC 3339 with exactly six fractional digits (Go parses it strictly). */
 export function microTime(d: Date): string {
   return d.toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
@@ -52,6 +67,8 @@ export class LeaderElector {
   private lease: Lease | undefined;
   private lastRenew = 0;
   private lastError: string | undefined;
+  /** When the lease another replica holds expires by our clock (epoch ms), after a "taken" attempt. */
+  private othersLeaseExpiresAt: number | undefined;
 
   constructor(
     private readonly rest: KubeRest,
@@ -106,7 +123,7 @@ export class LeaderElector {
           this.opts.onStartedLeading();
           await this.sleep(retryPeriodMs);
         } else {
-          await this.sleep(retryPeriodMs * (1 + Math.random() * 0.2));
+          await this.sleep(standbyWaitMs(retryPeriodMs, this.othersLeaseExpiresAt, Date.now(), Math.random()));
         }
         continue;
       }
@@ -174,7 +191,11 @@ export class LeaderElector {
       if (!this.observed || this.observed.record !== record) this.observed = { record, at: Date.now() };
       const holder = cur.spec.holderIdentity ?? "";
       const ttlMs = (cur.spec.leaseDurationSeconds ?? leaseDurationSeconds) * 1000;
-      if (holder !== "" && holder !== identity && this.observed.at + ttlMs > Date.now()) return "taken";
+      if (holder !== "" && holder !== identity && this.observed.at + ttlMs > Date.now()) {
+        this.othersLeaseExpiresAt = this.observed.at + ttlMs;
+        return "taken";
+      }
+      this.othersLeaseExpiresAt = undefined;
 
       const spec = { ...cur.spec, holderIdentity: identity, leaseDurationSeconds, renewTime: microTime(now) };
       if (holder !== identity) {

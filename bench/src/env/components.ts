@@ -30,7 +30,7 @@ const CLI_MAIN = join(REPO_ROOT, "cli", "src", "main.ts");
  * --cpu-prof in NODE_OPTIONS, so with node flags the child is started as bin/devreg would
  * start it: node --enable-source-maps --import <tsx loader> cli/src/main.ts <args>.
  */
-function devregCommand(env: ComponentEnv, args: string[]): { command: string; args: string[] } {
+export function devregCommand(env: ComponentEnv, args: string[]): { command: string; args: string[] } {
   const flags = env.nodeFlags ?? [];
   if (flags.length === 0) return { command: DEVREG_BIN, args };
   return {
@@ -95,21 +95,27 @@ export async function startGatewayProcess(env: ComponentEnv, logName = "gateway"
   };
 }
 
+/** `devreg operator` on loopback and a free probe port, plus `extra` flags. */
+export function operatorArgs(env: ComponentEnv, extra: string[] = []): string[] {
+  return [
+    "--kubeconfig",
+    env.kubeconfig,
+    "operator",
+    "--namespace",
+    env.namespace,
+    "--http-port",
+    "0",
+    "--http-host",
+    "127.0.0.1",
+    ...extra,
+  ];
+}
+
 /** `bin/devreg operator`, ready once it leads (a fresh namespace has no other lease holder). */
 export async function startOperatorProcess(env: ComponentEnv): Promise<Child> {
   const { child } = await startChild({
     name: "operator",
-    ...devregCommand(env, [
-      "--kubeconfig",
-      env.kubeconfig,
-      "operator",
-      "--namespace",
-      env.namespace,
-      "--http-port",
-      "0",
-      "--http-host",
-      "127.0.0.1",
-    ]),
+    ...devregCommand(env, operatorArgs(env)),
     ready: (l) => (l.includes('"msg":"became leader"') ? true : undefined),
     timeoutMs: 60_000,
     logFile: join(env.workDir, "operator.log"),

@@ -15,6 +15,7 @@ import {
   localStateDir,
 } from "./paths.ts";
 import { createPki } from "./pki.ts";
+import { findByArgv, isStillRunning, type ProcessIdentity, processGroupOf, processIdentity } from "./process-identity.ts";
 
 export interface ClusterState {
   stateDir: string;
@@ -27,6 +28,35 @@ export interface ClusterState {
   startedAt: string;
   adminToken: string;
   caCert: string;
+  /**
+   * Who etcd and kube-apiserver are (pid, start time, argv), so `down` signals only them and
+   * `status` finds them again after a restart by hand with the same flags. Absent in state
+   * files written before this field existed (then only the pid is checked, as before).
+   */
+  processes?: Record<ControlPlaneProcess, ProcessIdentity>;
+}
+
+export type ControlPlaneProcess = "etcd" | "apiserver";
+
+/** Where a recorded process is now. */
+export type Located =
+  | { state: "running"; id: ProcessIdentity }
+  /** The recorded pid is gone or reused, but a process with exactly its argv runs: restarted outside `devreg cluster`. */
+  | { state: "restarted"; id: ProcessIdentity }
+  | { state: "gone" };
+
+/**
+ * Finds the recorded etcd or kube-apiserver. Its argv names this state dir's data dir,
+ * certificates and ports, so a process with exactly that argv is this control plane's,
+ * whoever started it.
+ */
+export function locateProcess(st: ClusterState, which: ControlPlaneProcess): Located {
+  const recorded = st.processes?.[which];
+  const pid = which === "etcd" ? st.etcdPid : st.apiserverPid;
+  if (!recorded) return isAlive(pid) ? { state: "running", id: { pid, startTicks: 0, argv: [] } } : { state: "gone" };
+  if (isStillRunning(recorded)) return { state: "running", id: recorded };
+  const found = findByArgv(recorded.argv);
+  return found[0] ? { state: "restarted", id: found[0] } : { state: "gone" };
 }
 
 export interface UpOptions {
@@ -184,7 +214,7 @@ export async function clusterUp(opts: UpOptions = {}): Promise<ClusterState> {
   const readyTimeoutMs = opts.readyTimeoutMs ?? 60_000;
   const existing = readState(stateDir);
   if (existing) {
-    if (isAlive(existing.apiserverPid) && isAlive(existing.etcdPid)) {
+    if (locateProcess(existing, "apiserver").state !== "gone" && locateProcess(existing, "etcd").state !== "gone") {
       throw new ClusterError("E_ALREADY_RUNNING", `already running at ${existing.server} (state: ${stateDir})`);
     }
     log(`cleaning stale state from a previous run in ${stateDir}`);
@@ -206,31 +236,28 @@ export async function clusterUp(opts: UpOptions = {}): Promise<ClusterState> {
   };
   try {
     const etcdLog = join(stateDir, "logs", "etcd.log");
-    const etcdPid = startDetached(
-      etcdBin,
-      [
-        "--name=devreg",
-        `--data-dir=${join(stateDir, "etcd")}`,
-        // Loopback only, TLS only, and only clients with a certificate from the cluster's CA
-        // (kube-apiserver's): a local user cannot reach the registry past RBAC.
-        `--listen-client-urls=https://127.0.0.1:${etcdClientPort}`,
-        `--advertise-client-urls=https://127.0.0.1:${etcdClientPort}`,
-        `--cert-file=${pki.etcdCert}`,
-        `--key-file=${pki.etcdKey}`,
-        "--client-cert-auth",
-        `--trusted-ca-file=${pki.caCert}`,
-        `--listen-peer-urls=https://127.0.0.1:${etcdPeerPort}`,
-        `--initial-advertise-peer-urls=https://127.0.0.1:${etcdPeerPort}`,
-        `--initial-cluster=devreg=https://127.0.0.1:${etcdPeerPort}`,
-        `--peer-cert-file=${pki.etcdCert}`,
-        `--peer-key-file=${pki.etcdKey}`,
-        "--peer-client-cert-auth",
-        `--peer-trusted-ca-file=${pki.caCert}`,
-        "--quota-backend-bytes=4294967296",
-        "--log-level=warn",
-      ],
-      etcdLog,
-    );
+    const etcdArgs = [
+      "--name=devreg",
+      `--data-dir=${join(stateDir, "etcd")}`,
+      // Loopback only, TLS only, and only clients with a certificate from the cluster's CA
+      // (kube-apiserver's): a local user cannot reach the registry past RBAC.
+      `--listen-client-urls=https://127.0.0.1:${etcdClientPort}`,
+      `--advertise-client-urls=https://127.0.0.1:${etcdClientPort}`,
+      `--cert-file=${pki.etcdCert}`,
+      `--key-file=${pki.etcdKey}`,
+      "--client-cert-auth",
+      `--trusted-ca-file=${pki.caCert}`,
+      `--listen-peer-urls=https://127.0.0.1:${etcdPeerPort}`,
+      `--initial-advertise-peer-urls=https://127.0.0.1:${etcdPeerPort}`,
+      `--initial-cluster=devreg=https://127.0.0.1:${etcdPeerPort}`,
+      `--peer-cert-file=${pki.etcdCert}`,
+      `--peer-key-file=${pki.etcdKey}`,
+      "--peer-client-cert-auth",
+      `--peer-trusted-ca-file=${pki.caCert}`,
+      "--quota-backend-bytes=4294967296",
+      "--log-level=warn",
+    ];
+    const etcdPid = startDetached(etcdBin, etcdArgs, etcdLog);
     pids.push(etcdPid);
     log(`etcd started (pid ${etcdPid}, port ${etcdClientPort})`);
     const etcdClientTls = {
@@ -241,32 +268,29 @@ export async function clusterUp(opts: UpOptions = {}): Promise<ClusterState> {
     await waitReady("etcd", etcdPid, `https://127.0.0.1:${etcdClientPort}/health`, etcdClientTls, readyTimeoutMs, etcdLog);
 
     const apiLog = join(stateDir, "logs", "kube-apiserver.log");
-    const apiserverPid = startDetached(
-      apiserverBin,
-      [
-        `--etcd-servers=https://127.0.0.1:${etcdClientPort}`,
-        `--etcd-cafile=${pki.caCert}`,
-        `--etcd-certfile=${pki.etcdClientCert}`,
-        `--etcd-keyfile=${pki.etcdClientKey}`,
-        `--cert-dir=${pki.dir}`,
-        `--tls-cert-file=${pki.serverCert}`,
-        `--tls-private-key-file=${pki.serverKey}`,
-        `--client-ca-file=${pki.caCert}`,
-        `--secure-port=${apiserverPort}`,
-        "--bind-address=127.0.0.1",
-        "--advertise-address=127.0.0.1",
-        "--service-cluster-ip-range=10.96.0.0/16",
-        `--token-auth-file=${pki.tokensFile}`,
-        "--authorization-mode=RBAC",
-        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-        `--service-account-key-file=${pki.saPub}`,
-        `--service-account-signing-key-file=${pki.saKey}`,
-        "--endpoint-reconciler-type=none",
-        `--profiling=${opts.profiling === true}`,
-        "--v=1",
-      ],
-      apiLog,
-    );
+    const apiserverArgs = [
+      `--etcd-servers=https://127.0.0.1:${etcdClientPort}`,
+      `--etcd-cafile=${pki.caCert}`,
+      `--etcd-certfile=${pki.etcdClientCert}`,
+      `--etcd-keyfile=${pki.etcdClientKey}`,
+      `--cert-dir=${pki.dir}`,
+      `--tls-cert-file=${pki.serverCert}`,
+      `--tls-private-key-file=${pki.serverKey}`,
+      `--client-ca-file=${pki.caCert}`,
+      `--secure-port=${apiserverPort}`,
+      "--bind-address=127.0.0.1",
+      "--advertise-address=127.0.0.1",
+      "--service-cluster-ip-range=10.96.0.0/16",
+      `--token-auth-file=${pki.tokensFile}`,
+      "--authorization-mode=RBAC",
+      "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+      `--service-account-key-file=${pki.saPub}`,
+      `--service-account-signing-key-file=${pki.saKey}`,
+      "--endpoint-reconciler-type=none",
+      `--profiling=${opts.profiling === true}`,
+      "--v=1",
+    ];
+    const apiserverPid = startDetached(apiserverBin, apiserverArgs, apiLog);
     pids.push(apiserverPid);
     const server = `https://127.0.0.1:${apiserverPort}`;
     log(`kube-apiserver started (pid ${apiserverPid}, ${server})`);
@@ -280,6 +304,13 @@ export async function clusterUp(opts: UpOptions = {}): Promise<ClusterState> {
       apiLog,
     );
     const kubeconfig = localKubeconfigPath(stateDir);
+    // Both answered, so both have exec'd: /proc shows their own argv and start time.
+    const identityOf = (pid: number, argv: string[]): ProcessIdentity =>
+      processIdentity(pid) ?? { pid, startTicks: 0, argv };
+    const processes = {
+      etcd: identityOf(etcdPid, [etcdBin, ...etcdArgs]),
+      apiserver: identityOf(apiserverPid, [apiserverBin, ...apiserverArgs]),
+    };
     writeFileSync(kubeconfig, kubeconfigYaml(server, caPem, pki.adminToken), { mode: 0o600 });
     const state: ClusterState = {
       stateDir,
@@ -292,6 +323,7 @@ export async function clusterUp(opts: UpOptions = {}): Promise<ClusterState> {
       startedAt: new Date().toISOString(),
       adminToken: pki.adminToken,
       caCert: pki.caCert,
+      processes,
     };
     writeFileSync(statePath(stateDir), JSON.stringify(state, null, 2), { mode: 0o600 });
     return state;
@@ -313,23 +345,47 @@ function killGroup(pid: number, sig: NodeJS.Signals): void {
   }
 }
 
-/** Stops both processes (TERM, then KILL after 10 s) and removes the state directory. */
+/**
+ * Signals a located process: its whole group when it leads one (as `up` starts it), else only
+ * the pid — a process restarted by hand may share a group with the shell that started it.
+ */
+function signalProcess(id: ProcessIdentity, sig: NodeJS.Signals): void {
+  if (processGroupOf(id.pid) === id.pid) killGroup(id.pid, sig);
+  else {
+    try {
+      process.kill(id.pid, sig);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+function located(st: ClusterState): Array<{ which: ControlPlaneProcess; where: Located }> {
+  return (["apiserver", "etcd"] as const).map((which) => ({ which, where: locateProcess(st, which) }));
+}
+
+/**
+ * Stops both processes (TERM, then KILL after 10 s) and removes the state directory. Only
+ * processes that are still the recorded ones (pid, start time, argv), or restarts of them
+ * with the same argv, are signalled: a pid reused by an unrelated process is left alone.
+ */
 export async function clusterDown(opts: { stateDir?: string } = {}): Promise<{ stopped: boolean }> {
   const stateDir = resolve(opts.stateDir ?? localStateDir());
   const st = readState(stateDir);
   let stopped = false;
   if (st) {
-    const pids = [st.apiserverPid, st.etcdPid];
-    for (const pid of pids) {
-      if (isAlive(pid)) {
-        stopped = true;
-        killGroup(pid, "SIGTERM");
-      }
+    const ids: ProcessIdentity[] = [];
+    for (const { where } of located(st)) if (where.state !== "gone") ids.push(where.id);
+    // Old state files carry no identity (argv empty): fall back to the pid alone, as before.
+    const running = (id: ProcessIdentity) => (id.argv.length > 0 ? isStillRunning(id) : isAlive(id.pid));
+    for (const id of ids) {
+      stopped = true;
+      signalProcess(id, "SIGTERM");
     }
     const deadline = Date.now() + 10_000;
-    while (pids.some(isAlive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    for (const pid of pids) if (isAlive(pid)) killGroup(pid, "SIGKILL");
-    while (pids.some(isAlive) && Date.now() < deadline + 5_000) await new Promise((r) => setTimeout(r, 50));
+    while (ids.some(running) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    for (const id of ids) if (running(id)) signalProcess(id, "SIGKILL");
+    while (ids.some(running) && Date.now() < deadline + 5_000) await new Promise((r) => setTimeout(r, 50));
   }
   rmSync(stateDir, { recursive: true, force: true });
   return { stopped };
@@ -340,25 +396,48 @@ export interface ClusterStatus {
   ready: boolean;
   state?: ClusterState;
   detail: string;
+  /** Processes found restarted outside `devreg cluster` (same argv, new pid); the state file now records them. */
+  adopted?: ControlPlaneProcess[];
 }
 
+const DISPLAY_NAME: Record<ControlPlaneProcess, string> = { etcd: "etcd", apiserver: "kube-apiserver" };
+
+/**
+ * Whether the control plane runs and answers. A process restarted outside `devreg cluster`
+ * with the same state dir and flags (same argv) is not stale: status adopts it, recording
+ * its new pid and start time so `down` stops it later.
+ */
 export async function clusterStatus(opts: { stateDir?: string } = {}): Promise<ClusterStatus> {
   const stateDir = resolve(opts.stateDir ?? localStateDir());
-  const st = readState(stateDir);
+  let st = readState(stateDir);
   if (!st) return { running: false, ready: false, detail: `not running (state: ${stateDir})` };
-  const etcd = isAlive(st.etcdPid);
-  const api = isAlive(st.apiserverPid);
-  if (!etcd || !api) {
+  const where = located(st);
+  const gone = where.find((w) => w.where.state === "gone");
+  if (gone) {
     return {
       running: false,
       ready: false,
       state: st,
-      detail: `stale: ${!etcd ? "etcd" : "kube-apiserver"} is not running; run \`devreg cluster down\` then \`up\``,
+      detail: `stale: ${DISPLAY_NAME[gone.which]} is not running; run \`devreg cluster down\` then \`up\``,
     };
   }
+  const adopted: ControlPlaneProcess[] = [];
+  const notes: string[] = [];
+  for (const { which, where: w } of where) {
+    if (w.state !== "restarted" || !st.processes) continue;
+    adopted.push(which);
+    notes.push(`${DISPLAY_NAME[which]} was restarted outside devreg cluster (now pid ${w.id.pid})`);
+    st = {
+      ...st,
+      ...(which === "etcd" ? { etcdPid: w.id.pid } : { apiserverPid: w.id.pid }),
+      processes: { ...st.processes, [which]: w.id },
+    };
+  }
+  if (adopted.length > 0) writeFileSync(statePath(stateDir), JSON.stringify(st, null, 2), { mode: 0o600 });
   const ready = await probe(`${st.server}/readyz`, {
     ca: readFileSync(st.caCert),
     headers: { authorization: `Bearer ${st.adminToken}` },
   });
-  return { running: true, ready, state: st, detail: `${ready ? "ready" : "not ready"} at ${st.server}` };
+  const detail = `${ready ? "ready" : "not ready"} at ${st.server}${notes.length ? `; ${notes.join("; ")}` : ""}`;
+  return { running: true, ready, state: st, detail, ...(adopted.length ? { adopted } : {}) };
 }
