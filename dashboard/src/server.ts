@@ -132,6 +132,11 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
   };
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    // Probes (the kubelet calls the pod IP): no session, no data.
+    if (req.url === "/healthz" || req.url === "/readyz") {
+      res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
+      return;
+    }
     const host = req.headers.host;
     if (!hostAllowed(host, opts.publicOrigin)) {
       res.writeHead(421, { "content-type": "text/plain" }).end("unknown host\n");

@@ -14,7 +14,7 @@ import { DashboardError } from "./errors.ts";
  */
 export type CredentialSource =
   | { kind: "kubeconfig"; kc: KubeConfig }
-  | { kind: "bearer"; server: string; caFile?: string; insecureSkipTlsVerify?: boolean };
+  | { kind: "bearer"; server: string; caFile?: string; caData?: string; insecureSkipTlsVerify?: boolean };
 
 export interface Session {
   id: string;
@@ -100,7 +100,7 @@ export class Sessions {
     if (!/^[\x21-\x7e]{1,8192}$/.test(bearer)) throw new DashboardError("E_BAD_REQUEST", "a bearer token is one line of printable text");
     const kc = new KubeConfig();
     kc.loadFromOptions({
-      clusters: [{ name: "c", server: src.server, caFile: src.caFile, skipTLSVerify: src.insecureSkipTlsVerify ?? false }],
+      clusters: [{ name: "c", server: src.server, caFile: src.caFile, caData: src.caData, skipTLSVerify: src.insecureSkipTlsVerify ?? false }],
       users: [{ name: "u", token: bearer }],
       contexts: [{ name: "x", cluster: "c", user: "u" }],
       currentContext: "x",
