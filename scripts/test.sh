@@ -15,6 +15,11 @@ lint_failed=0
 echo "== lint + typecheck" >&2
 npx biome lint . >&2 || lint_failed=1
 npx tsc -p tsconfig.json --noEmit >&2 || lint_failed=1
+npx tsc -p dashboard/ui/tsconfig.json --noEmit >&2 || lint_failed=1   # the browser UI (DOM types)
+
+# The dashboard UI is built from npm packages only (no CDN); its e2e tests serve dashboard/dist.
+echo "== dashboard build" >&2
+npm run --silent build -w @devreg/dashboard >&2 || lint_failed=1
 
 echo "== vitest" >&2
 results=.devreg/test-results.json

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { buildProgram, commandOf } from "./program.ts";
 
-const ALL = ["cluster", "gateway", "operator", "pairing", "devices", "demo", "sim"];
+const ALL = ["cluster", "gateway", "operator", "pairing", "devices", "demo", "sim", "dashboard"];
 
 describe("the devreg program", () => {
   it("finds the command past global options", () => {

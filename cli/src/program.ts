@@ -14,6 +14,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   devices: async () => (await import("./commands/devices.ts")).registerDevices,
   demo: async () => (await import("./commands/demo.ts")).registerDemo,
   sim: async () => (await import("./commands/sim.ts")).registerSim,
+  dashboard: async () => (await import("./commands/dashboard.ts")).registerDashboard,
 };
 
 /** The command named on the command line (skipping global options), if any. Pure. */

@@ -10,7 +10,7 @@ set -uo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 CACHE_DIR="${DEVREG_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/devreg}"
 LOG="$CACHE_DIR/build-control-plane.log"
-APT_PACKAGES=(mosquitto-clients openssl)
+APT_PACKAGES=(mosquitto-clients openssl chromium)
 GO_MIN_MINOR=26
 
 die() { echo "devreg: build: $*" >&2; exit 1; }

@@ -12,7 +12,7 @@ function defaultKeyFile(): string {
   return join(base, "devreg", "gateway", "key.pem");
 }
 
-function port(name: string): (v: string) => number {
+export function port(name: string): (v: string) => number {
   return (v) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 0 || n > 65535)

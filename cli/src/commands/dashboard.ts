@@ -1,0 +1,90 @@
+import { resolveKubeConfig } from "@devreg/kube";
+import type { Command } from "commander";
+import { CliError } from "../errors.ts";
+import { defaultNamespace } from "../kube-connect.ts";
+import { progress } from "../output.ts";
+import { port } from "./gateway.ts";
+
+interface Flags {
+  port: number;
+  host: string;
+  namespace: string;
+  gatewayUrl?: string;
+  operatorUrl?: string;
+  login: string;
+  apiServer?: string;
+  apiCaFile?: string;
+  publicOrigin?: string;
+}
+
+function httpUrl(name: string): (v: string) => string {
+  return (v) => {
+    let u: URL;
+    try {
+      u = new URL(v);
+    } catch {
+      throw new CliError(`--${name} must be a URL like http://127.0.0.1:9090, not ${v}`, 2);
+    }
+    if (u.protocol !== "http:" && u.protocol !== "https:") throw new CliError(`--${name} must be http(s)`, 2);
+    return u.toString();
+  };
+}
+
+/** `devreg dashboard`: the web console (dashboard/README.md), in the foreground until SIGINT/SIGTERM. */
+export function registerDashboard(program: Command): void {
+  program
+    .command("dashboard")
+    .description("web console: pairing window, live devices, live enrollment; prints a one-time sign-in URL")
+    .option("--port <port>", "HTTP port (0 = any free port)", port("port"), 8090)
+    .option("--host <address>", "address to listen on (keep 127.0.0.1 unless behind an authenticating proxy)", "127.0.0.1")
+    .option("-n, --namespace <namespace>", "the operator's namespace", defaultNamespace())
+    .option("--gateway-url <url>", "the gateway's admin port, for /metrics and /readyz", httpUrl("gateway-url"), "http://127.0.0.1:9090")
+    .option("--operator-url <url>", "the operator's probe port, for /metrics and /readyz", httpUrl("operator-url"))
+    .option(
+      "--login <mode>",
+      "link: act with this kubeconfig's credential, sign in with the printed one-time link; bearer: users sign in with their own token (in-cluster)",
+      "link",
+    )
+    .option("--api-server <url>", "bearer mode: the API server (default: in-cluster https://kubernetes.default.svc)")
+    .option("--api-ca-file <path>", "bearer mode: CA bundle of the API server")
+    .option("--public-origin <url>", "the origin users reach the dashboard at, when not on loopback (e.g. https://devreg.example.com)")
+    .action(async (f: Flags, cmd: Command) => {
+      const { startDashboard, ensureBuilt } = await import("@devreg/dashboard");
+      if (f.login !== "link" && f.login !== "bearer") throw new CliError("--login must be link or bearer", 2);
+      let credential: import("@devreg/dashboard").CredentialSource;
+      if (f.login === "link") {
+        const { kubeconfig } = cmd.optsWithGlobals<{ kubeconfig?: string }>();
+        credential = { kind: "kubeconfig", kc: resolveKubeConfig(kubeconfig).kc };
+      } else {
+        const host = process.env.KUBERNETES_SERVICE_HOST;
+        const server = f.apiServer ?? (host ? `https://${host.includes(":") ? `[${host}]` : host}:${process.env.KUBERNETES_SERVICE_PORT ?? "443"}` : undefined);
+        if (!server) throw new CliError("--login bearer needs --api-server (or to run in-cluster)", 2);
+        credential = { kind: "bearer", server, caFile: f.apiCaFile };
+      }
+      await ensureBuilt();
+      const dash = await startDashboard({
+        credential,
+        namespace: f.namespace,
+        host: f.host,
+        port: f.port,
+        metrics: { gateway: f.gatewayUrl, operator: f.operatorUrl },
+        publicOrigin: f.publicOrigin,
+        secureCookie: f.publicOrigin?.startsWith("https:") ?? false,
+      });
+      console.log(
+        credential.kind === "kubeconfig"
+          ? `devreg dashboard for namespace ${f.namespace}; open this link (it signs you in once, with this kubeconfig's credential):\n\n    ${dash.loginUrl}\n`
+          : `devreg dashboard for namespace ${f.namespace} at ${dash.url}; users sign in with their own bearer token`,
+      );
+      await new Promise<void>((resolve) => {
+        const onSignal = (sig: NodeJS.Signals) => {
+          process.off("SIGINT", onSignal);
+          process.off("SIGTERM", onSignal);
+          progress(`${sig}: stopping the dashboard`);
+          dash.close().then(resolve, resolve);
+        };
+        process.on("SIGINT", onSignal);
+        process.on("SIGTERM", onSignal);
+      });
+    });
+}

@@ -1,0 +1,24 @@
+/** Dashboard errors carry a machine-readable code; the HTTP layer maps codes to statuses. */
+export type DashboardErrorCode =
+  | "E_CONFIG"
+  | "E_LISTEN"
+  | "E_ASSETS_MISSING"
+  | "E_UNAUTHENTICATED"
+  | "E_LOGIN_TOKEN"
+  | "E_CSRF"
+  | "E_BAD_REQUEST"
+  | "E_NOT_FOUND";
+
+export class DashboardError extends Error {
+  override readonly name = "DashboardError";
+  constructor(
+    readonly code: DashboardErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function isDashboardError(e: unknown, code?: DashboardErrorCode): e is DashboardError {
+  return e instanceof DashboardError && (code === undefined || e.code === code);
+}
