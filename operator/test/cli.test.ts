@@ -82,14 +82,19 @@ describe("devreg pairing", () => {
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ open: false, code: "PairingDisabled", enabled: "false" });
     const cm = await pairingCm();
-    expect(cm.data).toEqual({ enabled: "false" });
+    // Closed, with no deadline left behind (the last window's id and its approval count stay, for audit).
+    expect(cm.data).toMatchObject({ enabled: "false" });
+    expect(cm.data).not.toHaveProperty("expiresAt");
     expect(cm.metadata).toHaveProperty("managedFields");
   });
 
   it("--forever opens without expiry; a bad --for is a usage error (exit 2, one line)", async () => {
     const r = await devreg(["pairing", "on", "--forever", "-n", ns]);
     expect(r.stdout).toContain("no expiry");
-    expect((await pairingCm()).data).toEqual({ enabled: "true" });
+    const open = (await pairingCm()).data;
+    expect(open).toMatchObject({ enabled: "true", mode: "auto", approvalsUsed: "0", windowId: expect.stringMatching(/^w-/) });
+    expect(open).not.toHaveProperty("expiresAt");
+    expect(open).not.toHaveProperty("maxDevices");
     const bad = await devreg(["pairing", "on", "--for", "banana", "-n", ns]);
     expect(bad.code).toBe(2);
     expect(bad.stderr.trim()).toBe('devreg: --for: "banana" is not a duration (examples: 90s, 10m, 1h30m)');
@@ -126,7 +131,7 @@ describe("devreg devices (with an operator running)", () => {
     expect(lines.find((l) => l.startsWith(rejectedName))).toMatch(/Rejected\s+-\s+/);
 
     const j = JSON.parse((await devreg(["devices", "list", "-n", ns, "--phase", "approved", "--json"])).stdout);
-    expect(j).toEqual([expect.objectContaining({ name: approvedName, phase: "Approved", deviceUUID: approvedUUID, decidedBy: "pairing-window" })]);
+    expect(j).toEqual([expect.objectContaining({ name: approvedName, phase: "Approved", deviceUUID: approvedUUID, decidedBy: expect.stringMatching(/^pairing-window:w-/), approvedBy: expect.objectContaining({ kind: "PairingWindow" }) })]);
 
     const bad = await devreg(["devices", "list", "-n", ns, "--phase", "bogus"]);
     expect(bad.code).toBe(2);
