@@ -120,6 +120,8 @@ export async function startOperator(opts: OperatorOptions = {}): Promise<Operato
     fieldSelector: `metadata.name=${PAIRING_CONFIGMAP}`,
     resyncMs: cfg.resyncMs,
   });
+  /** publicKey → DeviceAllowance name: a decision looks its key up, not every entry. */
+  const allowanceByKey = new Map<string, string>();
   const allowanceInformer = new Informer<DeviceAllowance>(api, {
     path: allowancesPath(ns),
     resyncMs: cfg.resyncMs,
@@ -149,9 +151,17 @@ export async function startOperator(opts: OperatorOptions = {}): Promise<Operato
     keyIndex,
     pairing: () => pairingCtl.state(),
     budget,
-    allowanceFor: (publicKey) => {
-      for (const a of allowanceInformer.values()) if (a.spec?.publicKey === publicKey) return a.metadata.name;
-      return undefined;
+    allowanceFor: (publicKey) => allowanceByKey.get(publicKey),
+    onAllowanceUsed: (allowance, registration) => {
+      const cur = allowanceInformer.get(`${ns}/${allowance}`);
+      if (cur?.status?.usedBy === registration) return;
+      // Audit only: a failed write is logged, never retried into the decision path.
+      api
+        .request("PATCH", `${allowancesPath(ns)}/${encodeURIComponent(allowance)}/status`, {
+          body: { status: { usedBy: registration, usedAt: new Date().toISOString() } },
+          contentType: "application/merge-patch+json",
+        })
+        .catch((err: Error) => log.warn({ allowance, registration, err: err.message }, "could not record the allowance's use"));
     },
     recordEvent,
     approvalEvents: cfg.approvalEvents,
@@ -193,6 +203,7 @@ export async function startOperator(opts: OperatorOptions = {}): Promise<Operato
   };
   // A new allowance may decide registrations already waiting for their key.
   const onAllowance = (a: DeviceAllowance) => {
+    if (a.spec?.publicKey) allowanceByKey.set(a.spec.publicKey, a.metadata.name);
     if (!queue) return;
     for (const key of keyIndex.keysFor(a.spec?.publicKey)) {
       const obj = regInformer.get(key);
@@ -201,6 +212,9 @@ export async function startOperator(opts: OperatorOptions = {}): Promise<Operato
   };
   allowanceInformer.on("add", onAllowance);
   allowanceInformer.on("update", onAllowance);
+  allowanceInformer.on("delete", (a: DeviceAllowance) => {
+    if (a.spec?.publicKey && allowanceByKey.get(a.spec.publicKey) === a.metadata.name) allowanceByKey.delete(a.spec.publicKey);
+  });
   for (const ev of ["add", "update", "delete", "synced"] as const) cmInformer.on(ev, evaluatePairing);
 
   let startupError: Error | undefined;

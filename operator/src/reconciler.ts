@@ -31,6 +31,8 @@ export interface ReconcilerDeps {
   budget?: WindowBudget;
   /** The DeviceAllowance that pre-registers this base64 public key, if any. */
   allowanceFor?: (publicKey: string) => string | undefined;
+  /** An allowlist entry approved `registration`: record it on the entry (audit). */
+  onAllowanceUsed?: (allowance: string, registration: string) => void;
   recordEvent: (ref: ObjectRef, type: "Normal" | "Warning", reason: string, message: string) => void;
   /** Also record an Event for each approval (see OperatorConfig.approvalEvents). */
   approvalEvents?: boolean;
@@ -123,6 +125,8 @@ export class Reconciler {
         // Remember the write only while the cache still shows the version we wrote over.
         if (this.d.cache.get(key)?.metadata.resourceVersion === from) this.written.set(key, { fromResourceVersion: from, obj: updated });
         this.announce(updated, decision, now);
+        const source = decision.status.approvedBy;
+        if (source?.kind === "Allowlist" && source.allowance) this.d.onAllowanceUsed?.(source.allowance, updated.metadata.name);
         return "written";
       } catch (err) {
         if (isKubeError(err, "E_KUBE_NOT_FOUND")) return "gone";

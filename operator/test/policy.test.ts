@@ -99,6 +99,14 @@ describe("enrollment policy: operator", () => {
     const reg = await regs.create(r);
     const done = await waitForPhase(regs, reg.metadata.name, "Approved");
     expect(done.status).toMatchObject({ reason: "PreRegistered", decidedBy: "allowlist:lab-0042", approvedBy: { kind: "Allowlist", allowance: "lab-0042" } });
+    // The entry records what it approved.
+    const deadline = Date.now() + 10_000;
+    let used: { status?: { usedBy?: string; usedAt?: string } } = {};
+    while (Date.now() < deadline && !used.status?.usedBy) {
+      used = await rest.request("GET", `${allowancesPath(ns)}/lab-0042`);
+      if (!used.status?.usedBy) await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(used.status).toMatchObject({ usedBy: reg.metadata.name, usedAt: expect.any(String) });
     // One key per entry: the key cannot be changed afterwards.
     await expect(
       rest.request("PATCH", `${allowancesPath(ns)}/lab-0042`, {
