@@ -223,6 +223,20 @@ describe("deploy/ (kustomize) on the real apiserver", () => {
         }),
       ).rejects.toMatchObject({ status: 403 });
       await expect(operator.request("GET", `/api/v1/namespaces/${NS}/secrets`)).rejects.toMatchObject({ status: 403 });
+      // The allowlist: read it, record an entry's use on its status, never write its spec.
+      const allowances = `/apis/devices.example.com/v1alpha1/namespaces/${NS}/deviceallowances`;
+      await rest.request("POST", allowances, {
+        body: { apiVersion: "devices.example.com/v1alpha1", kind: "DeviceAllowance", metadata: { name: "rbac-allow" }, spec: { publicKey: Buffer.alloc(32, 9).toString("base64") } },
+      });
+      await expect(
+        operator.request("PATCH", `${allowances}/rbac-allow/status`, {
+          body: { status: { usedBy: "rbac-probe" } },
+          contentType: "application/merge-patch+json",
+        }),
+      ).resolves.toMatchObject({ status: { usedBy: "rbac-probe" } });
+      await expect(
+        operator.request("PATCH", `${allowances}/rbac-allow`, { body: { spec: { description: "x" } }, contentType: "application/merge-patch+json" }),
+      ).rejects.toMatchObject({ status: 403 });
       // Pairing: get/patch by name; another ConfigMap cannot be read by name.
       await expect(operator.request("GET", `/api/v1/namespaces/${NS}/configmaps/devreg-pairing`)).resolves.toBeTruthy();
       await expect(operator.request("GET", `/api/v1/namespaces/${NS}/configmaps/other`)).rejects.toMatchObject({
