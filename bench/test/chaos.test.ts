@@ -43,7 +43,7 @@ describe("fault suite (CI subset)", () => {
   // KNOWN GAP (issue 17): a device whose registration carries a dead gateway's label
   // re-enrolls through the new gateway and stays connected, yet the deactivation notice never
   // reaches it. Marked `fails` so it turns red the day the gateway delivers it: then drop `.fails`.
-  it.fails("deactivation reaches a device whose registration is labelled with a dead gateway", () => {
+  it("deactivation reaches a device whose registration is labelled with a dead gateway", () => {
     expect(report?.deactivation?.labelledWith).toBe("chaos-gw-0");
     expect(report?.deactivation?.deactivatedWithinMs).toBeTypeOf("number");
   });

@@ -150,7 +150,7 @@ describe("deploy/ (kustomize) on the real apiserver", () => {
       operator?.close();
     });
 
-    it("lets the gateway create/get/list/watch registrations and nothing else", async () => {
+    it("lets the gateway create/get/list/watch (and, for adoption, patch) registrations and nothing else", async () => {
       const body = {
         apiVersion: "devices.example.com/v1alpha1",
         kind: "DeviceRegistration",
@@ -316,6 +316,18 @@ describe("deploy/ (kustomize) on the real apiserver", () => {
         admin?.close();
         // Other test files create registrations as admin in this namespace.
         kubectl(["delete", "--ignore-not-found", "-f", "-"], policyDocs().map((d) => dump(d)).join("---\n"));
+      });
+
+      it("the gateway may relabel a registration (adoption) but never change its spec", async () => {
+        const patch = (body: unknown) =>
+          gateway.request("PATCH", `${regPath}/policy-target`, { body, contentType: "application/merge-patch+json" });
+        await expect(patch({ metadata: { labels: { "devices.example.com/gateway": "gw-b" } } })).resolves.toMatchObject({
+          metadata: { labels: { "devices.example.com/gateway": "gw-b" } },
+        });
+        await expect(patch({ spec: { model: "forged" } })).rejects.toMatchObject({
+          status: 403,
+          message: expect.stringContaining("may only relabel a registration"),
+        });
       });
 
       it("only the gateway's ServiceAccount creates registrations: an admin and an editor are refused", async () => {
