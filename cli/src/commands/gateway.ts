@@ -1,8 +1,10 @@
+import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_NAMESPACE } from "@devreg/kube";
-import { defaultGatewayId, type GatewayOptions, startGateway } from "@devreg/gateway-mqtt";
+import { defaultGatewayId, type GatewayOptions, isGatewayError, startGateway } from "@devreg/gateway-mqtt";
 import type { Command } from "commander";
+import { load as loadYaml } from "js-yaml";
 import { CliError } from "../errors.ts";
 import { componentKubeconfigFor } from "../kube-connect.ts";
 import { progress } from "../output.ts";
@@ -46,7 +48,62 @@ interface GatewayCliOptions {
   keyFile: string;
   decisionTimeout: number;
   maxWrites: number;
+  config?: string;
   logLevel: string;
+}
+
+/**
+ * --config: every setting the gateway has (its limits, timeouts) without one flag each. The
+ * file is read once here; the gateway validates the merged options (E_GW_CONFIG names each
+ * bad field).
+ */
+function readConfigFile(path: string): Partial<GatewayOptions> {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new CliError(`--config: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, 2);
+  }
+  let doc: unknown;
+  try {
+    doc = loadYaml(text);
+  } catch (e) {
+    throw new CliError(`--config: ${path} is not YAML or JSON: ${(e as Error).message.split("\n")[0]}`, 2);
+  }
+  if (doc === null || typeof doc !== "object" || Array.isArray(doc)) {
+    throw new CliError(`--config: ${path} must hold a mapping of settings`, 2);
+  }
+  return doc as Partial<GatewayOptions>;
+}
+
+/** The GatewayOptions the flags set; a flag left undefined sets nothing (so a merge keeps what is under it). */
+function gatewayOptionsFrom(o: Partial<GatewayCliOptions>): GatewayOptions {
+  const seconds = (v: number | undefined) => (v === undefined ? undefined : Math.round(v * 1000));
+  return {
+    namespace: o.namespace,
+    gatewayId: o.gatewayId,
+    mqtt: { host: o.host, port: o.mqttPort },
+    ws: o.wsPort !== undefined ? { host: o.host, port: o.wsPort, path: o.wsPath } : undefined,
+    tls: o.tlsCert && o.tlsKey ? { cert: o.tlsCert, key: o.tlsKey, ca: o.tlsCa } : undefined,
+    http: o.http === undefined ? undefined : o.http ? { host: o.host, port: o.httpPort } : false,
+    admin: { host: o.adminHost, port: o.adminPort },
+    keyFile: o.keyFile,
+    decisionTimeoutMs: seconds(o.decisionTimeout),
+    limits: { maxKubeWritesInFlight: o.maxWrites === undefined ? undefined : Math.floor(o.maxWrites) },
+    logLevel: o.logLevel as GatewayOptions["logLevel"],
+  } as GatewayOptions;
+}
+
+/** Nested merge of plain objects: flags (b) over the file (a). */
+function mergeSettings<T>(a: T, b: T): T {
+  if (a === null || b === null || typeof a !== "object" || typeof b !== "object" || Array.isArray(a) || Array.isArray(b)) {
+    return b === undefined ? a : b;
+  }
+  const out: Record<string, unknown> = { ...(a as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(b as Record<string, unknown>)) {
+    if (v !== undefined) out[k] = mergeSettings(out[k], v);
+  }
+  return out as T;
 }
 
 /** `devreg gateway`: runs the MQTT/HTTP enrollment gateway until SIGINT/SIGTERM. */
@@ -103,27 +160,34 @@ export function registerGateway(program: Command): void {
       positive("max-writes"),
       32,
     )
+    .option(
+      "--config <file>",
+      "YAML or JSON file of further gateway settings (limits, mqtt and http timeouts; see gateway-mqtt/README.md \"Options\"); flags win",
+    )
     .option("--log-level <level>", "fatal|error|warn|info|debug|trace|silent", "info")
     .action(async (o: GatewayCliOptions, cmd: Command) => {
       if ((o.tlsCert === undefined) !== (o.tlsKey === undefined))
         throw new CliError("--tls-cert and --tls-key go together", 2);
       const { kubeconfig } = cmd.optsWithGlobals<{ kubeconfig?: string }>();
-      const opts: GatewayOptions = {
-        kubeconfig: await componentKubeconfigFor(kubeconfig, "gateway", o.namespace),
-        namespace: o.namespace,
-        gatewayId: o.gatewayId,
-        mqtt: { host: o.host, port: o.mqttPort },
-        ws: o.wsPort !== undefined ? { host: o.host, port: o.wsPort, path: o.wsPath } : undefined,
-        tls: o.tlsCert && o.tlsKey ? { cert: o.tlsCert, key: o.tlsKey, ca: o.tlsCa } : undefined,
-        http: o.http ? { host: o.host, port: o.httpPort } : false,
-        admin: { host: o.adminHost, port: o.adminPort },
-        keyFile: o.keyFile,
-        decisionTimeoutMs: Math.round(o.decisionTimeout * 1000),
-        limits: { maxKubeWritesInFlight: Math.floor(o.maxWrites) },
-        logLevel: o.logLevel as GatewayOptions["logLevel"],
-        logStream: "stderr", // stdout carries only the public key
-      };
-      const gw = await startGateway(opts);
+      const fromFlags = gatewayOptionsFrom(o);
+      let opts: GatewayOptions = fromFlags;
+      if (o.config) {
+        // defaults < the file < flags given on the command line (or by environment).
+        const given = Object.fromEntries(
+          Object.entries(o).filter(([k]) => ["cli", "env"].includes(cmd.getOptionValueSource(k) ?? "")),
+        ) as Partial<GatewayCliOptions>;
+        opts = mergeSettings(mergeSettings(fromFlags, readConfigFile(o.config) as GatewayOptions), gatewayOptionsFrom(given));
+      }
+      opts.kubeconfig = await componentKubeconfigFor(kubeconfig, "gateway", opts.namespace ?? o.namespace);
+      opts.logStream = "stderr"; // stdout carries only the public key
+      let gw: Awaited<ReturnType<typeof startGateway>>;
+      try {
+        gw = await startGateway(opts);
+      } catch (e) {
+        // A bad setting (flag or --config) is a usage error, like the operator's E_CONFIG.
+        if (isGatewayError(e, "E_GW_CONFIG")) throw new CliError(e.message, 2);
+        throw e;
+      }
       progress(
         `gateway ${gw.gatewayId} serving namespace ${gw.namespace}: mqtt :${gw.mqttPort}` +
           (gw.wsPort !== undefined ? `, ws :${gw.wsPort}` : "") +
