@@ -23,6 +23,8 @@ export interface FleetOptions {
   /** Devices booted per second. */
   rate: number;
   mqttUrl: string;
+  /** mqtts:// only: PEM CA certificate(s) the devices trust instead of the system's. */
+  tlsCa?: string;
   gatewayPublicKey: Uint8Array;
   /** One identity file per device (see fleet-identities.ts); absent: fresh keys in memory. */
   identitiesDir?: string;
@@ -233,6 +235,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
       keepaliveSeconds: o.keepaliveSeconds ?? 120,
       connectTimeoutMs: o.connectTimeoutMs,
       localAddress: this.#sources > 0 ? sourceAddress(index, this.#sources) : undefined,
+      tlsCa: o.tlsCa,
     });
     this.#devices.push(d);
     this.#lastBootAt = Date.now();

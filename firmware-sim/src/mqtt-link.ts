@@ -6,6 +6,7 @@
  * Reports exactly one of ready/failed, then at most one closed.
  */
 import net from "node:net";
+import tls from "node:tls";
 import { connect, type IClientOptions, MqttClient } from "mqtt";
 
 export interface LinkOptions {
@@ -16,20 +17,39 @@ export interface LinkOptions {
   replyTopic: string;
   keepaliveSeconds: number;
   connectTimeoutMs: number;
-  /** Source address to connect from (plain mqtt:// only), e.g. one of 127.0.0.0/8 per simulated host. */
+  /** Source address to connect from (mqtt:// and mqtts://), e.g. one of 127.0.0.0/8 per simulated host. */
   localAddress?: string;
+  /** mqtts:// only: PEM CA certificate(s) the device trusts instead of the system's, e.g. a self-signed gateway's. */
+  tlsCa?: string;
 }
 
 /**
- * mqtt.js's own TCP builder takes no source address, so with one the stream is built here;
- * mqtt.js exports MqttClient with a stream-builder constructor for exactly this.
+ * mqtt.js's own TCP and TLS builders take no source address, so with one the stream is built
+ * here; mqtt.js exports MqttClient with a stream-builder constructor for exactly this.
+ * mqtts:// verifies the gateway's certificate (against `tlsCa` when given), as firmware must.
  */
-function openClient(url: string, localAddress: string | undefined, options: IClientOptions): MqttClient {
+function openClient(
+  url: string,
+  localAddress: string | undefined,
+  tlsCa: string | undefined,
+  options: IClientOptions,
+): MqttClient {
   const u = new URL(url);
-  if (!localAddress || u.protocol !== "mqtt:") return connect(url, options);
+  const secure = u.protocol === "mqtts:";
+  const trust = secure && tlsCa !== undefined ? { ca: tlsCa } : {};
+  if (!localAddress || (u.protocol !== "mqtt:" && !secure)) return connect(url, { ...options, ...trust });
   const host = u.hostname;
-  const port = Number(u.port || 1883);
-  return new MqttClient(() => net.createConnection({ host, port, localAddress }), { ...options, host, port, protocol: "mqtt" });
+  const port = Number(u.port || (secure ? 8883 : 1883));
+  const stream = secure
+    ? () =>
+        tls.connect({
+          socket: net.createConnection({ host, port, localAddress }),
+          host,
+          servername: net.isIP(host) ? undefined : host,
+          ...trust,
+        })
+    : () => net.createConnection({ host, port, localAddress });
+  return new MqttClient(stream, { ...options, host, port, protocol: secure ? "mqtts" : "mqtt" });
 }
 
 export interface LinkHandlers {
@@ -59,7 +79,7 @@ export class MqttLink {
 
   constructor(opts: LinkOptions, handlers: LinkHandlers) {
     this.#handlers = handlers;
-    this.#client = openClient(opts.url, opts.localAddress, {
+    this.#client = openClient(opts.url, opts.localAddress, opts.tlsCa, {
       clientId: opts.clientId,
       username: opts.clientId,
       password: Buffer.from(opts.password.buffer, opts.password.byteOffset, opts.password.byteLength),

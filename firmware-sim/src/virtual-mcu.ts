@@ -58,8 +58,10 @@ export interface VirtualMcuOptions {
   retryRejected?: boolean;
   keepaliveSeconds?: number;
   connectTimeoutMs?: number;
-  /** Connect from this source address (plain mqtt:// only): the device's own host on a loopback fleet. */
+  /** Connect from this source address: the device's own host on a loopback fleet. */
   localAddress?: string;
+  /** mqtts:// only: PEM CA certificate(s) to trust instead of the system's (a self-signed gateway). */
+  tlsCa?: string;
   /** Milliseconds clock; default Date.now (which vitest's fake timers also drive). */
   clock?: () => number;
   /** [0, 1) source for jitter; default Math.random. */
@@ -290,6 +292,7 @@ export class VirtualMcu extends EventEmitter<VirtualMcuEvents> {
         keepaliveSeconds: this.#opts.keepaliveSeconds ?? 60,
         connectTimeoutMs: this.#opts.connectTimeoutMs ?? 30_000,
         localAddress: this.#opts.localAddress,
+        tlsCa: this.#opts.tlsCa,
       },
       {
         // Events from a link that was replaced or closed are stale.

@@ -1,5 +1,5 @@
-import { spawn } from "node:child_process";
-import { closeSync, openSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { closeSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   type ClusterState,
@@ -140,8 +140,20 @@ export interface GatewayPorts {
   admin: number;
 }
 
+/** A gateway's MQTT listener over TLS: its certificate and key files (PEM). */
+export interface GatewayTls {
+  certFile: string;
+  keyFile: string;
+}
+
 /** Fixed ports, so a restarted gateway listens where the devices reconnect. */
-export function gatewayArgs(env: ComponentEnv, gatewayId: string, ports: GatewayPorts, keyFile: string): string[] {
+export function gatewayArgs(
+  env: ComponentEnv,
+  gatewayId: string,
+  ports: GatewayPorts,
+  keyFile: string,
+  tls?: GatewayTls,
+): string[] {
   return [
     "--kubeconfig",
     env.kubeconfig,
@@ -160,6 +172,7 @@ export function gatewayArgs(env: ComponentEnv, gatewayId: string, ports: Gateway
     String(ports.admin),
     "--key-file",
     keyFile,
+    ...(tls ? ["--tls-cert", tls.certFile, "--tls-key", tls.keyFile] : []),
   ];
 }
 
@@ -168,6 +181,41 @@ export function gatewayComponent(
   gatewayId: string,
   ports: GatewayPorts,
   keyFile: string,
+  tls?: GatewayTls,
 ): Component<{ mqttPort: number; adminPort: number; publicKey: string }> {
-  return new Component("gateway", env, gatewayArgs(env, gatewayId, ports, keyFile), gatewayReadyParser);
+  const name = tls ? "gateway-tls" : "gateway";
+  return new Component(name, env, gatewayArgs(env, gatewayId, ports, keyFile, tls), gatewayReadyParser);
+}
+
+/**
+ * A self-signed certificate for 127.0.0.1 (openssl, P-256, one day), written to `dir`; the
+ * certificate is also the CA the suite's TLS devices trust (they verify it, as firmware must).
+ */
+export function selfSignedLoopbackCert(dir: string): GatewayTls & { caPem: string } {
+  const certFile = join(dir, "gateway-tls-cert.pem");
+  const keyFile = join(dir, "gateway-tls-key.pem");
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=127.0.0.1",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1",
+      "-keyout",
+      keyFile,
+      "-out",
+      certFile,
+    ],
+    { stdio: "ignore" },
+  );
+  return { certFile, keyFile, caPem: readFileSync(certFile, "utf8") };
 }

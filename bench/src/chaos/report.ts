@@ -41,6 +41,9 @@ export function renderChaosReport(r: ChaosReport): string {
       );
     });
   }
+  for (const w of r.waves.filter((x) => x.tlsDevices)) {
+    lines.push("", `${w.fault}: ${w.tlsDevices} of its devices enrolled over mqtts:// (TLS gateway restarted too)`);
+  }
   lines.push("");
   const rr = r.rerun;
   lines.push(

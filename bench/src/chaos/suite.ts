@@ -44,6 +44,7 @@ import {
   gatewayComponent,
   type GatewayPorts,
   operatorComponent,
+  selfSignedLoopbackCert,
   waitAnswering,
 } from "./processes.ts";
 
@@ -85,6 +86,8 @@ export interface WaveResult {
   devices: number;
   durationMs: number;
   recovery: RecoveryFigure[];
+  /** Devices of this wave that enrolled over MQTT with TLS (mqtts://), through the fault. */
+  tlsDevices?: number;
   /** POST /enroll during the fault: the status and how long the answer took. */
   httpDuringFault?: { status: number | string; ms: number };
   /** The fault could not be injected or its recovery not measured. */
@@ -125,7 +128,17 @@ interface Deployment {
   ports: GatewayPorts;
   keyFile: string;
   gatewayIds: string[];
+  /** A second gateway whose MQTT listener speaks TLS (self-signed; its devices trust the cert). */
+  tls: { gateway: Component<{ mqttPort: number; adminPort: number; publicKey: string }>; ports: GatewayPorts; caPem: string };
 }
+
+/** How devices reach a gateway: plain MQTT, or MQTT over TLS with the CA they trust. */
+interface Via {
+  url: string;
+  tlsCa?: string;
+}
+const plainVia = (d: Deployment): Via => ({ url: `mqtt://127.0.0.1:${d.ports.mqtt}` });
+const tlsVia = (d: Deployment): Via => ({ url: `mqtts://127.0.0.1:${d.tls.ports.mqtt}`, tlsCa: d.tls.caPem });
 
 function decisions(d: Deployment): DecisionLine[] {
   return d.operators.flatMap((o) => {
@@ -165,11 +178,16 @@ async function waitForLeader(d: Deployment, timeoutMs = 60_000): Promise<Compone
  * A fresh device enrolls over MQTT: when it got its approval (epoch ms, or undefined), and when
  * an operator replica wrote that decision (from the decision logs).
  */
-async function canary(d: Deployment, deadlineMs = 60_000): Promise<{ approvedAt?: number; decidedAt?: number }> {
+async function canary(
+  d: Deployment,
+  deadlineMs = 60_000,
+  via = plainVia(d),
+): Promise<{ approvedAt?: number; decidedAt?: number }> {
   const identity = createIdentity(nodeCrypto);
   const mcu = new VirtualMcu({
     identity,
-    mqttUrl: `mqtt://127.0.0.1:${d.ports.mqtt}`,
+    mqttUrl: via.url,
+    tlsCa: via.tlsCa,
     gatewayPublicKey: d.gatewayKey,
     crypto: "node",
     stayConnected: false,
@@ -230,11 +248,13 @@ async function storm(
   count: number,
   rate: number,
   onDevice?: (done: number, o: McuOutcome) => void,
+  via = plainVia(d),
 ): Promise<McuOutcome[]> {
   const fleet = new Fleet({
     count,
     rate,
-    mqttUrl: `mqtt://127.0.0.1:${d.ports.mqtt}`,
+    mqttUrl: via.url,
+    tlsCa: via.tlsCa,
     gatewayPublicKey: d.gatewayKey,
     identitiesDir: dir,
     // Long enough to ride out every fault; a device that still fails is a finding.
@@ -307,18 +327,27 @@ async function inject(d: Deployment, fault: Fault, opts: ChaosOptions, wave: Wav
     }
     case "gateway-kill-same-id":
     case "gateway-kill-new-id": {
-      await d.gateway.kill();
+      // Same id: the TLS gateway goes down with the plain one, its mqtts:// devices mid-storm.
+      const tls = fault === "gateway-kill-same-id";
+      await Promise.all([d.gateway.kill(), tls ? d.tls.gateway.kill() : undefined]);
       await sleep(1000);
       if (fault === "gateway-kill-new-id") {
         const id = `chaos-gw-${d.gatewayIds.length}`;
         d.gatewayIds.push(id);
         d.gateway.args = gatewayArgs(d.gatewayEnv, id, d.ports, d.keyFile);
       }
-      await d.gateway.start();
+      await Promise.all([d.gateway.start(), tls ? d.tls.gateway.start() : undefined]);
       const listenAt = d.gateway.readyAt;
-      const probe = await canary(d, 30_000);
+      const [probe, tlsProbe] = await Promise.all([
+        canary(d, 30_000),
+        tls ? canary(d, 30_000, tlsVia(d)) : undefined,
+      ]);
       fig("a new device approved", "gateway listens", listenAt, probe.approvedAt, 5000);
       fig("first approval after restart", "gateway listens", listenAt, firstFleetApprovalAfter(listenAt), 5000);
+      if (tlsProbe) {
+        const tlsAt = d.tls.gateway.readyAt;
+        fig("a new device approved over mqtts", "TLS gateway listens", tlsAt, tlsProbe.approvedAt, 5000);
+      }
       return;
     }
     case "apiserver-kill":
@@ -335,7 +364,9 @@ async function inject(d: Deployment, fault: Fault, opts: ChaosOptions, wave: Wav
       const answerAt = await waitAnswering(d.admin, d.env.namespace);
       const probe = canary(d, 60_000);
       const resumed = await waitFor(() => firstDecisionAfter(decisions(d), answerAt));
-      const target = leader ? Math.max(3000, LEASE_DURATION_MS + 2000 - (answerAt - killedAt)) : 3000;
+      // With the leader killed too, the standby may not have seen the leader's last renewal
+      // before the outage; it then times the lease from the apiserver's return (CHAOS.md).
+      const target = leader ? LEASE_DURATION_MS + 2000 : 3000;
       fig("decisions resume", `${which} answers again`, answerAt, resumed?.time, target);
       const p = await probe;
       fig("a new device decided", `${which} answers again`, answerAt, p.decidedAt, target + 5000);
@@ -400,8 +431,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     const keyFile = join(workDir, "gateway-key.pem");
     const operators = [operatorComponent(opEnv, "chaos-op-a"), operatorComponent(opEnv, "chaos-op-b")];
     const gateway = gatewayComponent(gwEnv, "chaos-gw-0", ports, keyFile);
-    started.push(...operators, gateway);
+    const certs = selfSignedLoopbackCert(workDir);
+    const tlsPorts = { mqtt: await freePort(), http: await freePort(), admin: await freePort() };
+    const tlsGateway = gatewayComponent(gwEnv, "chaos-gw-tls", tlsPorts, keyFile, certs);
+    started.push(...operators, gateway, tlsGateway);
     await Promise.all([...operators.map((o) => o.start()), gateway.start()]);
+    // After the first gateway wrote the key file: both sign with the key the devices pin.
+    await tlsGateway.start();
     const d: Deployment = {
       env: opEnv,
       gatewayEnv: gwEnv,
@@ -415,9 +451,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       ports,
       keyFile,
       gatewayIds: ["chaos-gw-0"],
+      tls: { gateway: tlsGateway, ports: tlsPorts, caPem: certs.caPem },
     };
     await waitForLeader(d);
-    log("operators (2 replicas) and gateway running; pairing open");
+    log("operators (2 replicas), gateway and TLS gateway running; pairing open");
 
     // A device enrolled through the first gateway, kept for the deactivation check.
     const witnessDir = join(workDir, "ids", "witness");
@@ -425,7 +462,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
 
     const waves: WaveResult[] = [];
     const allDevices: DeviceResult[] = [];
-    const dirs: Array<{ dir: string; count: number }> = [];
+    const dirs: Array<{ dir: string; count: number; via: Via }> = [];
     let violations: Violation[] = [];
     for (const [i, fault] of opts.faults.entries()) {
       const dir = join(workDir, "ids", `wave-${i}`);
@@ -433,6 +470,12 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       const wave: WaveResult = { fault, devices: opts.devicesPerWave, durationMs: 0, recovery: [], violations: [] };
       const w0 = Date.now();
       let injected: Promise<void> | undefined;
+      // A fifth of the gateway-restart wave enrolls over mqtts://, through the TLS gateway's restart.
+      const tlsCount = fault === "gateway-kill-same-id" ? Math.ceil(opts.devicesPerWave / 5) : 0;
+      const tlsDir = join(dir, "tls");
+      const tlsStorm =
+        tlsCount > 0 ? storm(d, tlsDir, tlsCount, Math.max(1, opts.rate / 5), undefined, tlsVia(d)) : undefined;
+      if (tlsCount > 0) wave.tlsDevices = tlsCount;
       const outcomes = await storm(d, dir, opts.devicesPerWave, opts.rate, (done) => {
         if (!injected && done >= Math.ceil(opts.devicesPerWave / 3)) {
           log(`wave ${i + 1}/${opts.faults.length}: injecting ${fault}`);
@@ -443,8 +486,12 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
         }
       });
       await injected;
-      dirs.push({ dir, count: opts.devicesPerWave });
+      dirs.push({ dir, count: opts.devicesPerWave, via: plainVia(d) });
       allDevices.push(...(await deviceResults(dir, outcomes)));
+      if (tlsStorm) {
+        dirs.push({ dir: tlsDir, count: tlsCount, via: tlsVia(d) });
+        allDevices.push(...(await deviceResults(tlsDir, await tlsStorm)));
+      }
       const regs = await settle(d);
       wave.violations = checkInvariants({ devices: allDevices, registrations: regs, decisions: decisions(d) });
       wave.durationMs = Date.now() - w0;
@@ -464,8 +511,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     let rerunDevices = 0;
     let uuidMismatches = 0;
     const byId = new Map(allDevices.map((x) => [x.deviceId, x.deviceUUID]));
-    for (const { dir, count } of dirs) {
-      const outcomes = await storm(d, dir, count, Math.max(opts.rate, 50));
+    for (const { dir, count, via } of dirs) {
+      const outcomes = await storm(d, dir, count, Math.max(opts.rate, 50), undefined, via);
       rerunDevices += outcomes.length;
       for (const o of outcomes) if (o.deviceUUID !== byId.get(o.deviceId)) uuidMismatches++;
     }

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { closeSync, openSync, readFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, statSync } from "node:fs";
 import { BenchError } from "../errors.ts";
 
 export interface ChildSpec<T> {
@@ -56,6 +56,9 @@ export class Child {
 
 /** Spawns `spec.command` and resolves once a line of its output says it is ready. */
 export async function startChild<T>(spec: ChildSpec<T>): Promise<{ child: Child; info: T }> {
+  // A restarted component appends to its predecessor's log: only this incarnation's lines may
+  // say "ready" (an old "caches synced" or "serving" line would mark it ready before it even ran).
+  const from = existsSync(spec.logFile) ? statSync(spec.logFile).size : 0;
   const fd = openSync(spec.logFile, "a");
   const proc = spawn(spec.command, spec.args, { env: spec.env ?? process.env, stdio: ["ignore", fd, fd] });
   closeSync(fd);
@@ -65,7 +68,7 @@ export async function startChild<T>(spec: ChildSpec<T>): Promise<{ child: Child;
     spawnError = e;
   });
   const deadline = Date.now() + spec.timeoutMs;
-  const lines = () => readFileSync(spec.logFile, "utf8").split("\n");
+  const lines = () => readFileSync(spec.logFile).subarray(from).toString("utf8").split("\n");
   const tail = () => lines().slice(-6).join(" | ").slice(0, 600);
   let scanned = 0;
   while (Date.now() < deadline) {
