@@ -427,12 +427,23 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       ...opEnv,
       kubeconfig: await componentKubeconfig(admin, kc, namespace, "gateway", workDir),
     };
-    const ports = { mqtt: await freePort(), http: await freePort(), admin: await freePort() };
+    // Fixed ports (a restarted gateway listens where its devices reconnect), all distinct:
+    // freePort() may hand out the same free port twice before anything binds it.
+    const taken = new Set<number>();
+    const distinctPort = async () => {
+      for (;;) {
+        const p = await freePort();
+        if (taken.has(p)) continue;
+        taken.add(p);
+        return p;
+      }
+    };
+    const ports = { mqtt: await distinctPort(), http: await distinctPort(), admin: await distinctPort() };
     const keyFile = join(workDir, "gateway-key.pem");
     const operators = [operatorComponent(opEnv, "chaos-op-a"), operatorComponent(opEnv, "chaos-op-b")];
     const gateway = gatewayComponent(gwEnv, "chaos-gw-0", ports, keyFile);
     const certs = selfSignedLoopbackCert(workDir);
-    const tlsPorts = { mqtt: await freePort(), http: await freePort(), admin: await freePort() };
+    const tlsPorts = { mqtt: await distinctPort(), http: await distinctPort(), admin: await distinctPort() };
     const tlsGateway = gatewayComponent(gwEnv, "chaos-gw-tls", tlsPorts, keyFile, certs);
     started.push(...operators, gateway, tlsGateway);
     await Promise.all([...operators.map((o) => o.start()), gateway.start()]);
