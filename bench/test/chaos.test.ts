@@ -36,13 +36,17 @@ describe("fault suite (CI subset)", () => {
         expect(typeof w.httpDuringFault!.status === "string" && /^\d{3}/.test(w.httpDuringFault!.status as string)).toBe(true);
         expect(w.httpDuringFault!.ms).toBeLessThan(20_000);
       }
+      // Devices over mqtts:// rode through the TLS gateway's restart (the invariants cover them),
+      // and a fresh one enrolled over TLS once it listened again.
+      const gatewayWave = report.waves.find((w) => w.fault === "gateway-kill-same-id");
+      expect(gatewayWave?.tlsDevices).toBeGreaterThan(0);
+      expect(gatewayWave?.recovery.find((f) => f.what.includes("over mqtts"))?.ms).toBeTypeOf("number");
     },
     900_000,
   );
 
-  // KNOWN GAP (issue 17): a device whose registration carries a dead gateway's label
-  // re-enrolls through the new gateway and stays connected, yet the deactivation notice never
-  // reaches it. Marked `fails` so it turns red the day the gateway delivers it: then drop `.fails`.
+  // A device whose registration carries a dead gateway's label re-enrolls through the new
+  // gateway, stays connected, and gets the deactivation notice (the gateway adopts it).
   it("deactivation reaches a device whose registration is labelled with a dead gateway", () => {
     expect(report?.deactivation?.labelledWith).toBe("chaos-gw-0");
     expect(report?.deactivation?.deactivatedWithinMs).toBeTypeOf("number");
