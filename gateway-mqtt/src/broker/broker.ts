@@ -16,7 +16,7 @@ import { SessionBindings } from "./session-binding.ts";
 import { SessionTimers } from "./session-limits.ts";
 
 /** Where a session stands after the gateway's latest step; decides how long it may stay. */
-export type SessionPhase = "request" | "busy" | "pending" | "final";
+export type SessionPhase = "request" | "busy" | "pending" | "enrolled" | "final";
 
 export interface BrokerDeps {
   cfg: GatewayConfig;
@@ -153,8 +153,10 @@ export class Broker {
   /**
    * [PROTO-5a] How long a session may stay after the gateway's latest step: while a
    * request is decided, while a late decision may still come after "pending", for the idle
-   * timeout after "busy", and `closeAfterFinalReplyMs` after a final reply. A session with a
-   * request still being decided keeps its request timer whatever else it is told.
+   * timeout after "busy", and `closeAfterFinalReplyMs` after a final reply. An approved
+   * device's session ("enrolled": its key proven at CONNECT and approved) may stay to hear a
+   * deactivation notice: only `enrolledIdleMs` ends it, if set. A session with a request still
+   * being decided keeps its request timer whatever else it is told.
    */
   sessionPhase(client: Client, phase: SessionPhase): void {
     if (client.closed) return;
@@ -162,6 +164,11 @@ export class Broker {
     const { mqtt, decisionTimeoutMs, latePushMs } = this.deps.cfg;
     if (phase === "final") {
       this.timers.arm(client, mqtt.closeAfterFinalReplyMs, "final_reply");
+      return;
+    }
+    if (phase === "enrolled") {
+      if (mqtt.enrolledIdleMs > 0) this.timers.arm(client, mqtt.enrolledIdleMs, "enrolled_idle");
+      else this.timers.clear(client);
       return;
     }
     const floor =
