@@ -3,7 +3,15 @@ import type { AddressInfo } from "node:net";
 import { KubeError } from "@devreg/kube";
 import type { Logger } from "pino";
 import { pino } from "pino";
-import { changePairing, deleteDevice, deviceDetail, parsePairingChange, setDeactivate } from "./actions.ts";
+import {
+  changePairing,
+  deleteDevice,
+  deviceDetail,
+  explainForbidden,
+  isDeviceAction,
+  parsePairingChange,
+  setDeviceSpec,
+} from "./actions.ts";
 import { type Asset, loadAssets } from "./assets.ts";
 import { DashboardError } from "./errors.ts";
 import { MetricsSampler, type MetricsTargets } from "./metrics-sampler.ts";
@@ -210,21 +218,30 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
       return;
     }
     if (method === "POST" && path === "/api/pairing") {
-      json(res, 200, await changePairing(s.rest, ns, parsePairingChange(await readJson(req))));
+      const change = parsePairingChange(await readJson(req));
+      const view = await changePairing(s.rest, ns, change).catch((e: unknown) => {
+        throw explainForbidden(e, s.user, "pairing", "the pairing window");
+      });
+      log.info({ user: s.user, pairing: change }, "pairing change");
+      json(res, 200, view);
       return;
     }
-    const m = /^\/api\/devices\/([^/]+)(?:\/(deactivate|reactivate))?$/.exec(path);
+    const m = /^\/api\/devices\/([^/]+)(?:\/([a-z]+))?$/.exec(path);
     if (m) {
       const name = decodeURIComponent(m[1] as string);
       const verb = m[2];
       if (method === "GET" && !verb) return json(res, 200, await deviceDetail(s.rest, ns, name));
-      if (method === "POST" && verb) {
-        const r = await setDeactivate(s.rest, ns, name, verb === "deactivate");
+      if (method === "POST" && verb && isDeviceAction(verb)) {
+        const r = await setDeviceSpec(s.rest, ns, name, verb).catch((e: unknown) => {
+          throw explainForbidden(e, s.user, verb, name);
+        });
         log.info({ user: s.user, device: name, verb }, "device action");
-        return json(res, 200, { name: r.metadata.name, deactivate: r.spec.deactivate ?? false });
+        return json(res, 200, { name: r.metadata.name, deactivate: r.spec.deactivate ?? false, approval: r.spec.approval });
       }
       if (method === "DELETE" && !verb) {
-        await deleteDevice(s.rest, ns, name);
+        await deleteDevice(s.rest, ns, name).catch((e: unknown) => {
+          throw explainForbidden(e, s.user, "delete", name);
+        });
         log.info({ user: s.user, device: name, verb: "delete" }, "device action");
         return json(res, 200, { name });
       }

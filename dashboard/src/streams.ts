@@ -11,12 +11,17 @@ import { parsePairing } from "@devreg/operator";
 import { type DeviceRow, rowOf } from "./shared/device-row.ts";
 import type { PairingView, StreamMessage } from "./shared/stream.ts";
 
-/** What the browser gets of the pairing ConfigMap: the operator's reading, plus any other fields as text. Pure. */
+/** The ConfigMap's fields the operator defines (kube/src/pairing.ts); anything else is shown as text. */
+const PAIRING_FIELDS = new Set(["enabled", "expiresAt", "mode", "windowId", "maxDevices", "approvalsUsed", "selector"]);
+
+/** What the browser gets of the pairing ConfigMap: the operator's own reading (parsePairing), plus unknown fields as text. Pure. */
 export function pairingView(cm: ConfigMap | undefined, now: Date): PairingView {
   const state = parsePairing(cm, now);
   const extra: Record<string, string> = {};
-  for (const [k, v] of Object.entries(cm?.data ?? {})) if (k !== "enabled" && k !== "expiresAt") extra[k] = v;
-  return { open: state.open, code: state.code, reason: state.reason, expiresAt: state.expiresAt?.toISOString(), extra };
+  for (const [k, v] of Object.entries(cm?.data ?? {})) if (!PAIRING_FIELDS.has(k)) extra[k] = v;
+  const view: PairingView = { open: state.open, code: state.code, reason: state.reason, expiresAt: state.expiresAt?.toISOString(), extra };
+  if (state.window) view.window = { ...state.window };
+  return view;
 }
 
 /**

@@ -35,7 +35,8 @@ describe("devreg dashboard in a browser", () => {
     await ensureBuilt();
     env = await testEnv("dash");
     const op = await startTestOperator(env, cleanup, "op-dash");
-    const gw = await startTestGateway(env, cleanup);
+    // A device held for an admin (manual mode) hears "pending" after 3 s instead of 10 s.
+    const gw = await startTestGateway(env, cleanup, { decisionTimeoutMs: 3_000 });
     gwKey = gw.publicKey;
     mqttUrl = `mqtt://127.0.0.1:${gw.mqttPort}`;
     dash = await startDashboard({
@@ -180,7 +181,9 @@ describe("devreg dashboard in a browser", () => {
     const detail = page.getByRole("dialog", { name: /^dev-/ });
     expect(await detail.locator('[data-field="Serial number"]').textContent()).toBe(XSS_SERIAL);
     expect(await detail.locator('[data-field="Model"]').textContent()).toBe(XSS_MODEL);
-    expect(await detail.locator('[data-field="Decided by"]').textContent()).toBe("pairing-window");
+    const windowId = (await env.rest.request<ConfigMap>("GET", pairingPath(env.ns))).data?.windowId as string;
+    expect(await detail.locator('[data-field="Decided by"]').textContent()).toBe(`pairing-window:${windowId}`);
+    expect(await detail.locator('[data-field="Approved by"]').textContent()).toMatch(new RegExp(`^pairing window ${windowId} \\(until `));
     await shot("3-detail-xss");
     await page.keyboard.press("Escape");
     await expect.poll(() => detail.isVisible()).toBe(false);
@@ -212,6 +215,132 @@ describe("devreg dashboard in a browser", () => {
     expect(reg.spec.deactivate).toBe(true);
     await shot("4-deactivated");
     await page.keyboard.press("Escape");
+  });
+
+  const bootDevice = (model: string) => {
+    const mcu = new VirtualMcu({ identity: createIdentity(nodeCrypto), mqttUrl, gatewayPublicKey: gwKey, metadata: { model, firmwareVersion: "2.0.0" }, crypto: "node" });
+    cleanup.add(() => mcu.stop());
+    const pending = new Promise<void>((resolve) => mcu.on("reply", (r) => r.status === "pending" && resolve()));
+    const enrolled = new Promise<string>((resolve) => mcu.once("enrolled", resolve));
+    const final = new Promise<string>((resolve) => mcu.once("final", (o) => resolve(o.phase)));
+    void mcu.start();
+    return { mcu, pending, enrolled, final, name: () => `dev-${mcu.deviceId}` };
+  };
+  const field = (dialog: ReturnType<Page["getByRole"]>, name: string) => dialog.locator(`[data-field="${name}"]`).textContent();
+  const submitPairing = async () => {
+    await page.locator(".pairing-form button[type=submit]").click();
+    await page.getByRole("dialog", { name: "Open pairing?" }).getByRole("button", { name: "Open pairing" }).click();
+  };
+
+  it("opens a window with a device budget and a CEL selector: approvals used/left live, selector as text, spent shown", async () => {
+    await page.getByLabel("Search").fill("");
+    const SELECTOR_MODEL = "<img src=x onerror=alert(2)>";
+    const selector = `model == "${SELECTOR_MODEL}"`;
+    await page.getByLabel("Duration").fill("2m");
+    await page.getByLabel("Device budget").fill("2");
+    await page.getByLabel("Selector (CEL)").fill(selector);
+    await submitPairing();
+    await expect.poll(() => page.getByTestId("pairing-approvals").textContent(), { timeout: 10_000 }).toBe("0 used, 2 left of 2");
+    const cm = await env.rest.request<ConfigMap>("GET", pairingPath(env.ns));
+    expect(cm.data).toMatchObject({ enabled: "true", mode: "auto", maxDevices: "2", approvalsUsed: "0", selector });
+    const managers = (cm.metadata as { managedFields?: Array<{ manager?: string }> }).managedFields?.map((f) => f.manager);
+    expect(managers).toContain("devreg-dashboard");
+    expect(await page.getByTestId("pairing-window-id").textContent()).toBe(cm.data?.windowId);
+    expect(await page.getByTestId("pairing-mode").textContent()).toBe("auto");
+    expect(await page.getByTestId("pairing-selector").textContent()).toBe(selector);
+    expect(await page.locator("#app img").count()).toBe(0);
+
+    const first = bootDevice(SELECTOR_MODEL);
+    await first.enrolled;
+    await expect.poll(() => page.getByTestId("pairing-approvals").textContent(), { timeout: 10_000 }).toBe("1 used, 1 left of 2");
+    const row = page.locator(`.viewport tbody tr[data-name="${first.name()}"]`);
+    await expect.poll(() => row.locator(".c-model").textContent(), { timeout: 10_000 }).toBe(SELECTOR_MODEL);
+    await row.click();
+    const detail = page.getByRole("dialog", { name: first.name() });
+    await expect.poll(() => field(detail, "Approved by"), { timeout: 10_000 }).toMatch(
+      new RegExp(`^pairing window ${cm.data?.windowId} \\(budget 2; selector model == "<img src=x onerror=alert\\(2\\)>"; until `),
+    );
+    expect(await field(detail, "Decided by")).toBe(`pairing-window:${cm.data?.windowId}`);
+    await page.keyboard.press("Escape");
+
+    await bootDevice(SELECTOR_MODEL).enrolled;
+    await expect.poll(() => page.getByTestId("pairing-state").textContent(), { timeout: 10_000 }).toBe("CLOSED");
+    expect(await page.getByTestId("pairing-closed-why").textContent()).toContain("budget spent");
+    expect(await page.getByTestId("pairing-approvals").textContent()).toBe("2 used, 0 left of 2");
+    expect(await page.locator("#app img").count()).toBe(0);
+    expect(dialogs).toEqual([]);
+    await shot("5-budget-spent");
+  });
+
+  it("manual mode from the UI: a pending device approved by keyboard gets its UUID; another denied is Rejected", async () => {
+    // A budget and a selector are for auto windows, as with `devreg pairing on --manual`.
+    await page.getByLabel("Manual approval").check();
+    expect(await page.getByLabel("Device budget").isDisabled()).toBe(true);
+    expect(await page.getByLabel("Selector (CEL)").isDisabled()).toBe(true);
+    await page.getByLabel("Duration").fill("2m");
+    await submitPairing();
+    await expect.poll(() => page.getByTestId("pairing-mode").textContent(), { timeout: 10_000 }).toContain("manual");
+    expect(await page.getByTestId("pairing-state").textContent()).toBe("OPEN");
+    const cm = await env.rest.request<ConfigMap>("GET", pairingPath(env.ns));
+    expect(cm.data).toMatchObject({ enabled: "true", mode: "manual", approvalsUsed: "0" });
+    expect(cm.data?.maxDevices).toBeUndefined();
+    expect(cm.data?.selector).toBeUndefined();
+    await shot("6-manual-open");
+
+    const a = bootDevice("th-manual");
+    await a.pending;
+    const name = a.name();
+    const row = page.locator(`.viewport tbody tr[data-name="${name}"]`);
+    await expect.poll(() => row.locator(".c-reason").textContent(), { timeout: 10_000 }).toBe("AwaitingApproval");
+    expect(await row.locator(".c-phase").textContent()).toBe("Pending");
+
+    // Keyboard only: search, into the table, open, Approve, confirm.
+    await page.getByLabel("Search").fill("");
+    await page.getByLabel("Search").focus();
+    await page.keyboard.type((a.mcu.deviceId as string).slice(0, 12));
+    await expect.poll(() => page.locator(".viewport tbody tr").count()).toBe(1);
+    await page.locator(".viewport tbody tr").first().focus();
+    await page.keyboard.press("Enter");
+    const detail = page.getByRole("dialog", { name });
+    await expect.poll(() => detail.getByRole("button", { name: "Approve" }).isVisible(), { timeout: 10_000 }).toBe(true);
+    await detail.getByRole("button", { name: "Approve" }).focus();
+    await page.keyboard.press("Enter");
+    const confirm = page.getByRole("dialog", { name: `Approve ${name}?` });
+    await expect.poll(() => confirm.isVisible()).toBe(true);
+    // Focus starts on Cancel; Tab moves to the confirming button.
+    await expect.poll(() => page.evaluate("document.activeElement?.textContent")).toBe("Cancel");
+    await page.keyboard.press("Tab");
+    await page.keyboard.press("Enter");
+    await expect.poll(() => row.locator(".c-phase").textContent(), { timeout: 15_000 }).toBe("Approved");
+    const uuid = await a.enrolled;
+    await expect.poll(() => row.locator(".c-deviceUUID").textContent(), { timeout: 10_000 }).toBe(uuid);
+    await expect.poll(() => field(detail, "Decided by"), { timeout: 10_000 }).toBe("admin:devreg-dashboard");
+    expect(await field(detail, "Approved by")).toBe("admin approval by field manager devreg-dashboard");
+    expect(await field(detail, "Reason")).toBe("ApprovedByAdmin");
+    expect(await detail.getByRole("button", { name: "Approve" }).count()).toBe(0);
+    const reg = await env.regs.get(name);
+    expect(reg.status?.approvedBy).toEqual({ kind: "Admin", admin: "devreg-dashboard" });
+    await shot("7-approved");
+    await page.keyboard.press("Escape");
+
+    const b = bootDevice("th-manual");
+    await b.pending;
+    const rowB = page.locator(`.viewport tbody tr[data-name="${b.name()}"]`);
+    await page.getByLabel("Search").fill((b.mcu.deviceId as string).slice(0, 12));
+    await expect.poll(() => rowB.locator(".c-reason").textContent(), { timeout: 10_000 }).toBe("AwaitingApproval");
+    await rowB.click();
+    const detailB = page.getByRole("dialog", { name: b.name() });
+    await detailB.getByRole("button", { name: "Deny" }).click();
+    await page.getByRole("dialog", { name: `Deny ${b.name()}?` }).getByRole("button", { name: "Deny" }).click();
+    await expect.poll(() => rowB.locator(".c-phase").textContent(), { timeout: 15_000 }).toBe("Rejected");
+    expect(await rowB.locator(".c-reason").textContent()).toBe("DeniedByAdmin");
+    expect(await b.final).toBe("rejected");
+    await expect.poll(() => field(detailB, "Decided by"), { timeout: 10_000 }).toBe("admin:devreg-dashboard");
+    expect(await detailB.locator('[data-field="Approved by"]').count()).toBe(0);
+    await shot("8-denied");
+    await page.keyboard.press("Escape");
+    await page.getByLabel("Search").fill("");
+    expect(dialogs).toEqual([]);
   });
 
   it("has labelled controls and no page errors", async () => {

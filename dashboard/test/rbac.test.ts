@@ -1,9 +1,20 @@
-import { type KubeRest, applyLocalDeploy, resolveKubeConfig, serviceAccountToken } from "@devreg/kube";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  KubeRest,
+  Registrations,
+  applyLocalDeploy,
+  componentKubeconfig,
+  resolveKubeConfig,
+  serviceAccountToken,
+} from "@devreg/kube";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDevice, waitForPhase } from "../../operator/test/helpers.ts";
+import { createDevice, waitFor, waitForPhase } from "../../operator/test/helpers.ts";
 import { Cleanup, type TestEnv, startTestOperator, testEnv } from "../../gateway-mqtt/test/helpers.ts";
 import { type DashboardHandle, ensureBuilt, startDashboard } from "../src/index.ts";
+import { ARTIFACTS, launchBrowser } from "./browser.ts";
 
 /**
  * Bearer sign-in (the in-cluster mode) with real ServiceAccount tokens bound by deploy/rbac:
@@ -15,6 +26,8 @@ describe("dashboard sign-in with a bearer token: RBAC decides", () => {
   let env: TestEnv;
   let dash: DashboardHandle;
   let origin: string;
+  /** Registrations as the gateway's ServiceAccount writes them (deploy/policy lets only it create them). */
+  let gatewayRegs: Registrations;
 
   const bind = (rest: KubeRest, ns: string, sa: string, roles: string[]) =>
     Promise.all(
@@ -49,11 +62,27 @@ describe("dashboard sign-in with a bearer token: RBAC decides", () => {
     await ensureBuilt();
     env = await testEnv("dash-rbac");
     await applyLocalDeploy(env.rest, env.ns);
-    for (const sa of ["alice-admin", "victor-viewer"]) {
+    for (const sa of ["alice-admin", "victor-viewer", "paula-patcher"]) {
       await env.rest.request("POST", `/api/v1/namespaces/${env.ns}/serviceaccounts`, { body: { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: sa } } });
     }
     await bind(env.rest, env.ns, "alice-admin", ["devreg-admin", "devreg-dashboard-viewer"]);
     await bind(env.rest, env.ns, "victor-viewer", ["devreg-dashboard-viewer"]);
+    // RBAC lets her patch registrations, but without the custom verb `approve` the admission policy refuses.
+    await env.rest.request("POST", `/apis/rbac.authorization.k8s.io/v1/namespaces/${env.ns}/roles`, {
+      body: {
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "Role",
+        metadata: { name: "registration-patcher" },
+        rules: [{ apiGroups: ["devices.example.com"], resources: ["deviceregistrations"], verbs: ["get", "list", "watch", "patch"] }],
+      },
+    });
+    await bind(env.rest, env.ns, "paula-patcher", ["registration-patcher"]);
+    const dir = mkdtempSync(join(tmpdir(), "devreg-dash-rbac-"));
+    cleanup.add(() => rmSync(dir, { recursive: true, force: true }));
+    const gatewayKubeconfig = await componentKubeconfig(env.rest, resolveKubeConfig(env.kubeconfig).kc, env.ns, "gateway", dir);
+    const gatewayRest = await KubeRest.fromKubeConfig(resolveKubeConfig(gatewayKubeconfig).kc);
+    cleanup.add(() => gatewayRest.close());
+    gatewayRegs = new Registrations(gatewayRest, env.ns);
     await startTestOperator(env, cleanup, "op-dash-rbac");
     const cluster = resolveKubeConfig(env.kubeconfig).kc.getCurrentCluster();
     dash = await startDashboard({
@@ -77,7 +106,7 @@ describe("dashboard sign-in with a bearer token: RBAC decides", () => {
   it("a viewer sees but cannot deactivate (403 from the API server); an admin can", async () => {
     const { setPairing } = await import("@devreg/operator");
     await setPairing(env.rest, env.ns, { enabled: true, forSeconds: 60 });
-    const reg = await createDevice(env.regs);
+    const reg = await createDevice(gatewayRegs);
     await waitForPhase(env.regs, reg.metadata.name, "Approved");
 
     const viewer = await signIn(await serviceAccountToken(env.rest, env.ns, "victor-viewer"));
@@ -92,6 +121,58 @@ describe("dashboard sign-in with a bearer token: RBAC decides", () => {
     const done = await act(admin, `/api/devices/${reg.metadata.name}/deactivate`);
     expect(done.status).toBe(200);
     await waitForPhase(env.regs, reg.metadata.name, "Deactivated");
+  });
+
+  it("manual mode: a viewer trying Approve in the browser reads why it was refused; the policy needs the verb approve; an admin approves", async () => {
+    const { setPairing } = await import("@devreg/operator");
+    await setPairing(env.rest, env.ns, { enabled: true, forSeconds: 120, mode: "manual" });
+    const reg = await createDevice(gatewayRegs, { serialNumber: "<b>SN-1</b>" });
+    const name = reg.metadata.name;
+    await waitFor(`${name} to await approval`, async () => (await env.regs.get(name)).status?.reason === "AwaitingApproval");
+
+    // The viewer, in Chromium, through the bearer sign-in form.
+    const browser = await launchBrowser();
+    cleanup.add(() => browser.close());
+    const page = await browser.context.newPage();
+    const pageErrors: string[] = [];
+    page.on("pageerror", (e) => pageErrors.push(e.message));
+    await page.goto(`${origin}/`);
+    await page.getByLabel("Kubernetes bearer token").fill(await serviceAccountToken(env.rest, env.ns, "victor-viewer"));
+    await page.getByRole("button", { name: "Sign in" }).click();
+    const viewerName = `system:serviceaccount:${env.ns}:victor-viewer`;
+    await expect.poll(() => page.getByTestId("user").textContent(), { timeout: 10_000 }).toBe(viewerName);
+    const row = page.locator(`.viewport tbody tr[data-name="${name}"]`);
+    await expect.poll(() => row.locator(".c-reason").textContent(), { timeout: 10_000 }).toBe("AwaitingApproval");
+    await row.click();
+    const detail = page.getByRole("dialog", { name });
+    await detail.getByRole("button", { name: "Approve" }).click();
+    await page.getByRole("dialog", { name: `Approve ${name}?` }).getByRole("button", { name: "Approve" }).click();
+    const toast = page.locator(".status p.error");
+    await expect.poll(() => toast.textContent(), { timeout: 10_000 }).toContain(`Approve ${name}: Not allowed: ${viewerName} may not approve ${name}.`);
+    const text = (await toast.textContent()) ?? "";
+    expect(text).toContain("it needs the verbs patch and approve on deviceregistrations (Role devreg-admin)");
+    expect(text).toMatch(/The API server said: .*forbidden/);
+    expect(await detail.getByRole("button", { name: "Approve" }).isVisible()).toBe(true);
+    await page.screenshot({ path: `${ARTIFACTS}rbac-viewer-approve-403.png`, fullPage: true });
+    expect(pageErrors).toEqual([]);
+    expect((await env.regs.get(name)).spec.approval).toBeUndefined();
+
+    // RBAC allows the patch; the admission policy does not, without the verb approve.
+    const patcher = await signIn(await serviceAccountToken(env.rest, env.ns, "paula-patcher"));
+    const byPolicy = await act(patcher, `/api/devices/${name}/approve`);
+    expect(byPolicy.status).toBe(403);
+    const policyBody = (await byPolicy.json()) as { code: string; message: string };
+    expect(policyBody.code).toBe("E_KUBE_FORBIDDEN");
+    expect(policyBody.message).toContain("may not change spec.approval: that needs the verb approve");
+    expect((await env.regs.get(name)).spec.approval).toBeUndefined();
+
+    const admin = await signIn(await serviceAccountToken(env.rest, env.ns, "alice-admin"));
+    const approved = await act(admin, `/api/devices/${name}/approve`);
+    expect(approved.status).toBe(200);
+    const done = await waitForPhase(env.regs, name, "Approved");
+    expect(done.status?.decidedBy).toBe("admin:devreg-dashboard");
+    expect(done.status?.approvedBy).toEqual({ kind: "Admin", admin: "devreg-dashboard" });
+    expect(done.status?.deviceUUID).toMatch(/^[0-9a-f-]{36}$/);
   });
 
   it("the dashboard's own ServiceAccount has no rights (and mounts no token)", async () => {

@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from "preact/hooks";
-import type { DeviceRow } from "../src/shared/device-row.ts";
+import { type ApprovalSourceLike, describeApprovedBy } from "../src/shared/approval.ts";
+import { type DeviceRow, awaitsAdmin } from "../src/shared/device-row.ts";
 import { api } from "./api.ts";
 import type { ConfirmRequest } from "./confirm.tsx";
 
@@ -22,6 +23,7 @@ interface Detail {
       deviceUUID?: string;
       decidedBy?: string;
       decidedAt?: string;
+      approvedBy?: ApprovalSourceLike;
       conditions?: Condition[];
     };
   };
@@ -37,6 +39,16 @@ interface Props {
   confirm: (r: ConfirmRequest) => void;
   notify: (text: string, error?: boolean) => void;
 }
+
+type Verb = "approve" | "deny" | "deactivate" | "reactivate" | "delete";
+
+const CONSEQUENCE: Record<Verb, string> = {
+  approve: "The device is Approved and gets its UUID (decided by you, recorded in status.approvedBy).",
+  deny: "The registration is Rejected (DeniedByAdmin); it stays so until deleted.",
+  deactivate: "The device keeps its UUID but is refused, and told so, until reactivated.",
+  reactivate: "The device is Approved again with the same UUID.",
+  delete: "The registration is deleted; the device may enroll again (and is decided afresh).",
+};
 
 /** A device's detail, as a modal dialog: spec, status, conditions, Events, and the actions. */
 export function DeviceDetail({ name, row, onClose, confirm, notify }: Props) {
@@ -71,19 +83,14 @@ export function DeviceDetail({ name, row, onClose, confirm, notify }: Props) {
     };
   }, [name, row?.resourceVersion]);
 
-  const act = (verb: "deactivate" | "reactivate" | "delete") => {
+  const act = (verb: Verb) => {
     if (!name) return;
     const label = verb[0]?.toUpperCase() + verb.slice(1);
     confirm({
       title: `${label} ${name}?`,
-      body:
-        verb === "deactivate"
-          ? "The device keeps its UUID but is refused, and told so, until reactivated."
-          : verb === "reactivate"
-            ? "The device is Approved again with the same UUID."
-            : "The registration is deleted; the device may enroll again (and is decided afresh).",
+      body: CONSEQUENCE[verb],
       confirmLabel: label,
-      danger: verb !== "reactivate",
+      danger: verb !== "reactivate" && verb !== "approve",
       onConfirm: () => {
         const call =
           verb === "delete"
@@ -111,6 +118,8 @@ export function DeviceDetail({ name, row, onClose, confirm, notify }: Props) {
         ["Device UUID", st?.deviceUUID],
         ["Decided by", st?.decidedBy],
         ["Decided at", st?.decidedAt],
+        ["Approved by", describeApprovedBy(st?.approvedBy)],
+        ["spec.approval", reg.spec.approval],
         ["Device id", reg.spec.deviceId],
         ["Model", reg.spec.model],
         ["Serial number", reg.spec.serialNumber],
@@ -144,6 +153,16 @@ export function DeviceDetail({ name, row, onClose, confirm, notify }: Props) {
               ))}
           </dl>
           <div class="buttons">
+            {row && awaitsAdmin(row) && (
+              <>
+                <button type="button" class="primary" onClick={() => act("approve")}>
+                  Approve
+                </button>
+                <button type="button" class="danger" onClick={() => act("deny")}>
+                  Deny
+                </button>
+              </>
+            )}
             {reg.spec.deactivate === true || phase === "Deactivated" ? (
               <button type="button" class="primary" onClick={() => act("reactivate")}>
                 Reactivate

@@ -259,14 +259,15 @@ export async function startGateway(opts: GatewayOptions): Promise<GatewayHandle>
         jittered(cfg.busyRetryAfterSeconds),
       );
       void track(b.publishReply(deviceId, shed.frame));
-      b.sessionPhase(client, "busy");
+      b.requestAnswered(client, deviceId, "busy");
       return;
     }
+    let phase: SessionPhase = "final";
     void track(
       runEnroll(ctx, inc, "mqtt").then(async (r) => {
         if (r.kind !== "reply") return;
         await b.publishReply(deviceId, r.frame);
-        b.sessionPhase(client, phaseOf(r.reply.status));
+        phase = phaseOf(r.reply.status);
         if (r.invalid && !invalidPerClient.tryTake(deviceId) && !client.closed) {
           // [PROTO-24] a client whose frames keep failing verification is disconnected.
           refuse("invalid_frames", { clientId: deviceId, remote });
@@ -284,9 +285,12 @@ export async function startGateway(opts: GatewayOptions): Promise<GatewayHandle>
           ms: performance.now() - t0,
         });
       }),
-    ).catch((e) =>
-      logGate.line("handler_error:mqtt", "error", { deviceId, err: errorText(e) }, "MQTT enroll failed"),
-    );
+    )
+      .catch((e) =>
+        logGate.line("handler_error:mqtt", "error", { deviceId, err: errorText(e) }, "MQTT enroll failed"),
+      )
+      // Whatever happened, the request is no longer being decided [PROTO-5a].
+      .finally(() => b.requestAnswered(client, deviceId, phase));
   };
 
   /** Over its publish rate: one signed "busy" per window with the bucket's retry time [PROTO-26]. */

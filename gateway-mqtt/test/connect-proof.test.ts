@@ -2,7 +2,14 @@ import { execFile } from "node:child_process";
 import { connectProofText, encodeConnectProof, newNonce } from "@devreg/protocol";
 import mqtt from "mqtt";
 import { describe, expect, it } from "vitest";
-import { TestDevice, closedByBroker, metric, verifiedReply, useGatewaySuite } from "./helpers.ts";
+import {
+  TestDevice,
+  closedByBroker,
+  metric,
+  startTestGateway,
+  verifiedReply,
+  useGatewaySuite,
+} from "./helpers.ts";
 
 // [PROTO-37] … [PROTO-41] with real MQTT clients (mqtt.js and Debian's mosquitto_pub -V 311):
 // only the key holder opens, or takes over, a device's session; every refused CONNECT is
@@ -97,6 +104,42 @@ describe("CONNECT without a valid proof (mqtt.js)", () => {
     expect(await stillThere).toBe(true);
     expect(await ownerKicked).toBe(true); // the first session, by the proven takeover only
     expect(await owner.enroll(t.gw.publicKey)).toMatchObject({ status: "approved" });
+  });
+});
+
+describe("CONNECT proofs in the replay memory [PROTO-23a]", () => {
+  it("the device's own requests over its per-device bound never make its live proof replayable", async () => {
+    const g = await startTestGateway(t.env, t.perTest, {
+      limits: { replayPerDevice: 2, publishPerClient: { ratePerSecond: 100, burst: 100 } },
+    });
+    const owner = t.device();
+    const captured = owner.credentials(); // as if sniffed off the wire (no TLS)
+    await owner.connect(g.mqttPort, captured);
+    const kicked = closedByBroker(owner.client!, 2_000).then(
+      () => true,
+      () => false,
+    );
+    // Four request nonces against a bound of 2: the device's own oldest request pairs go.
+    for (let i = 0; i < 4; i++) expect((await owner.enroll(g.publicKey)).status).toBe("approved");
+    const before = await metric(g.adminPort, "devreg_gateway_refusals_total", { kind: "connect_replay" });
+    const replayed = await mqtt
+      .connectAsync(`mqtt://127.0.0.1:${g.mqttPort}`, {
+        clientId: owner.deviceId,
+        ...captured,
+        protocolVersion: 4,
+        reconnectPeriod: 0,
+        connectTimeout: 5_000,
+      })
+      .then(
+        async (c) => {
+          await c.endAsync(true);
+          return 0;
+        },
+        (e: { code?: number }) => e.code,
+      );
+    expect(replayed).toBe(5);
+    expect(await metric(g.adminPort, "devreg_gateway_refusals_total", { kind: "connect_replay" })).toBe(before + 1);
+    expect(await kicked).toBe(false); // the owner's session was not taken over
   });
 });
 

@@ -1,4 +1,6 @@
 import net from "node:net";
+import { Registrations } from "@devreg/kube";
+import { setPairing } from "@devreg/operator";
 import { encodeJsonEnrollRequest } from "@devreg/protocol";
 import type mqtt from "mqtt";
 import { describe, expect, it } from "vitest";
@@ -11,9 +13,11 @@ import {
   metric,
   startTestGateway,
   useGatewaySuite,
+  uuid4,
   verifiedReply,
   waitFor,
 } from "./helpers.ts";
+import { freshNamespace } from "../../kube/test-support/kube.ts";
 
 // Issue 13: every edge resource is bounded, counted, and ends what it should end.
 const t = useGatewaySuite("edge", { pairing: true });
@@ -84,14 +88,17 @@ describe("MQTT connect rate", () => {
         connectQuietPerAddress: { ratePerSecond: 0.01, burst: 1 },
       },
     });
-    const connectFrom = (localAddress: string) =>
-      mqttFrom(g.mqttPort, localAddress, { clientId: new TestDevice().deviceId }).then(
+    // Each CONNECT carries a valid proof [PROTO-39], so only the connect rate can refuse it.
+    const connectFrom = (localAddress: string) => {
+      const d = new TestDevice();
+      return mqttFrom(g.mqttPort, localAddress, { clientId: d.deviceId, ...d.credentials() }).then(
         (c) => {
           c.end(true);
           return "connected";
         },
         (e: { code?: number }) => e.code,
       );
+    };
     expect(await connectFrom("127.0.0.9")).toBe("connected"); // takes the one global token
     expect(await connectFrom("127.0.0.9")).toBe("connected"); // global empty: its one quiet connect
     expect(await connectFrom("127.0.0.9")).toBe(3); // now a busy address
@@ -106,14 +113,19 @@ describe("MQTT sessions [PROTO-5a]", () => {
   ])("keepalive %s is refused with CONNACK 5", async (_what, keepalive) => {
     const g = t.gw;
     const before = await refusals(g, "keepalive");
-    expect(await connectCode(g.mqttPort, { clientId: new TestDevice().deviceId, keepalive })).toBe(5);
+    // With a valid proof [PROTO-39]: the keepalive alone is what is refused.
+    const d = new TestDevice();
+    expect(await connectCode(g.mqttPort, { clientId: d.deviceId, ...d.credentials(), keepalive })).toBe(5);
     expect(await refusals(g, "keepalive")).toBe(before + 1);
   });
 
   it("keepalive within 1..max connects", async () => {
-    expect(await connectCode(t.gw.mqttPort, { clientId: new TestDevice().deviceId, keepalive: 300 })).toBe(
-      "connected",
-    );
+    for (const keepalive of [1, 300]) {
+      const d = new TestDevice();
+      expect(await connectCode(t.gw.mqttPort, { clientId: d.deviceId, ...d.credentials(), keepalive })).toBe(
+        "connected",
+      );
+    }
   });
 
   it("a connection that never sends CONNECT is closed after the pre-CONNECT timeout", async () => {
@@ -145,6 +157,56 @@ describe("MQTT sessions [PROTO-5a]", () => {
     await closedByBroker(idle.client!, 4_000);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
     expect(await closedSessions(g, "idle")).toBe(1);
+  });
+
+  /** A gateway in a namespace no operator watches (pairing open): registrations stay undecided. */
+  async function undecidedGateway(overrides: Parameters<typeof startTestGateway>[2]) {
+    const quiet = await freshNamespace(t.env.rest, "gw-edge-quiet");
+    await setPairing(t.env.rest, quiet, { enabled: true });
+    const g = await startTestGateway({ kubeconfig: t.env.kubeconfig, ns: quiet }, t.perTest, overrides);
+    return { g, regs: new Registrations(t.env.rest, quiet) };
+  }
+
+  it("[PROTO-41] the session a late final reply is delivered to (not the one that left) is closed soon after it", async () => {
+    const { g, regs } = await undecidedGateway({
+      decisionTimeoutMs: 30_000,
+      mqtt: { host: "127.0.0.1", port: 0, closeAfterFinalReplyMs: 300, idleTimeoutMs: 20_000 },
+    });
+    const d = t.device();
+    await d.connect(g.mqttPort);
+    const { frame, requestId } = d.request();
+    await d.publishRaw(frame);
+    await waitFor(() => regs.get(`dev-${d.deviceId}`).catch(() => undefined), 10_000, "registration created");
+    // The requester leaves while its request is decided; the device comes back with a fresh proof.
+    await d.close();
+    await d.connect(g.mqttPort);
+    const reply = d.nextReply(10_000);
+    const closed = closedByBroker(d.client!, 5_000); // far below the 20 s idle timeout
+    await regs.patchStatus(`dev-${d.deviceId}`, { phase: "Approved", deviceUUID: uuid4() });
+    expect(verifiedReply(await reply, g.publicKey, d.deviceId, requestId).status).toBe("approved");
+    await closed;
+    expect(await closedSessions(g, "final_reply")).toBe(1);
+  });
+
+  it("a busy notice does not cut short a session that is deciding a request", async () => {
+    const { g, regs } = await undecidedGateway({
+      decisionTimeoutMs: 30_000,
+      mqtt: { host: "127.0.0.1", port: 0, idleTimeoutMs: 1_000 },
+      limits: { publishPerClient: { ratePerSecond: 0.01, burst: 1 } },
+    });
+    const d = t.device();
+    await d.connect(g.mqttPort);
+    const first = d.request();
+    await d.publishRaw(first.frame);
+    await waitFor(() => regs.get(`dev-${d.deviceId}`).catch(() => undefined), 10_000, "registration created");
+    const busy = d.nextReply(5_000);
+    await d.publishRaw(d.request().frame); // over the rate [PROTO-42]
+    expect(verifiedReply(await busy, g.publicKey, d.deviceId).status).toBe("busy");
+    await new Promise((r) => setTimeout(r, 2_000)); // twice the idle timeout
+    expect(d.client?.connected).toBe(true);
+    const decided = d.nextReply(10_000);
+    await regs.patchStatus(`dev-${d.deviceId}`, { phase: "Approved", deviceUUID: uuid4() });
+    expect(verifiedReply(await decided, g.publicKey, d.deviceId, first.requestId).status).toBe("approved");
   });
 
   it("a client whose frames keep failing verification is disconnected [PROTO-24]", async () => {

@@ -3,6 +3,7 @@ import http from "node:http";
 import type net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { PAIRING_CONFIGMAP } from "@devreg/kube";
 
 export type CreateBehaviour =
   | { kind: "ok" }
@@ -13,10 +14,17 @@ export type CreateBehaviour =
 /**
  * A scriptable stand-in for kube-apiserver (plain HTTP) for failures the real one will not
  * produce on demand: throttling (429), outages, and writes that hang. It serves an empty
- * DeviceRegistration list, holds watches open, and answers creates as `create` says.
+ * DeviceRegistration list, the pairing ConfigMap (`pairing`), an empty DeviceAllowance
+ * list, holds watches open, and answers creates as `create` says.
  */
 export class FakeApiserver {
   create: CreateBehaviour = { kind: "ok" };
+  /**
+   * The pairing ConfigMap's data, or undefined for none. Open by default: with pairing closed
+   * the gateway refuses a new key without any write (issue 14), and the writes are what these
+   * tests script. Read at each list, so set it before the gateway starts.
+   */
+  pairing: Record<string, string> | undefined = { enabled: "true" };
   /** Status the created object comes back with (as if decided at once). */
   createdStatus: Record<string, unknown> | undefined;
   creates = 0;
@@ -70,6 +78,11 @@ export class FakeApiserver {
     res.writeHead(201, { "content-type": "application/json" }).end(JSON.stringify(out));
   }
 
+  private list(res: http.ServerResponse, items: unknown[]): void {
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify({ apiVersion: "v1", kind: "List", metadata: { resourceVersion: "1" }, items }));
+  }
+
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = new URL(req.url ?? "/", "http://x");
     if (req.method === "GET" && url.searchParams.get("watch")) {
@@ -77,11 +90,17 @@ export class FakeApiserver {
       res.write(""); // hold the watch open until the client goes away
       return;
     }
-    if (req.method === "GET" && url.pathname.endsWith("/deviceregistrations")) {
-      res.writeHead(200, { "content-type": "application/json" });
-      res.end(
-        JSON.stringify({ apiVersion: "v1", kind: "List", metadata: { resourceVersion: "1" }, items: [] }),
-      );
+    if (req.method === "GET" && /\/(deviceregistrations|deviceallowances)$/.test(url.pathname)) {
+      this.list(res, []);
+      return;
+    }
+    if (req.method === "GET" && url.pathname.endsWith("/configmaps")) {
+      const ns = url.pathname.split("/")[4] ?? "";
+      const items =
+        this.pairing === undefined
+          ? []
+          : [{ metadata: { name: PAIRING_CONFIGMAP, namespace: ns, resourceVersion: "1" }, data: this.pairing }];
+      this.list(res, items);
       return;
     }
     if (req.method === "POST") {

@@ -171,8 +171,10 @@ describe("POST /enroll", () => {
   });
 
   it("202 pending with Retry-After when no decision comes in time", async () => {
-    // A namespace no operator watches: the registration is created and never decided.
+    // A namespace no operator watches: the registration is created and never decided. Pairing
+    // open there, or the new key is refused PairingDisabled without a write (issue 14).
     const quiet = await freshNamespace(t.env.rest, "gw-http-quiet");
+    await setPairing(t.env.rest, quiet, { enabled: true });
     const g = await startTestGateway({ kubeconfig: t.env.kubeconfig, ns: quiet }, t.perTest, {
       decisionTimeoutMs: 300,
       pendingRetryAfterSeconds: 7,

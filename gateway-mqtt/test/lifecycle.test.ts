@@ -4,6 +4,7 @@ import { join } from "node:path";
 import mqtt from "mqtt";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "@devreg/kube";
+import { setPairing } from "@devreg/operator";
 import { startGateway } from "../src/index.ts";
 import { FakeApiserver } from "./fake-apiserver.ts";
 import {
@@ -17,12 +18,15 @@ import {
   verifiedReply,
 } from "./helpers.ts";
 
-// Start-up and graceful stop. No operator here: registrations stay undecided.
+// Start-up and graceful stop. No operator here: registrations stay undecided. Pairing is
+// open, or the gateway would refuse these new keys PairingDisabled without recording them
+// (issue 14), and no request would wait for a decision.
 let env: TestEnv;
 const perTest = new Cleanup();
 
 beforeAll(async () => {
   env = await testEnv("gw-life");
+  await setPairing(env.rest, env.ns, { enabled: true });
 });
 afterEach(() => perTest.run());
 afterAll(() => env.rest.close());

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Registrations } from "@devreg/kube";
 import { freshNamespace } from "../../kube/test-support/kube.ts";
+import { setPairing } from "@devreg/operator";
 import { connectProofText } from "@devreg/protocol";
 import { describe, expect, it } from "vitest";
 import {
@@ -106,7 +107,10 @@ describe("mosquitto-clients", () => {
     // Both tools use the device id as client id. mosquitto_pub sends the request and leaves;
     // the request waits for the decision, and the reply goes to the device's session that
     // is bound to its key when it is ready: mosquitto_sub's, opened with a fresh proof.
+    // No operator here, so the registration stays undecided; pairing open, or the new key is
+    // refused PairingDisabled without a write (issue 14) and nothing waits for a decision.
     const quiet = await freshNamespace(t.env.rest, "gw-mosq-quiet");
+    await setPairing(t.env.rest, quiet, { enabled: true });
     const g = await startTestGateway({ kubeconfig: t.env.kubeconfig, ns: quiet }, t.suite, {
       decisionTimeoutMs: 30_000,
     });

@@ -78,7 +78,7 @@ export {
 } from "./json-transport.ts";
 export type { ReplyExpectation } from "./open-reply.ts";
 export { checkClockSkew, type DecodeRequestOptions, peekRequestId } from "./open-request.ts";
-export { ReplayGuard, type ReplayGuardOptions } from "./replay-guard.ts";
+export { type ReplayCheckOptions, ReplayGuard, type ReplayGuardOptions } from "./replay-guard.ts";
 export { validateEnrollReply } from "./reply-payload.ts";
 export { REPLY_TIMEOUT_SECONDS, retryDelaySeconds } from "./retry-policy.ts";
 export {

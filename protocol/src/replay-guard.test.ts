@@ -83,6 +83,26 @@ describe("ReplayGuard per-device cap [PROTO-23a]", () => {
     expect(g.size).toBe(2);
   });
 
+  it("a key's own request flood never forgets its live CONNECT proof nonce (a replayed proof would open a session)", () => {
+    const g = new ReplayGuard({ windowSeconds: 600, maxEntries: 100, maxPerDevice: 4 });
+    const proof = nonce(1_000_000);
+    expect(code(g.check(dev, proof, 0, { pin: true }))).toBe("ok");
+    for (let i = 0; i < 100; i++) expect(code(g.check(dev, nonce(i), 1))).toBe("ok");
+    expect(code(g.check(dev, proof, 2, { pin: true }))).toBe("E_REPLAY");
+    expect(code(g.check(dev, nonce(99), 2))).toBe("E_REPLAY");
+    expect(code(g.check(dev, nonce(0), 2))).toBe("ok"); // requests' oldest pairs still go first
+  });
+
+  it("a key at its cap with only CONNECT proofs is refused E_REPLAY_CACHE_FULL, alone, until they expire", () => {
+    const g = new ReplayGuard({ windowSeconds: 10, maxEntries: 100, maxPerDevice: 3 });
+    for (let i = 0; i < 3; i++) expect(code(g.check(dev, nonce(i), 0, { pin: true }))).toBe("ok");
+    expect(code(g.check(dev, nonce(3), 1, { pin: true }))).toBe("E_REPLAY_CACHE_FULL");
+    expect(code(g.check(dev, nonce(4), 1))).toBe("E_REPLAY_CACHE_FULL");
+    expect(code(g.check("b".repeat(32), nonce(3), 1, { pin: true }))).toBe("ok");
+    expect(code(g.check(dev, nonce(3), 10, { pin: true }))).toBe("ok");
+    expect(g.evicted).toBe(0);
+  });
+
   it("rejects a per-device cap below 1", () => {
     expect(() => new ReplayGuard({ maxPerDevice: 0 })).toThrow(RangeError);
   });

@@ -18,6 +18,18 @@ export interface ReplayGuardOptions {
 interface Entry {
   expiry: number;
   deviceId: string;
+  /** A CONNECT proof's pair [PROTO-39]: never forgotten before it expires, not even under PROTO-23a. */
+  pinned?: true;
+}
+
+export interface ReplayCheckOptions {
+  /**
+   * A CONNECT proof's pair [PROTO-23a]: a replayed proof would open a session bound to the
+   * key (PROTO-41), which is not idempotent like an enroll request, so it is never forgotten
+   * early. A device at its cap with nothing but such pairs is refused E_REPLAY_CACHE_FULL
+   * (only that device).
+   */
+  pin?: boolean;
 }
 
 /**
@@ -65,7 +77,7 @@ export class ReplayGuard {
   }
 
   /** Records the nonce and returns ok, or E_REPLAY if it was seen within the window. */
-  check(deviceId: string, nonce: Uint8Array, nowSeconds: number): Result<void> {
+  check(deviceId: string, nonce: Uint8Array, nowSeconds: number, opts: ReplayCheckOptions = {}): Result<void> {
     this.#sweepFront(nowSeconds);
     const key = `${deviceId}:${toHex(nonce)}`;
     const entry = this.#entries.get(key);
@@ -75,8 +87,12 @@ export class ReplayGuard {
     }
     const own = this.#byDevice.get(deviceId);
     if (own !== undefined && own.size >= this.maxPerDevice) {
-      // [PROTO-23a] the device's own oldest pair makes room; nobody else's is touched.
-      const oldest = own.values().next().value as string;
+      // [PROTO-23a] the device's own oldest request pair makes room; nobody else's is touched,
+      // and no CONNECT proof's.
+      const oldest = this.#oldestUnpinned(own);
+      if (oldest === undefined) {
+        return fail("E_REPLAY_CACHE_FULL", `this device holds ${this.maxPerDevice} live CONNECT nonces`, "nonce");
+      }
       this.#delete(oldest, this.#entries.get(oldest));
       this.#evicted++;
     } else if (this.#entries.size >= this.maxEntries) {
@@ -85,11 +101,18 @@ export class ReplayGuard {
         return fail("E_REPLAY_CACHE_FULL", `replay cache holds ${this.maxEntries} live nonces`, "nonce");
       }
     }
-    this.#entries.set(key, { expiry: nowSeconds + this.windowSeconds, deviceId });
+    const added: Entry = { expiry: nowSeconds + this.windowSeconds, deviceId };
+    if (opts.pin) added.pinned = true;
+    this.#entries.set(key, added);
     const keys = this.#byDevice.get(deviceId);
     if (keys) keys.add(key);
     else this.#byDevice.set(deviceId, new Set([key]));
     return OK_VOID;
+  }
+
+  #oldestUnpinned(keys: Set<string>): string | undefined {
+    for (const key of keys) if (this.#entries.get(key)?.pinned !== true) return key;
+    return undefined;
   }
 
   #delete(key: string, entry: Entry | undefined): void {

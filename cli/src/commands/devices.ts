@@ -10,10 +10,11 @@ import {
   isKubeError,
 } from "@devreg/kube";
 import { deviceIdFromPublicKey } from "@devreg/protocol";
-import { formatDuration, parseDuration } from "@devreg/operator";
+import { formatDuration } from "@devreg/operator";
 import { CliError } from "../errors.ts";
 import { defaultNamespace, withConnection } from "../kube-connect.ts";
 import { printJson } from "../output.ts";
+import { parseDurationMs } from "./sim-options.ts";
 
 const PHASES: Phase[] = ["Pending", "Approved", "Rejected", "Deactivated"];
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -82,12 +83,7 @@ export function registerDevices(program: Command): void {
       .option("--timeout <duration>", "how long to wait for the operator", "30s")
       .option("--json", "machine-readable output")
       .action(async (target: string, o: ChangeOpts, cmd: Command) => {
-        let timeoutMs: number;
-        try {
-          timeoutMs = parseDuration(o.timeout);
-        } catch (e) {
-          throw new CliError(`--timeout: ${(e as Error).message}`, 2);
-        }
+        const timeoutMs = parseDurationMs(o.timeout, "--timeout");
         await withConnection(cmd, async ({ rest, namespace }) => {
           const regs = new Registrations(rest, namespace);
           const reg = await find(regs, target);

@@ -4,11 +4,11 @@ import {
   type PairingReadout,
   compileSelector,
   formatDuration,
-  parseDuration,
   readPairing,
   setPairing,
 } from "@devreg/operator";
 import { CliError } from "../errors.ts";
+import { parseDurationMs } from "./sim-options.ts";
 import { defaultNamespace, withConnection } from "../kube-connect.ts";
 import { printJson } from "../output.ts";
 
@@ -54,12 +54,7 @@ export function registerPairing(program: Command): void {
     }
     let forSeconds: number | undefined;
     if (!o.forever) {
-      let ms: number;
-      try {
-        ms = parseDuration(o.for);
-      } catch (e) {
-        throw new CliError(`--for: ${(e as Error).message}`, 2);
-      }
+      const ms = parseDurationMs(o.for, "--for");
       if (ms < 1000) throw new CliError("--for: the window must stay open at least 1s", 2);
       forSeconds = ms / 1000;
     }

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { parseDuration } from "@devreg/operator";
 import { CliError } from "../errors.ts";
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -51,15 +52,18 @@ export function parseGatewayKey(arg: string): Uint8Array {
   return key;
 }
 
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** "60s", "2m", "1500ms", "1h", or bare seconds, to milliseconds. */
+/**
+ * A duration option in devreg's one duration grammar (the operator's: 1500ms, 90s, 10m,
+ * 1h30m, 2d, or bare seconds), in milliseconds; a bad one is a usage error (exit 2).
+ */
 export function parseDurationMs(arg: string, option: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(arg.trim());
-  if (!m)
-    throw new CliError(`${option} must be a duration like 60s, 2m or 1500ms; got ${JSON.stringify(arg)}`);
-  const ms = Number(m[1]) * UNITS[m[2] ?? "s"]!;
-  if (!(ms > 0)) throw new CliError(`${option} must be greater than 0`);
+  let ms: number;
+  try {
+    ms = parseDuration(arg);
+  } catch (e) {
+    throw new CliError(`${option}: ${(e as Error).message}`, 2);
+  }
+  if (!(ms > 0)) throw new CliError(`${option} must be greater than 0`, 2);
   return ms;
 }
 

@@ -63,6 +63,9 @@ describe("--timeout", () => {
     expect(parseDurationMs("60s", "--timeout")).toBe(60_000);
     expect(parseDurationMs("2m", "--timeout")).toBe(120_000);
     expect(parseDurationMs("1500ms", "--timeout")).toBe(1500);
+    // One grammar with `pairing on --for`: compound durations work here too.
+    expect(parseDurationMs("1h30m", "--timeout")).toBe(5_400_000);
+    expect(() => parseDurationMs("5x", "--timeout")).toThrow(expect.objectContaining({ exitCode: 2 }));
     expect(parseDurationMs("45", "--timeout")).toBe(45_000);
     expect(() => parseDurationMs("5x", "--timeout")).toThrow(CliError);
     expect(() => parseDurationMs("0s", "--timeout")).toThrow(/greater than 0/);

@@ -18,6 +18,8 @@ export interface DeviceRow {
   reason?: string;
   decidedBy?: string;
   deactivate: boolean;
+  /** spec.approval: an admin's decision the operator may not have acted on yet. */
+  approval?: "Approve" | "Deny";
   createdAt?: string;
   resourceVersion?: string;
 }
@@ -25,7 +27,14 @@ export interface DeviceRow {
 /** The subset of a DeviceRegistration that rowOf reads (so the UI need not import @devreg/kube). */
 export interface RegistrationLike {
   metadata: { name: string; creationTimestamp?: string; resourceVersion?: string };
-  spec: { deviceId?: string; model?: string; serialNumber?: string; firmwareVersion?: string; deactivate?: boolean };
+  spec: {
+    deviceId?: string;
+    model?: string;
+    serialNumber?: string;
+    firmwareVersion?: string;
+    deactivate?: boolean;
+    approval?: "Approve" | "Deny";
+  };
   status?: { phase?: string; deviceUUID?: string; reason?: string; decidedBy?: string };
 }
 
@@ -44,6 +53,7 @@ export function rowOf(reg: RegistrationLike): DeviceRow {
     reason: reg.status?.reason,
     decidedBy: reg.status?.decidedBy,
     deactivate: reg.spec.deactivate ?? false,
+    approval: reg.spec.approval,
     createdAt: reg.metadata.creationTimestamp,
     resourceVersion: reg.metadata.resourceVersion,
   };
@@ -67,6 +77,17 @@ export function filterRows(rows: readonly DeviceRow[], f: RowFilter): DeviceRow[
       (v) => v?.toLowerCase().includes(needle) === true,
     );
   });
+}
+
+/** The operator's reason for a registration held for an admin in manual mode. */
+export const AWAITING_APPROVAL = "AwaitingApproval";
+
+/**
+ * Can an admin approve or deny this row from the dashboard? A Pending registration awaiting
+ * approval (manual mode) with no decision requested yet. Pure.
+ */
+export function awaitsAdmin(r: DeviceRow): boolean {
+  return r.phase === "Pending" && r.reason === AWAITING_APPROVAL && r.approval === undefined && !r.deactivate;
 }
 
 /** Newest first, then by name: devices appear at the top as they join. */

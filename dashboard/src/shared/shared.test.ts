@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { clockFace, secondsLeft } from "./countdown.ts";
 import { csvCell, rowsToCsv } from "./csv.ts";
-import { type DeviceRow, compareRows, filterRows, rowOf } from "./device-row.ts";
+import { describeApprovedBy } from "./approval.ts";
+import { type DeviceRow, awaitsAdmin, compareRows, filterRows, rowOf } from "./device-row.ts";
 
 const row = (over: Partial<DeviceRow>): DeviceRow => ({ name: "dev-a", phase: "Approved", deactivate: false, ...over });
 
@@ -56,5 +57,24 @@ describe("countdown", () => {
     expect(clockFace(599)).toBe("9:59");
     expect(clockFace(7)).toBe("0:07");
     expect(clockFace(3600)).toBe("1:00:00");
+  });
+});
+
+describe("approvedBy, as the detail view says it", () => {
+  it("names the window and its settings, the allowance, or the admin's field manager", () => {
+    expect(
+      describeApprovedBy({ kind: "PairingWindow", windowId: "w-1", maxDevices: 2, selector: 'model == "<b>"', expiresAt: "2026-01-01T00:00:00Z" }),
+    ).toBe('pairing window w-1 (budget 2; selector model == "<b>"; until 2026-01-01T00:00:00Z)');
+    expect(describeApprovedBy({ kind: "PairingWindow" })).toBe("pairing window (no id)");
+    expect(describeApprovedBy({ kind: "Allowlist", allowance: "thermo-42" })).toBe("allowlist: DeviceAllowance thermo-42");
+    expect(describeApprovedBy({ kind: "Admin", admin: "devreg-dashboard" })).toBe("admin approval by field manager devreg-dashboard");
+    expect(describeApprovedBy(undefined)).toBeUndefined();
+  });
+
+  it("offers approve/deny only for a registration awaiting an admin, with no decision requested", () => {
+    expect(awaitsAdmin(row({ phase: "Pending", reason: "AwaitingApproval" }))).toBe(true);
+    expect(awaitsAdmin(row({ phase: "Pending", reason: "AwaitingApproval", approval: "Approve" }))).toBe(false);
+    expect(awaitsAdmin(row({ phase: "Pending" }))).toBe(false);
+    expect(awaitsAdmin(row({ phase: "Approved", reason: "ApprovedByAdmin" }))).toBe(false);
   });
 });

@@ -3,16 +3,39 @@ import type { DeviceRow } from "./device-row.ts";
 /** The pairing window as the browser sees it (from ConfigMap devreg-pairing, via a watch). */
 export interface PairingView {
   open: boolean;
-  /** operator PairingCode, e.g. PairingWindowOpen, PairingDisabled. */
+  /**
+   * operator PairingCode: PairingWindowOpen, PairingDisabled, PairingWindowExpired,
+   * PairingBudgetSpent, PairingConfigMissing, PairingConfigInvalid.
+   */
   code: string;
   reason: string;
   expiresAt?: string;
+  /** The window's settings as the operator reads them (absent when the ConfigMap is missing or malformed). */
+  window?: PairingWindowView;
   /**
-   * Every other data field of the ConfigMap, as text (e.g. a device budget, a selector or an
-   * approval mode that a newer operator supports). Shown as-is; the dashboard does not
-   * interpret fields it does not know.
+   * Every data field of the ConfigMap the operator does not define, as text (from a newer
+   * operator). Shown as-is; the dashboard does not interpret fields it does not know.
    */
   extra: Record<string, string>;
+}
+
+export interface PairingWindowView {
+  id?: string;
+  mode: "auto" | "manual";
+  maxDevices?: number;
+  approvalsUsed: number;
+  /** CEL source: text typed by an admin, rendered as text. */
+  selector?: string;
+}
+
+/** POST /api/pairing: what `devreg pairing on|off` takes. */
+export interface PairingRequest {
+  enabled: boolean;
+  /** e.g. "10m"; absent or empty: open until closed. */
+  duration?: string;
+  mode?: "auto" | "manual";
+  maxDevices?: number;
+  selector?: string;
 }
 
 export interface ComponentHealth {

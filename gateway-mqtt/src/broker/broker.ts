@@ -67,6 +67,8 @@ export class Broker {
   private outstanding = 0;
   /** [PROTO-5a] Closes sessions that are idle or done (see sessionPhase). */
   private readonly timers: SessionTimers<Client>;
+  /** Requests each session has sent and not yet had answered: no timer closes it meanwhile. */
+  private readonly deciding = new WeakMap<Client, number>();
 
   constructor(private readonly deps: BrokerDeps) {
     const { cfg, log } = deps;
@@ -98,6 +100,7 @@ export class Broker {
         this.bindings.bind(client, decision.proof.deviceId, decision.proof.publicKey),
       hookFailed: (hook, err) => log.error({ hook, err: errorText(err) }, "broker hook failed; refusing"),
       onRequest: (client, packet) => {
+        this.deciding.set(client, (this.deciding.get(client) ?? 0) + 1);
         this.sessionPhase(client, "request");
         deps.onRequest(client, packet, this.remotes.get(client.conn) ?? "unknown");
       },
@@ -169,10 +172,12 @@ export class Broker {
   /**
    * [PROTO-5a] How long a session may stay after the gateway's latest step: while a
    * request is decided, while a late decision may still come after "pending", for the idle
-   * timeout after "busy", and `closeAfterFinalReplyMs` after a final reply.
+   * timeout after "busy", and `closeAfterFinalReplyMs` after a final reply. A session with a
+   * request still being decided keeps its request timer whatever else it is told.
    */
   sessionPhase(client: Client, phase: SessionPhase): void {
     if (client.closed) return;
+    if (phase !== "request" && (this.deciding.get(client) ?? 0) > 0) return;
     const { mqtt, decisionTimeoutMs, latePushMs } = this.deps.cfg;
     if (phase === "final") {
       this.timers.arm(client, mqtt.closeAfterFinalReplyMs, "final_reply");
@@ -181,6 +186,19 @@ export class Broker {
     const floor =
       phase === "request" ? decisionTimeoutMs + 5_000 : phase === "pending" ? latePushMs + 5_000 : 0;
     this.timers.arm(client, Math.max(mqtt.idleTimeoutMs, floor), "idle");
+  }
+
+  /**
+   * The answer to a request `origin` sent (delivered or not). The session the answer was
+   * addressed to [PROTO-41] takes the phase: the device's session bound to its key now, which
+   * is `origin`, or the session that took over from it or connected after it left.
+   */
+  requestAnswered(origin: Client, deviceId: string, phase: SessionPhase): void {
+    const left = (this.deciding.get(origin) ?? 1) - 1;
+    if (left > 0) this.deciding.set(origin, left);
+    else this.deciding.delete(origin);
+    const bound = this.client(deviceId);
+    if (bound) this.sessionPhase(bound, phase);
   }
 
   get mqttPort(): number {

@@ -76,7 +76,8 @@ export function checkConnectProof(
     { nowSeconds: input.nowSeconds, ...(maxSkewSeconds !== undefined ? { maxSkewSeconds } : {}) },
   );
   if (!r.ok) return refused(r.error);
-  const fresh = replay.check(r.value.deviceId, r.value.nonce, input.nowSeconds);
+  // Pinned: the device's own requests never push a live proof out early [PROTO-23a].
+  const fresh = replay.check(r.value.deviceId, r.value.nonce, input.nowSeconds, { pin: true });
   if (!fresh.ok) return refused(fresh.error);
   return { ok: true, proof: r.value };
 }

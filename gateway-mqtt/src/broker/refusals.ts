@@ -43,7 +43,7 @@ export const REFUSAL_KINDS = [
   "connection_limit",
   /** A connection over the per-address connection cap (closed at accept). */
   "address_connection_limit",
-  /** CONNECT with keepalive 0 or above the maximum [PROTO-5a] (CONNACK 2). */
+  /** CONNECT with keepalive 0 or above the maximum [PROTO-5a] (CONNACK 5). */
   "keepalive",
   /** A client whose requests keep failing verification (disconnected) [PROTO-24]. */
   "invalid_frames",

@@ -264,6 +264,8 @@ describe("abuse: issue 13's attacks against a gateway with default limits", () =
     // Half the CONNECTs carry keepalive 0: none of those is accepted [PROTO-5a].
     expect(r.result.detail.connack_0_ka0).toBeUndefined();
     expect(r.result.detail.connack_5_ka0 ?? 0).toBeGreaterThanOrEqual(1);
+    // The others prove their key [PROTO-39], are accepted, and are closed by the idle timeout.
+    expect(r.result.detail.connack_0_ka60 ?? 0).toBeGreaterThanOrEqual(1);
   });
 
   it("slow HTTP: slow heads and bodies that never read are destroyed by the timeouts", async () => {
@@ -280,6 +282,8 @@ describe("abuse: issue 13's attacks against a gateway with default limits", () =
   it("garbage within the rate: every such client is disconnected, log lines stay bounded", async () => {
     const r = await underAttack("garbage", GARBAGE_CLIENTS, 11_000, gw.mqttPort, 9_000);
     expect(r.result.stillOpen).toBe(0);
+    // Proven sessions [PROTO-39] got to send garbage: it is the frames that cut them off.
+    expect(r.result.detail.frames ?? 0).toBeGreaterThanOrEqual(r.result.opened);
     // Per kind at most burst 20 + 5/s over the run; a handful of kinds are involved.
     expect(r.logLines).toBeLessThanOrEqual(8 * (20 + (5 * (r.durationMs + 20_000)) / 1000));
   });

@@ -5,12 +5,14 @@
  *
  *   node --import tsx attacker.ts '<AttackSpec as JSON>'   → one AttackResult JSON line on stdout
  */
-import { randomBytes } from "node:crypto";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
 import http from "node:http";
 import net from "node:net";
 import { pathToFileURL } from "node:url";
 import {
+  type DeviceKeyPair,
   deviceIdFromPublicKey,
+  encodeConnectProofWithNode,
   encodeEnrollRequest,
   encodeJsonEnrollRequest,
   generateDeviceKeyPair,
@@ -131,6 +133,21 @@ class SocketLedger {
   }
 }
 
+/**
+ * A device key of its own (node:crypto: thousands of them stay cheap) and its CONNECT
+ * credentials [PROTO-37]: attackers that hold a real key get past the proof check, so what is
+ * measured is the session limit under test, not the proof refusal.
+ */
+export function provenDevice(): { deviceId: string; keyPair: DeviceKeyPair; username: string; password: Buffer } {
+  const jwk = generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" });
+  const publicKey = new Uint8Array(Buffer.from(jwk.x ?? "", "base64url"));
+  const secretKey = new Uint8Array(Buffer.concat([Buffer.from(jwk.d ?? "", "base64url"), publicKey]));
+  const keyPair = { publicKey, secretKey };
+  const deviceId = deviceIdFromPublicKey(publicKey);
+  const proof = encodeConnectProofWithNode({ keyPair, nonce: newNonce(), timestamp: Math.floor(Date.now() / 1000) });
+  return { deviceId, keyPair, username: deviceId, password: Buffer.from(proof) };
+}
+
 /** An MQTT.js client from a chosen loopback source address (its own options cannot set one). */
 export function mqttFrom(
   port: number,
@@ -199,7 +216,7 @@ async function slowHttp(spec: AttackSpec, until: number): Promise<AttackResult> 
   return ledger.result(spec.kind);
 }
 
-/** CONNECTs that then say nothing: half with keepalive 0, half with keepalive 60 and no PINGREQ. */
+/** Proven CONNECTs that then say nothing: half with keepalive 0, half with keepalive 60 and no PINGREQ. */
 async function idleMqtt(spec: AttackSpec, until: number): Promise<AttackResult> {
   const ledger = new SocketLedger();
   await inBatches(spec.count, 500, (i) =>
@@ -211,13 +228,17 @@ async function idleMqtt(spec: AttackSpec, until: number): Promise<AttackResult> 
           ledger.count(`connack_${(p as { returnCode?: number }).returnCode ?? 0}_ka${keepalive}`);
       });
       s.on("data", (b) => parser.parse(b));
+      // A valid proof [PROTO-39]: keepalive 60 sessions are accepted, and then closed when idle.
+      const { deviceId, username, password } = provenDevice();
       s.write(
         mqttPacket.generate({
           cmd: "connect",
           protocolId: "MQTT",
           protocolVersion: 4,
           clean: true,
-          clientId: randomBytes(16).toString("hex"),
+          clientId: deviceId,
+          username,
+          password,
           keepalive,
         }),
       );
@@ -294,7 +315,7 @@ async function replayFlood(spec: AttackSpec, until: number): Promise<AttackResul
   };
 }
 
-/** MQTT clients within their publish rate, every frame garbage; counts who gets disconnected. */
+/** Proven MQTT clients within their publish rate, every frame garbage; counts who gets disconnected. */
 async function garbage(spec: AttackSpec, until: number): Promise<AttackResult> {
   const t0 = Date.now();
   const closeMs: number[] = [];
@@ -303,9 +324,15 @@ async function garbage(spec: AttackSpec, until: number): Promise<AttackResult> {
   let failed = 0;
   const clients: mqtt.MqttClient[] = [];
   await inBatches(spec.count, 100, async (i) => {
-    const deviceId = randomBytes(16).toString("hex");
+    // Proven sessions [PROTO-39]: the garbage reaches the request path, where it is refused.
+    const { deviceId, username, password } = provenDevice();
     try {
-      const c = await mqttFrom(spec.port, sourceAddress(i, spec), { clientId: deviceId, keepalive: 60 });
+      const c = await mqttFrom(spec.port, sourceAddress(i, spec), {
+        clientId: deviceId,
+        username,
+        password,
+        keepalive: 60,
+      });
       opened++;
       clients.push(c);
       c.on("error", () => {});
@@ -337,11 +364,15 @@ async function garbage(spec: AttackSpec, until: number): Promise<AttackResult> {
 
 /** One real device publishing valid requests at 20/s: it should hear "busy", not a silent close. */
 async function publishRate(spec: AttackSpec, until: number): Promise<AttackResult> {
-  const keyPair = generateDeviceKeyPair();
-  const deviceId = deviceIdFromPublicKey(keyPair.publicKey);
+  const { deviceId, keyPair, username, password } = provenDevice();
   const gatewayKey = new Uint8Array(Buffer.from(spec.gatewayKey ?? "", "base64"));
   const detail: Record<string, number> = {};
-  const c = await mqttFrom(spec.port, sourceAddress(0, spec), { clientId: deviceId, keepalive: 60 });
+  const c = await mqttFrom(spec.port, sourceAddress(0, spec), {
+    clientId: deviceId,
+    username,
+    password,
+    keepalive: 60,
+  });
   c.on("error", () => {});
   let closedAt = 0;
   c.once("close", () => {
