@@ -37,6 +37,24 @@ export interface BrokerDeps {
 }
 
 /**
+ * Aedes' topic routing, replaced by "deliver nowhere". Nothing published through the broker
+ * has a legitimate recipient: a device may publish only its request topic [PROTO-6], a
+ * device may subscribe only to its own reply topic [PROTO-5] (so no one can subscribe to a
+ * request topic or to `$SYS`), and replies go straight to their one client (publishReply).
+ * Routing each request, and the three `$SYS` notices of every session (connect, subscribe,
+ * disconnect), through mqemitter, the subscription trie and the persistence was pure cost
+ * per enrollment (issue 16). `authorizeForward` stays as the second lock.
+ */
+const routeNothing: Aedes["publish"] = (
+  _packet: unknown,
+  client: unknown,
+  done?: (err?: Error) => void,
+) => {
+  const cb = typeof client === "function" ? (client as (err?: Error) => void) : done;
+  cb?.();
+};
+
+/**
  * The embedded Aedes broker: listeners, hooks, and the map of live clients by id (the
  * device id), which replies and deactivation pushes use.
  */
@@ -101,6 +119,7 @@ export class Broker {
       maxInflightInbound: 16,
       heartbeatInterval: 60_000,
     });
+    this.aedes.publish = routeNothing;
     this.aedes.on("client", (c) => {
       this.live.set(c.id, c);
       deps.onClientCount(this.live.size);
