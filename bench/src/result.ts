@@ -124,7 +124,8 @@ export interface BenchResult {
 }
 
 export function phaseId(system: SystemUnderTest, arrival: Arrival): string {
-  return arrival.mode === "burst" ? `${system}-burst` : `${system}-fixed-${arrival.ratePerSec}`;
+  if (arrival.mode === "fixed") return `${system}-fixed-${arrival.ratePerSec}`;
+  return arrival.of === "reconnect" ? `${system}-reconnect` : `${system}-burst`;
 }
 
 /**

@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { DeviceIdentity } from "@devreg/firmware-sim";
 import { KubeRest, resolveKubeConfig } from "@devreg/kube";
 import { setPairing } from "@devreg/operator";
 import { benchNamespaces, deleteNamespaces, openCluster } from "./env/cluster.ts";
@@ -18,7 +19,7 @@ import { loadAvg1, machineInfo } from "./env/machine.ts";
 import { profileFlags, takeHeapSnapshot } from "./env/profiling.ts";
 import type { Arrival } from "./load/arrivals.ts";
 import { type BenchOptions, resolveSettings } from "./options.ts";
-import { runDevreg } from "./phases/devreg.ts";
+import { runDevreg, runReconnect } from "./phases/devreg.ts";
 import { runFloor } from "./phases/floor.ts";
 import { apiserverMetrics, httpMetrics } from "./metrics/metrics-client.ts";
 import { measurePhase, type Probes, type RolePids } from "./phases/measure.ts";
@@ -189,7 +190,20 @@ async function runUntilDone(opts: BenchOptions, hooks: RunHooks): Promise<BenchR
       record(await devregPhase(arrival, count));
     }
     record(await floorPhase({ mode: "burst" }, s.burstCount));
-    record(await devregPhase({ mode: "burst" }, s.burstCount));
+    // The burst's devices are the reconnect phase's fleet when there is no sweep.
+    let enrolled: DeviceIdentity[] = [];
+    record(
+      await measurePhase("devreg", { mode: "burst" }, s.concurrency, probes, () =>
+        runDevreg({
+          ...target,
+          onEnrolled: (id) => enrolled.push(id),
+          arrival: { mode: "burst" },
+          count: s.burstCount,
+          concurrency: s.concurrency,
+          budgetMs: s.phaseBudgetMs,
+        }),
+      ),
+    );
     const lightArrival: Arrival = { mode: "fixed", ratePerSec: s.rates[0]! };
     // The polling design holds each request for about one interval, so it may need more
     // requests in flight than the cap: give it what the rate needs, and say so.
@@ -217,6 +231,7 @@ async function runUntilDone(opts: BenchOptions, hooks: RunHooks): Promise<BenchR
     );
 
     let sweep: SweepPoint[] = [];
+    const sweepDevices: DeviceIdentity[] = [];
     if (s.sweep.length > 0) {
       // A fresh gateway for the sweep: its RSS baseline then holds no garbage from the phases above.
       ledger.retire("gateway");
@@ -227,6 +242,7 @@ async function runUntilDone(opts: BenchOptions, hooks: RunHooks): Promise<BenchR
       ledger.track("gateway", gateway.child.pid);
       log(`sweep over ${s.sweep.join(", ")} devices (gateway restarted, pid ${gateway.child.pid})`);
       sweep = await runSweep({
+        onEnrolled: (id) => sweepDevices.push(id),
         mqttUrl: gateway.mqttUrl,
         gatewayPublicKey: gateway.publicKey,
         deadlineMs: s.replyTimeoutMs,
@@ -245,6 +261,30 @@ async function runUntilDone(opts: BenchOptions, hooks: RunHooks): Promise<BenchR
             }
           : undefined,
       });
+    }
+
+    if (sweepDevices.length > 0) enrolled = sweepDevices;
+    if (enrolled.length > 0) {
+      // As after a gateway restart: every enrolled device comes back at once.
+      ledger.retire("gateway");
+      await gateway.child.stop();
+      gateway = await startGatewayProcess(env, "gateway-reconnect");
+      children.push(gateway.child);
+      pids.gateway = gateway.child.pid;
+      ledger.track("gateway", gateway.child.pid);
+      log(`reconnect: ${enrolled.length} enrolled devices at once (gateway restarted, pid ${gateway.child.pid})`);
+      const back = enrolled;
+      record(
+        await measurePhase("devreg", { mode: "burst", of: "reconnect" }, back.length, probes, () =>
+          runReconnect({
+            mqttUrl: gateway.mqttUrl,
+            gatewayPublicKey: gateway.publicKey,
+            deadlineMs: s.replyTimeoutMs,
+            identities: back,
+            budgetMs: s.phaseBudgetMs,
+          }),
+        ),
+      );
     }
 
     const durationMs = Math.round(performance.now() - t0);

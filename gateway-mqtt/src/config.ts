@@ -59,8 +59,14 @@ export const GatewayOptionsSchema = z.object({
       maxKeepaliveSeconds: z.number().int().min(1).max(65_535).default(300),
       /** A session with no request for this long (none in flight, no late decision due) is closed. */
       idleTimeoutMs: z.number().int().min(1_000).default(60_000),
-      /** A session is closed this long after its final reply (approved, rejected, deactivated, error). */
+      /** A session is closed this long after a final reply other than approved (rejected, deactivated, error). */
       closeAfterFinalReplyMs: z.number().int().min(100).default(30_000),
+      /**
+       * An approved device's session (it proved its key at CONNECT and was approved) may stay to
+       * hear a deactivation notice [PROTO-5a]; it is closed after this long without a request.
+       * 0 (default): kept while its keepalive holds, bounded by the connection caps.
+       */
+      enrolledIdleMs: z.number().int().min(0).default(0),
     })
     .prefault({}),
   /** MQTT over WebSocket (same broker, same ACL). */

@@ -234,7 +234,7 @@ export async function startGateway(opts: GatewayOptions): Promise<GatewayHandle>
   };
 
   const phaseOf = (status: string): SessionPhase =>
-    status === "pending" ? "pending" : status === "busy" ? "busy" : "final";
+    status === "pending" ? "pending" : status === "busy" ? "busy" : status === "approved" ? "enrolled" : "final";
 
   const onMqttRequest = (client: Client, packet: PublishPacket, remote: string) => {
     const deviceId = client.id;

@@ -144,10 +144,13 @@ describe("MQTT sessions [PROTO-5a]", () => {
     const g = await startTestGateway(t.env, t.perTest, {
       mqtt: { host: "127.0.0.1", port: 0, closeAfterFinalReplyMs: 300, idleTimeoutMs: 1_000 },
     });
+    // A final reply other than approved: an error for a frame that is no request.
     const done = t.device();
     await done.connect(g.mqttPort);
     const closed = closedByBroker(done.client!, 3_000);
-    expect((await done.enroll(g.publicKey)).status).toBe("approved");
+    const reply = done.nextReply(5_000);
+    await done.publishRaw(Buffer.from([0xa0]));
+    expect(verifiedReply(await reply, g.publicKey, done.deviceId).status).toBe("error");
     await closed;
     expect(await closedSessions(g, "final_reply")).toBe(1);
 
@@ -157,6 +160,39 @@ describe("MQTT sessions [PROTO-5a]", () => {
     await closedByBroker(idle.client!, 4_000);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
     expect(await closedSessions(g, "idle")).toBe(1);
+  });
+
+  it("an approved device keeps its session past both timeouts and hears its deactivation [PROTO-5a]", async () => {
+    const g = await startTestGateway(t.env, t.perTest, {
+      mqtt: { host: "127.0.0.1", port: 0, closeAfterFinalReplyMs: 300, idleTimeoutMs: 1_000 },
+    });
+    const d = t.device();
+    await d.connect(g.mqttPort);
+    expect((await d.enroll(g.publicKey)).status).toBe("approved");
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(d.client!.connected).toBe(true);
+    expect(await closedSessions(g, "final_reply")).toBe(0);
+    expect(await closedSessions(g, "idle")).toBe(0);
+    const notice = d.nextReply(10_000);
+    await t.env.rest.request("PATCH", `/apis/devices.example.com/v1alpha1/namespaces/${t.env.ns}/deviceregistrations/dev-${d.deviceId}`, {
+      body: { spec: { deactivate: true } },
+      contentType: "application/merge-patch+json",
+    });
+    // [PROTO-28] an unsolicited notice: "deactivated", or error/Deactivated where the codec needs a requestId.
+    const n = verifiedReply(await notice, g.publicKey, d.deviceId);
+    expect(n.status === "deactivated" || (n.status === "error" && n.reason === "Deactivated")).toBe(true);
+  });
+
+  it("enrolledIdleMs closes an approved device's session after that long without a request", async () => {
+    const g = await startTestGateway(t.env, t.perTest, {
+      mqtt: { host: "127.0.0.1", port: 0, enrolledIdleMs: 500 },
+    });
+    const d = t.device();
+    await d.connect(g.mqttPort);
+    const closed = closedByBroker(d.client!, 5_000);
+    expect((await d.enroll(g.publicKey)).status).toBe("approved");
+    await closed;
+    expect(await closedSessions(g, "enrolled_idle")).toBe(1);
   });
 
   /** A gateway in a namespace no operator watches (pairing open): registrations stay undecided. */
@@ -182,8 +218,9 @@ describe("MQTT sessions [PROTO-5a]", () => {
     await d.connect(g.mqttPort);
     const reply = d.nextReply(10_000);
     const closed = closedByBroker(d.client!, 5_000); // far below the 20 s idle timeout
-    await regs.patchStatus(`dev-${d.deviceId}`, { phase: "Approved", deviceUUID: uuid4() });
-    expect(verifiedReply(await reply, g.publicKey, d.deviceId, requestId).status).toBe("approved");
+    // A final answer other than approved (an approved device may keep its session).
+    await regs.patchStatus(`dev-${d.deviceId}`, { phase: "Rejected", reason: "DeniedByAdmin", message: "denied", decidedBy: "admin:test" });
+    expect(verifiedReply(await reply, g.publicKey, d.deviceId, requestId).status).toBe("rejected");
     await closed;
     expect(await closedSessions(g, "final_reply")).toBe(1);
   });

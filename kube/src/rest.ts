@@ -121,6 +121,7 @@ export class KubeRest {
       rejectUnauthorized: this.tls.rejectUnauthorized,
       servername: this.tls.servername,
       // The User-Agent names the field manager when a caller sets none (audit trail).
+      // A fresh object per request: request() adds content headers to it.
       headers: { ...this.tls.headers, accept: "application/json", "user-agent": USER_AGENT },
     };
   }
@@ -232,20 +233,24 @@ export class KubeRest {
           return;
         }
         this.answered();
-        let buf = "";
-        res.setEncoding("utf8");
-        res.on("data", (chunk: string) => {
-          buf += chunk;
-          let nl = buf.indexOf("\n");
-          while (nl >= 0) {
-            const line = buf.slice(0, nl);
-            buf = buf.slice(nl + 1);
-            nl = buf.indexOf("\n");
-            if (!line.trim()) continue;
+        // Events are newline-delimited JSON. Bytes are kept as Buffers and a line is decoded
+        // only once complete: no string concatenation and re-slicing of every chunk (each
+        // event is a whole object of several KiB, and every enrollment brings two).
+        let pending: Buffer | undefined;
+        res.on("data", (chunk: Buffer) => {
+          const data = pending ? Buffer.concat([pending, chunk]) : chunk;
+          pending = undefined;
+          let start = 0;
+          for (let nl = data.indexOf(10, start); nl >= 0; nl = data.indexOf(10, start)) {
+            const lineEnd = nl;
+            const from = start;
+            start = nl + 1;
+            if (lineEnd === from) continue;
             let ev: WatchEvent<T>;
             try {
-              ev = JSON.parse(line) as WatchEvent<T>;
+              ev = JSON.parse(data.toString("utf8", from, lineEnd)) as WatchEvent<T>;
             } catch {
+              if (data.toString("utf8", from, lineEnd).trim() === "") continue;
               req.destroy();
               done(new KubeError("E_KUBE_HTTP", `watch ${u.pathname}: malformed event line`));
               return;
@@ -266,6 +271,7 @@ export class KubeRest {
               return;
             }
           }
+          if (start < data.length) pending = start === 0 ? data : data.subarray(start);
         });
         res.on("end", () => done());
         res.on("error", (e) => done(new KubeError("E_KUBE_UNAVAILABLE", `watch ${u.pathname}: ${e.message}`)));

@@ -6,7 +6,10 @@ import { LatencyRecorder, type LatencySummary } from "../stats/latency.ts";
  * (capped by `concurrency` so an overloaded system cannot pile up unbounded work).
  * `burst`: all at once, `concurrency` workers pulling from one queue (closed loop).
  */
-export type Arrival = { mode: "fixed"; ratePerSec: number } | { mode: "burst" };
+export type Arrival =
+  | { mode: "fixed"; ratePerSec: number }
+  /** `of: "reconnect"`: the burst is already-enrolled devices coming back (phase id …-reconnect). */
+  | { mode: "burst"; of?: "reconnect" };
 
 /** How a phase offers its load: how many requests, when they arrive, how many at once. */
 export interface LoadShape {

@@ -1,4 +1,5 @@
 import {
+  type DeviceIdentity,
   MAX_SOURCE_ADDRESSES,
   VirtualMcu,
   createIdentity,
@@ -15,6 +16,8 @@ export interface DeviceTarget {
   gatewayPublicKey: Uint8Array;
   /** One device's whole enrollment (connect, publish, retries) must end within this. */
   deadlineMs: number;
+  /** Told of every device that enrolled (its identity now carries the UUID): a later reconnect phase reuses them. */
+  onEnrolled?: (identity: DeviceIdentity) => void;
 }
 
 export interface EnrolledDevice {
@@ -35,13 +38,18 @@ let devicesBooted = 0;
  * and resolves once its signed reply verified against the pinned gateway key. Latency runs
  * from the FIRST publish, so busy/pending answers and their retries count against devreg.
  */
-export async function enrollOne(target: DeviceTarget, stayConnected: boolean): Promise<EnrolledDevice> {
+export async function enrollOne(
+  target: DeviceTarget,
+  stayConnected: boolean,
+  /** A device that enrolled before (a reconnect); default a new identity. */
+  identity: DeviceIdentity = createIdentity(nodeCrypto),
+): Promise<EnrolledDevice> {
   const mcu = new VirtualMcu({
     // A realistic fleet: each simulated device is its own host (a loopback address of its own).
     localAddress: isLoopbackUrl(target.mqttUrl) ? sourceAddress(devicesBooted++, MAX_SOURCE_ADDRESSES) : undefined,
     mqttUrl: target.mqttUrl,
     gatewayPublicKey: target.gatewayPublicKey,
-    identity: createIdentity(nodeCrypto),
+    identity,
     crypto: "node",
     stayConnected,
     deadlineMs: target.deadlineMs,
@@ -72,6 +80,7 @@ export async function enrollOne(target: DeviceTarget, stayConnected: boolean): P
       "enrolled without a publish: the simulator did not report its events",
     );
   }
+  target.onEnrolled?.(identity);
   return {
     mcu,
     latencyMs: enrolledAt - publishedAt,
@@ -95,6 +104,46 @@ export async function runDevreg(
       // Latency phases disconnect after the reply so the broker's load stays the same throughout.
       const d = await enrollOne(opts, false);
       await d.mcu.stop();
+      verified++;
+      retries += d.retries;
+      connect.record(d.connectMs);
+      return d.latencyMs;
+    },
+  });
+  return { ...outcome, verified, retries, connect: connect.summary() };
+}
+
+export interface ReconnectOptions extends DeviceTarget {
+  /** Devices that enrolled before; each comes back once, all at once. */
+  identities: DeviceIdentity[];
+  budgetMs?: number;
+}
+
+/**
+ * The reconnect storm (issue 16): every already-enrolled device reconnects and re-enrolls at
+ * once, as after a gateway restart or a power cut. No in-flight cap: all N start together.
+ * Each must get its verified "approved" reply again (AlreadyEnrolled, the same UUID); the
+ * gateway answers from its cache, so the phase's apiserver writes per operation should be 0.
+ */
+export async function runReconnect(
+  opts: ReconnectOptions,
+): Promise<LoadOutcome & { verified: number; retries: number; connect: LatencySummary }> {
+  let verified = 0;
+  let retries = 0;
+  const connect = new LatencyRecorder();
+  const outcome = await runLoad({
+    count: opts.identities.length,
+    arrival: { mode: "burst", of: "reconnect" },
+    concurrency: Math.max(1, opts.identities.length),
+    budgetMs: opts.budgetMs,
+    task: async (i) => {
+      const identity = opts.identities[i]!;
+      const before = identity.deviceUUID;
+      const d = await enrollOne(opts, false, identity);
+      await d.mcu.stop();
+      if (before !== undefined && d.mcu.state.deviceUUID !== before) {
+        throw new BenchError("E_BAD_REPLY", `device ${identity.deviceId} came back with another UUID`);
+      }
       verified++;
       retries += d.retries;
       connect.record(d.connectMs);

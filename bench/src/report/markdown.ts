@@ -198,7 +198,7 @@ function targetRow(t: TargetCheck): string[] {
 }
 
 function phaseRow(p: PhaseResult): string[] {
-  const arrival = p.arrival.mode === "burst" ? "burst" : `${p.arrival.ratePerSec}/s`;
+  const arrival = p.arrival.mode === "burst" ? (p.arrival.of ?? "burst") : `${p.arrival.ratePerSec}/s`;
   const l = p.latency;
   return [
     p.id,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { examplePhase, exampleSweepPoint } from "./example-result.ts";
-import { checkTargets } from "./targets.ts";
+import { checkTargets, writesPerOp } from "./targets.ts";
 
 const fixed20 = { mode: "fixed", ratePerSec: 20 } as const;
 const burst = { mode: "burst" } as const;
@@ -24,6 +24,7 @@ describe("checkTargets", () => {
       "light-p99": true,
       "vs-polling": true,
       "rss-per-device": true,
+      reconnect: null,
     });
     expect(checks.find((c) => c.id === "throughput")!.actual).toContain("75.0%");
   });
@@ -54,5 +55,41 @@ describe("checkTargets RSS", () => {
     const [rss] = checkTargets([], [point], 20).filter((c) => c.id === "rss-per-device");
     expect(rss?.met).toBe(false);
     expect(rss?.actual).toBe("15.0 KiB, but only 9984 of 10000 connected");
+  });
+});
+
+describe("checkTargets reconnect (issue 16)", () => {
+  const reconnect = (count: number, durationMs: number, apiRequestsPerOp?: Record<string, number>) => ({
+    ...examplePhase("devreg", { mode: "burst", of: "reconnect" }, 100),
+    count,
+    ok: count,
+    durationMs,
+    apiRequestsPerOp,
+  });
+  const verdict = (p: ReturnType<typeof reconnect>) =>
+    checkTargets([p], [], 20).find((c) => c.id === "reconnect")!;
+
+  it("is met by 10,000 devices in 5 s or less with no apiserver write", () => {
+    const v = verdict(reconnect(10_000, 4_800, { "GET deviceregistrations": 0.01 }));
+    expect(v.met).toBe(true);
+    expect(v.actual).toBe("10000/10000 in 4.8 s, 0.00 writes per device");
+  });
+
+  it("is missed when slower, smaller, or when any write reached the apiserver", () => {
+    expect(verdict(reconnect(10_000, 5_100, {})).met).toBe(false);
+    expect(verdict(reconnect(1_000, 1_000, {})).met).toBe(false);
+    expect(verdict(reconnect(10_000, 4_000, { "POST deviceregistrations": 0.001 })).met).toBe(false);
+    expect(verdict(reconnect(10_000, 4_000)).actual).toContain("writes not measured");
+  });
+
+  it("counts POST, PUT, PATCH and DELETE as writes, reads not", () => {
+    expect(
+      writesPerOp({ "GET a": 1, "LIST a": 1, "WATCH a": 1, "POST a": 1, "PATCH a/status": 0.5, "DELETE a": 0.25 }),
+    ).toBe(1.75);
+    expect(writesPerOp(undefined)).toBeUndefined();
+  });
+
+  it("names the phase devreg-reconnect", () => {
+    expect(reconnect(1, 1).id).toBe("devreg-reconnect");
   });
 });

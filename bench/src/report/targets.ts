@@ -8,7 +8,18 @@ export const TARGETS = {
   speedupOverPolling: 10,
   sweepDevices: 10_000,
   rssPerDeviceKiB: 20,
+  /** Issue 16: 10,000 enrolled devices reconnect and re-enroll within 5 s, with no apiserver write. */
+  reconnectDevices: 10_000,
+  reconnectSeconds: 5,
 } as const;
+
+/** Apiserver writes (POST, PUT, PATCH, DELETE) per operation, from a phase's request counts. */
+export function writesPerOp(requests: Record<string, number> | undefined): number | undefined {
+  if (!requests) return undefined;
+  let n = 0;
+  for (const [key, perOp] of Object.entries(requests)) if (/^(POST|PUT|PATCH|DELETE) /.test(key)) n += perOp;
+  return n;
+}
 
 const fmt = (x: number, digits = 1) => x.toFixed(digits);
 
@@ -95,6 +106,21 @@ export function checkTargets(phases: PhaseResult[], sweep: SweepPoint[], lightRa
           : "no sweep",
       ),
     );
+  }
+  const reconnect = byId.get("devreg-reconnect");
+  if (measured(reconnect)) {
+    const seconds = reconnect.durationMs / 1000;
+    const writes = writesPerOp(reconnect.apiRequestsPerOp);
+    const all = reconnect.ok === reconnect.count;
+    out.push({
+      id: "reconnect",
+      description: `${reconnect.count} enrolled devices reconnect and re-enroll at once`,
+      target: `${t.reconnectDevices} in <= ${t.reconnectSeconds} s, 0 apiserver writes`,
+      actual: `${reconnect.ok}/${reconnect.count} in ${fmt(seconds)} s, ${writes === undefined ? "writes not measured" : `${fmt(writes, 2)} writes per device`}`,
+      met: reconnect.count >= t.reconnectDevices && all && seconds <= t.reconnectSeconds && writes === 0,
+    });
+  } else {
+    out.push(notMeasured("reconnect", "enrolled devices reconnect at once", "no reconnect phase"));
   }
   return out;
 }

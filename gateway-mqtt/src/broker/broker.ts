@@ -16,7 +16,7 @@ import { SessionBindings } from "./session-binding.ts";
 import { SessionTimers } from "./session-limits.ts";
 
 /** Where a session stands after the gateway's latest step; decides how long it may stay. */
-export type SessionPhase = "request" | "busy" | "pending" | "final";
+export type SessionPhase = "request" | "busy" | "pending" | "enrolled" | "final";
 
 export interface BrokerDeps {
   cfg: GatewayConfig;
@@ -35,6 +35,24 @@ export interface BrokerDeps {
   publishPerClient: HookDeps["publishPerClient"];
   sessionClosed(reason: SessionCloseReason): void;
 }
+
+/**
+ * Aedes' topic routing, replaced by "deliver nowhere". Nothing published through the broker
+ * has a legitimate recipient: a device may publish only its request topic [PROTO-6], a
+ * device may subscribe only to its own reply topic [PROTO-5] (so no one can subscribe to a
+ * request topic or to `$SYS`), and replies go straight to their one client (publishReply).
+ * Routing each request, and the three `$SYS` notices of every session (connect, subscribe,
+ * disconnect), through mqemitter, the subscription trie and the persistence was pure cost
+ * per enrollment (issue 16). `authorizeForward` stays as the second lock.
+ */
+const routeNothing: Aedes["publish"] = (
+  _packet: unknown,
+  client: unknown,
+  done?: (err?: Error) => void,
+) => {
+  const cb = typeof client === "function" ? (client as (err?: Error) => void) : done;
+  cb?.();
+};
 
 /**
  * The embedded Aedes broker: listeners, hooks, and the map of live clients by id (the
@@ -101,6 +119,7 @@ export class Broker {
       maxInflightInbound: 16,
       heartbeatInterval: 60_000,
     });
+    this.aedes.publish = routeNothing;
     this.aedes.on("client", (c) => {
       this.live.set(c.id, c);
       deps.onClientCount(this.live.size);
@@ -153,8 +172,10 @@ export class Broker {
   /**
    * [PROTO-5a] How long a session may stay after the gateway's latest step: while a
    * request is decided, while a late decision may still come after "pending", for the idle
-   * timeout after "busy", and `closeAfterFinalReplyMs` after a final reply. A session with a
-   * request still being decided keeps its request timer whatever else it is told.
+   * timeout after "busy", and `closeAfterFinalReplyMs` after a final reply. An approved
+   * device's session ("enrolled": its key proven at CONNECT and approved) may stay to hear a
+   * deactivation notice: only `enrolledIdleMs` ends it, if set. A session with a request still
+   * being decided keeps its request timer whatever else it is told.
    */
   sessionPhase(client: Client, phase: SessionPhase): void {
     if (client.closed) return;
@@ -162,6 +183,11 @@ export class Broker {
     const { mqtt, decisionTimeoutMs, latePushMs } = this.deps.cfg;
     if (phase === "final") {
       this.timers.arm(client, mqtt.closeAfterFinalReplyMs, "final_reply");
+      return;
+    }
+    if (phase === "enrolled") {
+      if (mqtt.enrolledIdleMs > 0) this.timers.arm(client, mqtt.enrolledIdleMs, "enrolled_idle");
+      else this.timers.clear(client);
       return;
     }
     const floor =
