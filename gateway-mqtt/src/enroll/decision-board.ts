@@ -62,7 +62,19 @@ export class DecisionBoard {
       // Nothing here reads managedFields (~3.6 KiB of each cached registration, one per device).
       transform: dropManagedFields,
     });
-    this.informer.on("add", (obj) => this.observe(obj));
+    this.informer.on("add", (obj) => {
+      // A registration that arrives already deactivated (adopted from a dead replica after the
+      // operator's decision, or listed at start) still owes its connected device the notice.
+      const now = decisionOf(obj);
+      if (now?.status === "deactivated") {
+        try {
+          this.onDecided(obj, now, undefined);
+        } catch {
+          // onDecided logs its own failures
+        }
+      }
+      this.observe(obj);
+    });
     this.informer.on("update", (obj, old) => {
       const now = decisionOf(obj);
       const before = decisionOf(old);
