@@ -249,15 +249,9 @@ export async function startGateway(opts: GatewayOptions): Promise<GatewayHandle>
     };
     const b = broker!;
     const t0 = performance.now();
-    if (stopping || !ctx.global.tryTake()) {
-      if (!stopping) refuse("global_rate", { clientId: deviceId, remote });
-      const shed = shedRequest(
-        ctx,
-        inc,
-        "mqtt",
-        stopping ? "ShuttingDown" : "RateLimited",
-        jittered(cfg.busyRetryAfterSeconds),
-      );
+    // The gateway-wide bucket is charged in the admit step, after verification.
+    if (stopping) {
+      const shed = shedRequest(ctx, inc, "mqtt", "ShuttingDown", jittered(cfg.busyRetryAfterSeconds));
       void track(b.publishReply(deviceId, shed.frame));
       b.requestAnswered(client, deviceId, "busy");
       return;

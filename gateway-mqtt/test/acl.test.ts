@@ -238,6 +238,21 @@ describe("rate limits", () => {
     expect(await refusals("global_rate", g)).toBe(1);
   });
 
+  it("gateway-wide: frames that fail verification never spend the budget honest devices share", async () => {
+    const g = await startTestGateway(t.env, t.perTest, {
+      limits: { publishGlobal: { ratePerSecond: 0.01, burst: 1 } },
+    });
+    const attacker = t.device();
+    const honest = t.device();
+    await attacker.connect(g.mqttPort);
+    await honest.connect(g.mqttPort);
+    const err = attacker.nextReply(5_000);
+    await attacker.publishRaw(Buffer.from([0xa0])); // not a COSE_Sign1: answered error, not charged
+    expect(verifiedReply(await err, g.publicKey, attacker.deviceId).status).toBe("error");
+    expect((await honest.enroll(g.publicKey)).status).toBe("approved");
+    expect(await refusals("global_rate", g)).toBe(0);
+  });
+
   it("connects: over the per-address rate, CONNACK 3 (server unavailable)", async () => {
     const g = await startTestGateway(t.env, t.perTest, {
       limits: { connectPerAddress: { ratePerSecond: 0.01, burst: 2 } },

@@ -13,13 +13,16 @@ export function admit(ctx: EnrollContext, req: EnrollRequest, inc: IncomingReque
   const target = { requestId: req.requestId, deviceId: req.deviceId };
   if (ctx.stopping())
     return answer(busyReply(target, "ShuttingDown", jittered(ctx.cfg.busyRetryAfterSeconds)));
-  // MQTT charges the per-device and gateway-wide buckets before decoding (cheapest shed);
-  // HTTP here, once the device id is verified, so that even its "busy" answer is signed.
+  // MQTT charges the per-device bucket before decoding (cheapest shed; its client id is a
+  // proven key); HTTP here, once the device id is verified, so that even its "busy" answer is
+  // signed. The gateway-wide bucket is charged here for both, after verification: frames that
+  // fail it never spend the budget honest devices share (they are bounded per client and
+  // disconnected instead [PROTO-24]), so many clients sending garbage cannot starve others.
   if (!inc.rateCharged && !ctx.perDevice.tryTake(req.deviceId)) {
     ctx.refuse("publish_rate", { clientId: req.deviceId, remote: inc.remote });
     return answer(busyReply(target, "RateLimited", ctx.perDevice.secondsUntil(req.deviceId)));
   }
-  if (!inc.rateCharged && !ctx.global.tryTake()) {
+  if (!ctx.global.tryTake()) {
     ctx.refuse("global_rate", { clientId: inc.clientId, remote: inc.remote });
     return answer(busyReply(target, "RateLimited", jittered(ctx.cfg.busyRetryAfterSeconds)));
   }

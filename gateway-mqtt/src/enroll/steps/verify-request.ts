@@ -17,7 +17,7 @@ export interface IncomingRequest {
   nowSeconds: number;
   clientId?: string;
   remote?: string;
-  /** True when the transport already charged the gateway-wide rate bucket. */
+  /** True when the transport already charged the per-device rate bucket (MQTT, at publish). */
   rateCharged?: boolean;
 }
 
