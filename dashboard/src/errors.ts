@@ -7,7 +7,9 @@ export type DashboardErrorCode =
   | "E_LOGIN_TOKEN"
   | "E_CSRF"
   | "E_BAD_REQUEST"
-  | "E_NOT_FOUND";
+  | "E_NOT_FOUND"
+  /** A bound on what signed-in users can make the dashboard hold (sessions, live streams). */
+  | "E_LIMIT";
 
 export class DashboardError extends Error {
   override readonly name = "DashboardError";

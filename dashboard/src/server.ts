@@ -37,6 +37,12 @@ export interface DashboardOptions {
   secureCookie?: boolean;
   assetsDir?: string;
   logger?: Logger;
+  /**
+   * Bounds on what signed-in users can make the dashboard hold. A live stream is one
+   * apiserver watch plus a cached copy of every registration (a few MB at 10,000 devices).
+   * Defaults: 64 sessions, 16 live streams in all, 4 per session.
+   */
+  limits?: { sessions?: number; streams?: number; streamsPerSession?: number };
 }
 
 export interface DashboardHandle {
@@ -84,7 +90,7 @@ export function originAllowed(origin: string | undefined, host: string | undefin
 function httpStatusOf(e: unknown): number {
   if (e instanceof DashboardError) {
     return (
-      { E_UNAUTHENTICATED: 401, E_LOGIN_TOKEN: 403, E_CSRF: 403, E_BAD_REQUEST: 400, E_NOT_FOUND: 404 } as Record<string, number>
+      { E_UNAUTHENTICATED: 401, E_LOGIN_TOKEN: 403, E_CSRF: 403, E_BAD_REQUEST: 400, E_NOT_FOUND: 404, E_LIMIT: 429 } as Record<string, number>
     )[e.code] ?? 500;
   }
   if (e instanceof KubeError) return e.status && e.status >= 400 && e.status < 600 ? e.status : 502;
@@ -113,7 +119,10 @@ async function readJson(req: http.IncomingMessage, limit = 16_384): Promise<unkn
 export async function startDashboard(opts: DashboardOptions): Promise<DashboardHandle> {
   const log = opts.logger ?? pino({ name: "devreg-dashboard", level: process.env.LOG_LEVEL ?? "info" });
   const assets = loadAssets(opts.assetsDir);
-  const sessions = new Sessions(opts.credential);
+  const sessions = new Sessions(opts.credential, undefined, opts.limits?.sessions ?? 64);
+  const maxStreams = opts.limits?.streams ?? 16;
+  const maxStreamsPerSession = opts.limits?.streamsPerSession ?? 4;
+  const streamsOf = new Map<string, number>();
   const sampler = new MetricsSampler(opts.metrics ?? {}, opts.metricsIntervalMs);
   const streams = new Set<{ write: (m: StreamMessage) => void }>();
   sampler.on("point", (p) => {
@@ -142,7 +151,10 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     // Probes (the kubelet calls the pod IP): no session, no data.
     if (req.url === "/healthz" || req.url === "/readyz") {
-      res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
+      // What the bounds hold now (no session data): sessions and live streams against their caps.
+      res
+        .writeHead(200, { "content-type": "text/plain" })
+        .end(`ok sessions=${sessions.size} streams=${live.size} max_streams=${maxStreams}\n`);
       return;
     }
     const host = req.headers.host;
@@ -250,6 +262,16 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
   };
 
   const openStream = (req: http.IncomingMessage, res: http.ServerResponse, s: Session) => {
+    const mine = streamsOf.get(s.id) ?? 0;
+    if (live.size >= maxStreams || mine >= maxStreamsPerSession) {
+      throw new DashboardError(
+        "E_LIMIT",
+        mine >= maxStreamsPerSession
+          ? `this session already has ${mine} live views open; close a tab`
+          : `the dashboard serves ${maxStreams} live views at most; try again later`,
+      );
+    }
+    streamsOf.set(s.id, mine + 1);
     res.writeHead(200, {
       ...SECURITY_HEADERS,
       "content-type": "text/event-stream",
@@ -268,6 +290,9 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
       clearInterval(ping);
       streams.delete(sink);
       live.delete(stream);
+      const left = (streamsOf.get(s.id) ?? 1) - 1;
+      if (left > 0) streamsOf.set(s.id, left);
+      else streamsOf.delete(s.id);
       void stream.stop();
     });
   };

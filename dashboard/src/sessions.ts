@@ -64,6 +64,8 @@ export class Sessions {
   constructor(
     readonly source: CredentialSource,
     private readonly idleMs = 12 * 3_600_000,
+    /** Each bearer session holds a client of its own: a bound, whoever signs in. */
+    private readonly maxSessions = 64,
   ) {
     this.sweeper = setInterval(() => this.sweep(), 60_000);
     this.sweeper.unref();
@@ -145,7 +147,16 @@ export class Sessions {
     this.shared?.close();
   }
 
+  get size(): number {
+    return this.sessions.size;
+  }
+
   private add(user: string, rest: KubeRest): Session {
+    if (this.sessions.size >= this.maxSessions) this.sweep();
+    if (this.sessions.size >= this.maxSessions) {
+      if (rest !== this.shared) rest.close();
+      throw new DashboardError("E_LIMIT", `${this.maxSessions} sessions are signed in; sign one out or wait for one to expire`);
+    }
     const s: Session = { id: token(), csrfToken: token(), user, rest, lastSeen: Date.now() };
     this.sessions.set(s.id, s);
     return s;

@@ -99,6 +99,50 @@ describe("dashboard sign-in with a bearer token: RBAC decides", () => {
     env?.rest.close();
   });
 
+  it("bounds what signed-in users can make it hold: sessions, live streams in all and per session (429), counted on /healthz", async () => {
+    const cluster = resolveKubeConfig(env.kubeconfig).kc.getCurrentCluster();
+    const small = await startDashboard({
+      credential: { kind: "bearer", server: cluster?.server as string, caFile: cluster?.caFile, caData: cluster?.caData },
+      namespace: env.ns,
+      logger: pino({ level: "silent" }),
+      limits: { sessions: 2, streams: 2, streamsPerSession: 1 },
+    });
+    const o = small.url.replace(/\/$/, "");
+    const aborts: AbortController[] = [];
+    try {
+      const token = await serviceAccountToken(env.rest, env.ns, "victor-viewer");
+      const login = () =>
+        fetch(`${o}/api/login`, { method: "POST", headers: { origin: o, "content-type": "application/json" }, body: JSON.stringify({ token }) });
+      const a = await login();
+      const b = await login();
+      expect([a.status, b.status]).toEqual([200, 200]);
+      const third = await login();
+      expect(third.status).toBe(429);
+      expect(await third.text()).toContain("2 sessions are signed in");
+      const cookieOf = (r: Response) => (r.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+      const stream = async (cookie: string) => {
+        const ac = new AbortController();
+        aborts.push(ac);
+        const r = await fetch(`${o}/api/stream`, { headers: { cookie }, signal: ac.signal });
+        if (r.status !== 200) await r.text();
+        return { status: r.status, ac };
+      };
+      const first = await stream(cookieOf(a));
+      expect(first.status).toBe(200);
+      expect((await stream(cookieOf(a))).status).toBe(429); // per session
+      expect((await stream(cookieOf(b))).status).toBe(200);
+      const health = await (await fetch(`${o}/healthz`)).text();
+      expect(health).toContain("sessions=2 streams=2");
+      // A closed view frees its slot.
+      first.ac.abort();
+      await waitFor("slot freed", async () => ((await (await fetch(`${o}/healthz`)).text()).includes("streams=1") ? true : undefined), 5_000);
+      expect((await stream(cookieOf(a))).status).toBe(200);
+    } finally {
+      for (const ac of aborts) ac.abort();
+      await small.close();
+    }
+  });
+
   it("refuses a token the API server does not accept", async () => {
     expect((await signIn("not-a-real-token")).status).toBe(401);
   });
