@@ -5,6 +5,7 @@ WORKDIR /app
 # Native addon for cbor-x's fast decoder; falls back to pure JS if it cannot build.
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
+COPY runtime/package.json runtime/
 COPY protocol/package.json protocol/
 COPY kube/package.json kube/
 COPY firmware-sim/package.json firmware-sim/
@@ -28,6 +29,7 @@ ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
+COPY runtime/ runtime/
 COPY protocol/ protocol/
 COPY kube/ kube/
 COPY firmware-sim/ firmware-sim/

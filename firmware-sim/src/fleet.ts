@@ -13,7 +13,7 @@ import { identityFileName, loadFleetIdentities } from "./fleet-identities.ts";
 import { createIdentity, type DeviceIdentity } from "./identity.ts";
 import type { McuCounters, McuPhase } from "./machine.ts";
 import { checkMetadata } from "./metadata.ts";
-import { type Percentiles, summarize } from "./percentiles.ts";
+import { type Percentiles, summarize } from "@devreg/runtime";
 import { probeBroker } from "./probe.ts";
 import { MAX_SOURCE_ADDRESSES, isLoopbackUrl, sourceAddress } from "./source-address.ts";
 import { DEFAULT_METADATA, type McuOutcome, VirtualMcu } from "./virtual-mcu.ts";

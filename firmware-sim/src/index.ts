@@ -50,7 +50,7 @@ export {
   transition,
 } from "./machine.ts";
 export { checkMetadata } from "./metadata.ts";
-export { type Percentiles, percentile, summarize } from "./percentiles.ts";
+export { type Percentiles, percentile, summarize } from "@devreg/runtime";
 export { probeBroker } from "./probe.ts";
 export { MAX_SOURCE_ADDRESSES, isLoopbackUrl, sourceAddress } from "./source-address.ts";
 export {

@@ -23,7 +23,7 @@ import { createEnrollServer } from "./http/enroll-server.ts";
 import { loadGatewayKey } from "./key-store.ts";
 import { ConnectionLimiter } from "./limits/connection-limiter.ts";
 import { Semaphore } from "./limits/semaphore.ts";
-import { KeyedBuckets, TokenBucket } from "./limits/token-bucket.ts";
+import { KeyedBuckets, TokenBucket } from "@devreg/runtime";
 import { LogGate, createLogger } from "./log.ts";
 import { GatewayMetrics } from "./metrics.ts";
 

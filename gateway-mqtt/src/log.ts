@@ -1,5 +1,5 @@
 import { type Logger, pino } from "pino";
-import { type BucketSpec, KeyedBuckets } from "./limits/token-bucket.ts";
+import { type BucketSpec, KeyedBuckets } from "@devreg/runtime";
 
 /**
  * Structured logs. Never log payloads, keys or signatures: device ids, request ids,

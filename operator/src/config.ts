@@ -3,7 +3,7 @@ import { DEFAULT_NAMESPACE } from "@devreg/kube";
 import type { Logger } from "pino";
 import { v4 as uuidv4 } from "uuid";
 import { z } from "zod";
-import { parseDuration } from "./duration.ts";
+import { parseDuration } from "@devreg/runtime";
 import { OperatorError } from "./errors.ts";
 
 const dns1123Label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;

@@ -35,6 +35,6 @@ export {
 export { type CompiledSelector, SELECTOR_VARIABLES, compileSelector, selectorInput } from "./selector.ts";
 export { type CleanupCause, type CleanupTtls, dueForDeletion } from "./cleanup.ts";
 export type { DecisionRecord } from "./reconciler.ts";
-export { formatDuration, parseDuration } from "./duration.ts";
+export { formatDuration, parseDuration } from "@devreg/runtime";
 export { OperatorError, type OperatorErrorCode, isOperatorError } from "./errors.ts";
 export { METRICS_PREFIX } from "./metrics.ts";

@@ -8,7 +8,7 @@ import type {
 } from "aedes";
 import type { GatewayConfig } from "../config.ts";
 import { GatewayError } from "../errors.ts";
-import { KeyedBuckets, TokenBucket } from "../limits/token-bucket.ts";
+import { KeyedBuckets, TokenBucket } from "@devreg/runtime";
 import {
   CONNACK_IDENTIFIER_REJECTED,
   type ConnectRefusal,

@@ -5,7 +5,7 @@ import type { GatewayConfig } from "../config.ts";
 import type { GatewayMetrics } from "../metrics.ts";
 import type { GatewaySigner } from "../key-store.ts";
 import type { Semaphore } from "../limits/semaphore.ts";
-import type { KeyedBuckets, TokenBucket } from "../limits/token-bucket.ts";
+import type { KeyedBuckets, TokenBucket } from "@devreg/runtime";
 import type { LogGate } from "../log.ts";
 import type { AllowlistView } from "./allowlist-view.ts";
 import type { DecisionBoard } from "./decision-board.ts";

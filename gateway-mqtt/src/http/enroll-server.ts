@@ -12,7 +12,7 @@ import type { GatewayConfig } from "../config.ts";
 import { errorText } from "../errors.ts";
 import type { EnrollResult, IncomingRequest } from "../enroll/pipeline.ts";
 import type { ConnectionLimiter } from "../limits/connection-limiter.ts";
-import { KeyedBuckets } from "../limits/token-bucket.ts";
+import { KeyedBuckets } from "@devreg/runtime";
 import type { LogGate } from "../log.ts";
 import type { RefusalKind } from "../broker/refusals.ts";
 import { httpStatusForReply, retryAfterHeader } from "./status.ts";

@@ -1,4 +1,4 @@
-import { OperatorError } from "./errors.ts";
+import { RuntimeError } from "./errors.ts";
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -17,7 +17,7 @@ export function parseDuration(text: string): number {
     matched = re.lastIndex;
   }
   if (s === "" || matched !== s.length) {
-    throw new OperatorError("E_CONFIG", `"${text}" is not a duration (examples: 90s, 10m, 1h30m)`);
+    throw new RuntimeError("E_CONFIG", `"${text}" is not a duration (examples: 90s, 10m, 1h30m)`);
   }
   return Math.round(total);
 }

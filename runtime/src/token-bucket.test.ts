@@ -74,3 +74,16 @@ describe("KeyedBuckets", () => {
     expect(k.tryTake("busy")).toBe(false);
   });
 });
+
+describe("TokenBucket reservations", () => {
+  it("queues reservations in debt and says how long each waits", () => {
+    const b = new TokenBucket({ ratePerSecond: 10, burst: 2 });
+    expect([b.reserve(), b.reserve(), b.reserve(), b.reserve()]).toEqual([0, 0, 100, 200]);
+    expect(b.tryTake()).toBe(false);
+    vi.advanceTimersByTime(200);
+    expect(b.msUntil()).toBe(100);
+    vi.advanceTimersByTime(100);
+    expect(b.msUntil()).toBe(0);
+    expect(b.tryTake()).toBe(true);
+  });
+});

@@ -1,5 +1,6 @@
 /**
- * Token buckets for every rate limit in the gateway (connects, publishes, HTTP posts).
+ * The one token bucket of devreg: the gateway's rate limits (connects, publishes, HTTP posts,
+ * log lines), the operator's requeue limiter and its Event sender.
  * Time comes from `Date.now()` by default so vitest fake timers drive it in tests.
  */
 export interface BucketSpec {
@@ -38,6 +39,26 @@ export class TokenBucket {
       return true;
     }
     return false;
+  }
+
+  /** Milliseconds until `n` tokens are available (0 when they are now). */
+  msUntil(n = 1): number {
+    this.refill();
+    if (this.tokens >= n) return 0;
+    if (this.spec.ratePerSecond <= 0) return Number.POSITIVE_INFINITY;
+    return Math.ceil(((n - this.tokens) / this.spec.ratePerSecond) * 1000);
+  }
+
+  /**
+   * Takes one token even when there is none, going into debt: the debt is a queue of
+   * reservations. Returns the milliseconds the caller waits for its token (0 if it had one).
+   */
+  reserve(): number {
+    this.refill();
+    this.tokens -= 1;
+    if (this.tokens >= 0) return 0;
+    if (this.spec.ratePerSecond <= 0) return Number.POSITIVE_INFINITY;
+    return Math.ceil((-this.tokens / this.spec.ratePerSecond) * 1000);
   }
 
   /** Whole seconds until `n` tokens are available (at least 1 when not available now). */

@@ -1,0 +1,28 @@
+/**
+ * The environment variables devreg reads, read in one place. Each process calls this once at
+ * start-up and passes the values on; nothing else looks at process.env for them.
+ */
+export interface DevregEnv {
+  /** DEVREG_NAMESPACE: the namespace devreg runs in. */
+  namespace?: string;
+  /** KUBECONFIG: path(s) to kubeconfig files. */
+  kubeconfig?: string;
+  /** LOG_LEVEL: pino level for every component's logger. */
+  logLevel?: string;
+}
+
+/** Trimmed values; unset and empty are both "not given". */
+export function readEnv(env: NodeJS.ProcessEnv = process.env): DevregEnv {
+  const get = (name: string) => {
+    const v = env[name]?.trim();
+    return v ? v : undefined;
+  };
+  const out: DevregEnv = {};
+  const namespace = get("DEVREG_NAMESPACE");
+  const kubeconfig = get("KUBECONFIG");
+  const logLevel = get("LOG_LEVEL");
+  if (namespace) out.namespace = namespace;
+  if (kubeconfig) out.kubeconfig = kubeconfig;
+  if (logLevel) out.logLevel = logLevel;
+  return out;
+}
