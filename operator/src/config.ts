@@ -3,7 +3,7 @@ import { DEFAULT_NAMESPACE } from "@devreg/kube";
 import type { Logger } from "pino";
 import { v4 as uuidv4 } from "uuid";
 import { z } from "zod";
-import { parseDuration } from "@devreg/runtime";
+import { parseDuration, readEnv } from "@devreg/runtime";
 import { OperatorError } from "./errors.ts";
 
 const dns1123Label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -93,9 +93,8 @@ export function parseOperatorConfig(input: unknown): OperatorConfig {
   throw new OperatorError("E_CONFIG", `invalid operator configuration: ${problems.join("; ")}`);
 }
 
-/** Environment variables the operator reads (flags override them). */
+/** The operator's own environment variables (flags override them); DEVREG_NAMESPACE and LOG_LEVEL come from readEnv. */
 export const ENV_VARS = {
-  namespace: "DEVREG_NAMESPACE",
   concurrency: "DEVREG_OPERATOR_CONCURRENCY",
   httpPort: "DEVREG_OPERATOR_HTTP_PORT",
   identity: "DEVREG_OPERATOR_IDENTITY",
@@ -111,16 +110,19 @@ export const ENV_VARS = {
 } as const satisfies Partial<Record<keyof OperatorConfig, string>>;
 
 /**
- * Options from the environment (strings; validated by parseOperatorConfig). POD_NAME and LOG_LEVEL
- * are fallbacks for identity and logLevel (deploy/operator.yaml sets them).
+ * Options from the environment (strings; validated by parseOperatorConfig): the one place the
+ * operator reads it. POD_NAME and LOG_LEVEL are fallbacks for identity and logLevel
+ * (deploy/operator.yaml sets them).
  */
 export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const shared = readEnv(env);
   const out: Record<string, string> = {};
+  if (shared.namespace) out.namespace = shared.namespace;
   for (const [key, name] of Object.entries(ENV_VARS)) {
     const v = env[name];
     if (v !== undefined && v !== "") out[key] = v;
   }
   if (!out.identity && env.POD_NAME) out.identity = env.POD_NAME;
-  if (!out.logLevel && env.LOG_LEVEL) out.logLevel = env.LOG_LEVEL;
+  if (!out.logLevel && shared.logLevel) out.logLevel = shared.logLevel;
   return out;
 }

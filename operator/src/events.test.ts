@@ -97,7 +97,7 @@ describe("EventRecorder yields to decisions", () => {
     vi.useRealTimers();
   });
 
-  it("sends nothing while yieldTo() is true, then catches up", async () => {
+  it("sends nothing while yieldWhile() says busy, then catches up", async () => {
     const f = fakeRest(1);
     let backlog = true;
     const r = new EventRecorder(f.rest, {
@@ -108,8 +108,8 @@ describe("EventRecorder yields to decisions", () => {
       qps: 1000,
       burst: 1000,
       log: pino({ level: "silent" }),
-      yieldTo: () => backlog,
     });
+    r.yieldWhile(() => backlog);
     for (let i = 0; i < 5; i++) r.record(ref, "Normal", "Approved", "x");
     await vi.advanceTimersByTimeAsync(2000);
     expect(f.bodies).toHaveLength(0);

@@ -1,5 +1,6 @@
 import type { KubeRest } from "@devreg/kube";
 import { rfc3339 } from "@devreg/kube";
+import { TokenBucket } from "@devreg/runtime";
 import type { Logger } from "pino";
 
 /** What an Event is about (core/v1 ObjectReference). */
@@ -24,11 +25,6 @@ export interface EventRecorderOptions {
   qps: number;
   burst: number;
   log: Logger;
-  /**
-   * While this says true (the reconciler has a backlog), nothing is sent: Events and decisions
-   * share one apiserver, and decisions come first. Queued Events wait (or drop when full).
-   */
-  yieldTo?: () => boolean;
   onDropped?: () => void;
   onSent?: () => void;
   onFailed?: () => void;
@@ -47,14 +43,14 @@ interface Pending {
 /**
  * Best-effort core/v1 Events, like client-go's broadcaster: `record` never blocks or throws;
  * a bounded queue is drained by a few senders under a token bucket, and not at all while the
- * reconciler has a backlog (`yieldTo`), so Events never take apiserver time from decisions.
+ * reconciler has a backlog (`yieldWhile`), so Events never take apiserver time from decisions.
  * A full queue drops and counts.
  */
 export class EventRecorder {
   private readonly queue: Pending[] = [];
   private active = 0;
-  private tokens: number;
-  private lastRefill = Date.now();
+  private readonly bucket: TokenBucket;
+  private busy: () => boolean = () => false;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private seq = 0;
@@ -64,7 +60,15 @@ export class EventRecorder {
     private readonly rest: KubeRest,
     private readonly opts: EventRecorderOptions,
   ) {
-    this.tokens = opts.burst;
+    this.bucket = new TokenBucket({ ratePerSecond: opts.qps, burst: opts.burst });
+  }
+
+  /**
+   * While `busy` says true (the reconciler has a backlog), nothing is sent: Events and decisions
+   * share one apiserver, and decisions come first. Queued Events wait (or drop when full).
+   */
+  yieldWhile(busy: () => boolean): void {
+    this.busy = busy;
   }
 
   get pending(): number {
@@ -108,20 +112,9 @@ export class EventRecorder {
     await this.flush(timeoutMs);
   }
 
-  private takeToken(): number {
-    const now = Date.now();
-    this.tokens = Math.min(this.opts.burst, this.tokens + ((now - this.lastRefill) / 1000) * this.opts.qps);
-    this.lastRefill = now;
-    if (this.tokens >= 1) {
-      this.tokens -= 1;
-      return 0;
-    }
-    return Math.ceil(((1 - this.tokens) / this.opts.qps) * 1000);
-  }
-
   private pump(): void {
     while (!this.stopped && this.active < this.opts.concurrency && this.queue.length > 0 && !this.timer) {
-      const wait = this.opts.yieldTo?.() ? YIELD_POLL_MS : this.takeToken();
+      const wait = this.busy() ? YIELD_POLL_MS : this.bucket.tryTake() ? 0 : this.bucket.msUntil();
       if (wait > 0) {
         this.timer = setTimeout(() => {
           this.timer = undefined;

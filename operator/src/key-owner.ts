@@ -1,10 +1,11 @@
 import type { DeviceRegistration } from "@devreg/kube";
+import { registrationNameForDeviceId } from "@devreg/protocol";
 import type { DeviceIdOf } from "./spec-validation.ts";
 
 /**
- * One public key never gets a second UUID. The gateway names registrations `dev-<deviceId>`, so
- * normally one key is one object; but anyone with RBAC can create a second object with the same
- * key under another name. Among all registrations holding a key, exactly one is its owner, chosen
+ * One public key never gets a second UUID. The gateway names registrations by protocol's rule
+ * (`registrationName`, [PROTO-3]), so normally one key is one object; but anyone with RBAC can
+ * create a second object with the same key under another name. Among all registrations holding a key, exactly one is its owner, chosen
  * deterministically so concurrent workers (or replicas) agree without coordination:
  * already holds a UUID > has the gateway's canonical name > oldest > name order.
  * Registrations that were rejected without a UUID, or are being deleted, never own a key.
@@ -17,7 +18,7 @@ export function keyOwner(candidates: readonly DeviceRegistration[], deviceIdOf: 
   let canonical: string | undefined;
   const pk = eligible[0]?.spec.publicKey;
   try {
-    if (pk) canonical = `dev-${deviceIdOf(new Uint8Array(Buffer.from(pk, "base64")))}`;
+    if (pk) canonical = registrationNameForDeviceId(deviceIdOf(new Uint8Array(Buffer.from(pk, "base64"))));
   } catch {
     // an unusable key is rejected by spec validation; ownership then does not matter
   }

@@ -8,7 +8,7 @@ export interface MetricsSources {
 }
 
 /** The operator's metrics, in a registry of its own (several operators can share a process in tests). */
-export function createMetrics(src: MetricsSources) {
+export function createMetrics() {
   const registry = new Registry();
   const p = METRICS_PREFIX;
   collectDefaultMetrics({ register: registry, prefix: p });
@@ -66,24 +66,33 @@ export function createMetrics(src: MetricsSources) {
       help: "Kubernetes Events the apiserver refused or did not answer",
       registers: [registry],
     }),
-    queueDepth: new Gauge({
-      name: `${p}queue_depth`,
-      help: "Keys waiting in the work queue",
-      registers: [registry],
-      collect() {
-        this.set(src.queueDepth());
-      },
-    }),
-    leader: new Gauge({
-      name: `${p}leader`,
-      help: "1 if this replica holds the leader lease",
-      registers: [registry],
-      collect() {
-        this.set(src.isLeader() ? 1 : 0);
-      },
-    }),
   };
   return m;
 }
 
 export type OperatorMetrics = ReturnType<typeof createMetrics>;
+
+/**
+ * The gauges read from the components that own the state (the controller's queue, the elector),
+ * registered once those exist; they are read at scrape time.
+ */
+export function observeGauges(metrics: OperatorMetrics, src: MetricsSources): void {
+  const p = METRICS_PREFIX;
+  const registers = [metrics.registry];
+  new Gauge({
+    name: `${p}queue_depth`,
+    help: "Keys waiting in the work queue",
+    registers,
+    collect() {
+      this.set(src.queueDepth());
+    },
+  });
+  new Gauge({
+    name: `${p}leader`,
+    help: "1 if this replica holds the leader lease",
+    registers,
+    collect() {
+      this.set(src.isLeader() ? 1 : 0);
+    },
+  });
+}

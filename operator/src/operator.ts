@@ -1,37 +1,26 @@
-import {
-  type ConfigMap,
-  type DeviceAllowance,
-  type DeviceRegistration,
-  allowancesPath,
-  dropManagedFields,
-  GROUP,
-  Informer,
-  KubeRest,
-  PAIRING_CONFIGMAP,
-  Registrations,
-  VERSION,
-  isKubeError,
-  isTransient,
-  keyOf,
-  resolveKubeConfig,
-} from "@devreg/kube";
+import { type KubeRest, allowancesPath } from "@devreg/kube";
 import { deviceIdFromPublicKey } from "@devreg/protocol";
-import { type Logger, pino } from "pino";
+import {
+  type HealthServer,
+  Lifecycle,
+  type Logger,
+  createLogger,
+  isRuntimeError,
+  startHealthServer,
+} from "@devreg/runtime";
 import { v4 as uuidv4 } from "uuid";
+import { Caches } from "./caches.ts";
+import { type KubeClients, connectClients } from "./clients.ts";
 import { type OperatorConfig, type OperatorOptions, parseOperatorConfig } from "./config.ts";
-import { Cleaner } from "./cleanup.ts";
-import { compactManagedFields, isUpToDate } from "./decide.ts";
+import { Controller } from "./controller.ts";
+import { DecisionListeners } from "./decision-listeners.ts";
 import { OperatorError } from "./errors.ts";
 import { EventRecorder } from "./events.ts";
-import { type ProbeServer, startProbeServer } from "./http-server.ts";
-import { KeyIndex } from "./key-owner.ts";
-import { LeaderElector } from "./leader-election.ts";
-import { createMetrics } from "./metrics.ts";
-import { PairingController } from "./pairing-controller.ts";
+import { Leadership } from "./leadership.ts";
+import { type OperatorMetrics, createMetrics, observeGauges } from "./metrics.ts";
+import { PairingAndCleanup } from "./pairing-and-cleanup.ts";
 import type { PairingState } from "./pairing.ts";
 import { type DecisionRecord, Reconciler } from "./reconciler.ts";
-import { WindowBudget } from "./window-budget.ts";
-import { WorkQueue } from "./work-queue.ts";
 
 export interface OperatorHandle {
   /** The bound /healthz, /readyz, /metrics port (useful with httpPort 0). */
@@ -61,40 +50,83 @@ const START_SYNC_TIMEOUT_MS = 60_000;
 export async function startOperator(opts: OperatorOptions = {}): Promise<OperatorHandle> {
   const { logger, ...options } = opts;
   const cfg = parseOperatorConfig(options);
-  const log: Logger =
-    logger ?? pino({ name: "devreg-operator", level: cfg.logLevel, base: { identity: cfg.identity } });
-  const { kc, origin } = resolveKubeConfig(cfg.kubeconfig);
-  // Separate connection pools: Events can never hold a socket a status write is waiting for.
-  const api = await KubeRest.fromKubeConfig(kc, { maxSockets: cfg.concurrency + 4 });
-  const eventsApi = await KubeRest.fromKubeConfig(kc, { maxSockets: cfg.eventConcurrency });
-  const ns = cfg.namespace;
-  log.info({ kubeconfig: origin, server: api.server.origin, namespace: ns, concurrency: cfg.concurrency }, "starting");
-
-  const closeClients = () => {
-    api.close();
-    eventsApi.close();
-  };
+  // `name` and `identity` on every line: the chaos suite attributes decisions to replicas by them.
+  const log = createLogger({
+    component: "devreg-operator",
+    level: cfg.logLevel,
+    base: logger,
+    bindings: { name: "devreg-operator", identity: cfg.identity },
+  });
+  // One stop list: a start that fails half way unwinds through it, as stop() does.
+  const lc = new Lifecycle(log);
   try {
-    await api.request("GET", `/apis/${GROUP}/${VERSION}`, { timeoutMs: 10_000 });
+    return await assemble(cfg, log, lc);
   } catch (e) {
-    closeClients();
-    if (isKubeError(e, "E_KUBE_NOT_FOUND")) {
-      throw new OperatorError(
-        "E_CRD_MISSING",
-        `the DeviceRegistration CRD is not installed on ${api.server.origin}: kubectl apply -f crds/`,
-      );
-    }
+    await lc.stop();
     throw e;
   }
+}
 
-  let queue: WorkQueue | undefined;
-  let stopping = false;
-  const listeners = new Set<(d: DecisionRecord) => void>();
-  const leaderWaiters = new Set<() => void>();
-  let elector: LeaderElector | undefined;
+/** Builds the parts in dependency order; each registers how it stops as it starts. */
+async function assemble(cfg: OperatorConfig, log: Logger, lc: Lifecycle): Promise<OperatorHandle> {
+  const clients = await connectClients(cfg, log, lc);
+  const metrics = createMetrics();
+  const recorder = startEventRecorder(clients.events, cfg, log, metrics, lc);
+  const recordEvent = recorder.record.bind(recorder);
+  const caches = new Caches(clients.api, cfg, log);
+  const pairing = new PairingAndCleanup({ api: clients.api, cfg, caches, log, metrics, recordEvent });
+  const decisions = new DecisionListeners();
+  const reconciler = newReconciler({ clients, cfg, log, metrics, caches, pairing, recordEvent, decisions });
+  const controller = new Controller({ caches, reconciler, concurrency: cfg.concurrency, log });
+  // Events and decisions share one apiserver: Events wait while decisions are queued.
+  recorder.yieldWhile(() => controller.depth > 0);
+  const leadership = new Leadership(clients.api, cfg, log, lc, [pairing, controller]);
+  observeGauges(metrics, { queueDepth: () => controller.depth, isLeader: () => leadership.isLeader() });
+  const ready = () => !lc.stopping && caches.ready();
+  const health = await serveHealth(cfg, log, metrics, lc, {
+    unhealthy: () => (leadership.healthy() ? undefined : "leader lease not renewed"),
+    notReady: () => (lc.stopping ? "stopping" : caches.ready() ? undefined : "caches not synced"),
+  });
 
-  const metrics = createMetrics({ queueDepth: () => queue?.depth ?? 0, isLeader: () => elector?.isLeader() ?? false });
-  const recorder = new EventRecorder(eventsApi, {
+  caches.start(lc);
+  await caches.synced(START_SYNC_TIMEOUT_MS);
+  log.info({ registrations: caches.registrations.size, pairing: pairing.state().code }, "caches synced");
+  lc.onStop("pairing and cleanup", () => pairing.stopLeading());
+  leadership.start();
+
+  let stopped: Promise<void> | undefined;
+  return {
+    httpPort: health.port,
+    identity: cfg.identity,
+    namespace: cfg.namespace,
+    config: cfg,
+    isLeader: () => leadership.isLeader(),
+    isReady: ready,
+    pairing: () => pairing.state(),
+    onDecision: (listener) => decisions.add(listener),
+    waitForLeadership: (timeoutMs = 30_000) => leadership.waitForLeadership(timeoutMs),
+    metrics: () => metrics.registry.metrics(),
+    stop(stopOpts = {}) {
+      stopped ??= (async () => {
+        leadership.releaseOnStop = stopOpts.releaseLease !== false;
+        log.info({ releaseLease: leadership.releaseOnStop }, "stopping");
+        await lc.stop();
+        log.info("stopped");
+      })();
+      return stopped;
+    },
+  };
+}
+
+/** Best-effort Events on their own client; on stop, pending ones get 2 s. */
+function startEventRecorder(
+  events: KubeRest,
+  cfg: OperatorConfig,
+  log: Logger,
+  metrics: OperatorMetrics,
+  lc: Lifecycle,
+): EventRecorder {
+  const recorder = new EventRecorder(events, {
     component: "devreg-operator",
     instance: cfg.identity,
     queueSize: cfg.eventQueueSize,
@@ -102,245 +134,91 @@ export async function startOperator(opts: OperatorOptions = {}): Promise<Operato
     qps: cfg.eventQps,
     burst: cfg.eventBurst,
     log,
-    yieldTo: () => (queue?.depth ?? 0) > 0,
     onDropped: () => metrics.eventsDropped.inc(),
     onSent: () => metrics.eventsSent.inc(),
     onFailed: () => metrics.eventsFailed.inc(),
   });
-  const recordEvent = recorder.record.bind(recorder);
+  lc.onStop("events", async () => {
+    await recorder.flush(2_000);
+    await recorder.stop();
+  });
+  return recorder;
+}
 
-  const regs = new Registrations(api, ns);
-  const regInformer = new Informer<DeviceRegistration>(api, {
-    path: regs.collectionPath(),
-    resyncMs: cfg.resyncMs,
-    transform: compactManagedFields,
-  });
-  const cmInformer = new Informer<ConfigMap>(api, {
-    path: `/api/v1/namespaces/${encodeURIComponent(ns)}/configmaps`,
-    fieldSelector: `metadata.name=${PAIRING_CONFIGMAP}`,
-    resyncMs: cfg.resyncMs,
-  });
-  /** publicKey → DeviceAllowance name: a decision looks its key up, not every entry. */
-  const allowanceByKey = new Map<string, string>();
-  const allowanceInformer = new Informer<DeviceAllowance>(api, {
-    path: allowancesPath(ns),
-    resyncMs: cfg.resyncMs,
-    transform: dropManagedFields,
-  });
-  const pairingCtl = new PairingController({ rest: api, namespace: ns, informer: cmInformer, log, recordEvent });
-  const budget = new WindowBudget({
-    rest: api,
-    namespace: ns,
-    cached: () => cmInformer.get(`${ns}/${PAIRING_CONFIGMAP}`),
-    log,
-    onWrite: (result) => metrics.budgetWrites.inc({ result }),
-  });
-  const cleaner = new Cleaner({
-    regs,
-    values: () => regInformer.values(),
-    ttls: cfg,
-    intervalMs: cfg.cleanupIntervalMs,
-    pairingOpen: () => pairingCtl.state().open,
-    log,
-    onDeleted: (cause) => metrics.deletions.inc({ cause }),
-  });
-  const keyIndex = new KeyIndex();
-  const reconciler = new Reconciler({
-    regs,
-    cache: regInformer,
-    keyIndex,
-    pairing: () => pairingCtl.state(),
-    budget,
-    allowanceFor: (publicKey) => allowanceByKey.get(publicKey),
+interface ReconcilerParts {
+  clients: KubeClients;
+  cfg: OperatorConfig;
+  log: Logger;
+  metrics: OperatorMetrics;
+  caches: Caches;
+  pairing: PairingAndCleanup;
+  recordEvent: EventRecorder["record"];
+  decisions: DecisionListeners;
+}
+
+function newReconciler(p: ReconcilerParts): Reconciler {
+  const { caches, cfg, log } = p;
+  return new Reconciler({
+    regs: caches.regs,
+    cache: caches.registrations,
+    keyIndex: caches.keyIndex,
+    pairing: () => p.pairing.state(),
+    budget: p.pairing.budget,
+    allowanceFor: (publicKey) => caches.allowanceIndex.get(publicKey),
     onAllowanceUsed: (allowance, registration) => {
-      const cur = allowanceInformer.get(`${ns}/${allowance}`);
+      const cur = caches.allowances.get(`${cfg.namespace}/${allowance}`);
       if (cur?.status?.usedBy === registration) return;
-      // Audit only: a failed write is logged, never retried into the decision path.
-      api
-        .request("PATCH", `${allowancesPath(ns)}/${encodeURIComponent(allowance)}/status`, {
-          body: { status: { usedBy: registration, usedAt: new Date().toISOString() } },
-          contentType: "application/merge-patch+json",
-        })
-        .catch((err: Error) => log.warn({ allowance, registration, err: err.message }, "could not record the allowance's use"));
+      recordAllowanceUse(p.clients.api, cfg.namespace, allowance, registration, log);
     },
-    recordEvent,
+    recordEvent: p.recordEvent,
     approvalEvents: cfg.approvalEvents,
-    metrics,
+    metrics: p.metrics,
     log,
     newUUID: uuidv4,
     deviceIdOf: deviceIdFromPublicKey,
-    onDecision: (d) => {
-      for (const l of listeners) {
-        try {
-          l(d);
-        } catch {
-          // a listener's bug must not fail the reconcile that already succeeded
-        }
-      }
-    },
+    onDecision: (d) => p.decisions.emit(d),
   });
+}
 
-  const onRegistration = (obj: DeviceRegistration) => {
-    const key = keyOf(obj.metadata);
-    keyIndex.set(key, obj);
-    reconciler.observed(key, obj);
-    if (queue && !isUpToDate(obj)) queue.add(key);
-  };
-  regInformer.on("add", onRegistration);
-  regInformer.on("update", onRegistration);
-  regInformer.on("delete", (obj) => {
-    const key = keyOf(obj.metadata);
-    keyIndex.delete(key);
-    reconciler.observed(key, undefined);
-  });
-  let wasOpen = false;
-  const evaluatePairing = () => {
-    pairingCtl.evaluate();
-    const open = pairingCtl.state().open;
-    // A window opened: rejections it fixes (PairingDisabled) go now, so their devices start afresh.
-    if (open && !wasOpen && queue) void cleaner.sweep();
-    wasOpen = open;
-  };
-  // A new allowance may decide registrations already waiting for their key.
-  const onAllowance = (a: DeviceAllowance) => {
-    if (a.spec?.publicKey) allowanceByKey.set(a.spec.publicKey, a.metadata.name);
-    if (!queue) return;
-    for (const key of keyIndex.keysFor(a.spec?.publicKey)) {
-      const obj = regInformer.get(key);
-      if (obj && !isUpToDate(obj)) queue.add(key);
-    }
-  };
-  allowanceInformer.on("add", onAllowance);
-  allowanceInformer.on("update", onAllowance);
-  allowanceInformer.on("delete", (a: DeviceAllowance) => {
-    if (a.spec?.publicKey && allowanceByKey.get(a.spec.publicKey) === a.metadata.name) allowanceByKey.delete(a.spec.publicKey);
-  });
-  for (const ev of ["add", "update", "delete", "synced"] as const) cmInformer.on(ev, evaluatePairing);
+/** Audit only: notes on the allowance who used it; a failed write is logged, never retried into the decision path. */
+function recordAllowanceUse(
+  api: KubeRest,
+  ns: string,
+  allowance: string,
+  registration: string,
+  log: Logger,
+): void {
+  api
+    .request("PATCH", `${allowancesPath(ns)}/${encodeURIComponent(allowance)}/status`, {
+      body: { status: { usedBy: registration, usedAt: new Date().toISOString() } },
+      contentType: "application/merge-patch+json",
+    })
+    .catch((err: Error) =>
+      log.warn({ allowance, registration, err: err.message }, "could not record the allowance's use"),
+    );
+}
 
-  let startupError: Error | undefined;
-  allowanceInformer.on("error", (err, retryInMs) =>
-    log.warn({ err: err.message, retryInMs }, "allowlist list/watch failed; no key counts as pre-registered until it lists"),
-  );
-  for (const inf of [regInformer, cmInformer]) {
-    inf.on("error", (err, retryInMs) => {
-      log.warn({ err: err.message, retryInMs }, "list/watch failed; retrying");
-      if (!inf.hasSynced && !isTransient(err)) startupError ??= err;
-    });
-  }
-
-  const startLeading = () => {
-    if (stopping) return;
-    queue = new WorkQueue({
-      concurrency: cfg.concurrency,
-      handler: (key) => reconciler.reconcile(key),
-      onError: (key, err, retryInMs) =>
-        log.warn({ registration: key, err: (err as Error).message, retryInMs }, "reconcile failed; requeued"),
-    });
-    pairingCtl.startLeading();
-    cleaner.start();
-    // Level-triggered: on taking over, everything not yet decided for its generation is work.
-    for (const obj of regInformer.values()) if (!isUpToDate(obj)) queue.add(keyOf(obj.metadata));
-    for (const w of leaderWaiters) w();
-  };
-  const stopLeading = async () => {
-    pairingCtl.stopLeading();
-    cleaner.stop();
-    const q = queue;
-    queue = undefined;
-    await q?.shutDown();
-  };
-  elector = new LeaderElector(api, {
-    namespace: ns,
-    name: cfg.leaseName,
-    identity: cfg.identity,
-    leaseDurationMs: cfg.leaseDurationMs,
-    renewDeadlineMs: cfg.renewDeadlineMs,
-    retryPeriodMs: cfg.retryPeriodMs,
-    log,
-    onStartedLeading: startLeading,
-    onStoppedLeading: stopLeading,
-  });
-  const le = elector;
-
-  // The allowlist is not required to be ready: until it lists, no key counts as pre-registered.
-  const ready = () => regInformer.hasSynced && cmInformer.hasSynced;
-  let probe: ProbeServer;
+/** /healthz, /readyz, /metrics; a port that cannot be bound is E_HTTP_LISTEN, as before the runtime layer. */
+async function serveHealth(
+  cfg: OperatorConfig,
+  log: Logger,
+  metrics: OperatorMetrics,
+  lc: Lifecycle,
+  probes: { unhealthy: () => string | undefined; notReady: () => string | undefined },
+): Promise<HealthServer> {
+  let health: HealthServer;
   try {
-    probe = await startProbeServer({
+    health = await startHealthServer({
       host: cfg.httpHost,
       port: cfg.httpPort,
       registry: metrics.registry,
-      unhealthy: () => (le.healthy() ? undefined : "leader lease not renewed"),
-      notReady: () => (stopping ? "stopping" : ready() ? undefined : "caches not synced"),
+      log,
+      ...probes,
     });
   } catch (e) {
-    closeClients();
+    if (isRuntimeError(e, "E_LISTEN")) throw new OperatorError("E_HTTP_LISTEN", e.message);
     throw e;
   }
-
-  regInformer.start();
-  cmInformer.start();
-  allowanceInformer.start();
-  const deadline = Date.now() + START_SYNC_TIMEOUT_MS;
-  while (!ready() && !startupError && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  if (!ready()) {
-    await Promise.all([regInformer.stop(), cmInformer.stop(), allowanceInformer.stop()]);
-    await probe.close();
-    await recorder.stop();
-    closeClients();
-    throw (
-      startupError ??
-      new OperatorError("E_START_TIMEOUT", `caches did not sync in ${START_SYNC_TIMEOUT_MS / 1000} s (see the log)`)
-    );
-  }
-  log.info({ registrations: regInformer.size, pairing: pairingCtl.state().code }, "caches synced");
-  le.start();
-
-  let stopped: Promise<void> | undefined;
-  const handle: OperatorHandle = {
-    httpPort: probe.port,
-    identity: cfg.identity,
-    namespace: ns,
-    config: cfg,
-    isLeader: () => le.isLeader(),
-    isReady: () => !stopping && ready(),
-    pairing: () => pairingCtl.state(),
-    onDecision(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
-    waitForLeadership(timeoutMs = 30_000) {
-      if (le.isLeader() && queue) return Promise.resolve();
-      return new Promise<void>((resolve, reject) => {
-        const done = () => {
-          clearTimeout(t);
-          leaderWaiters.delete(done);
-          resolve();
-        };
-        const t = setTimeout(() => {
-          leaderWaiters.delete(done);
-          reject(new OperatorError("E_LEADER_ELECTION", `${cfg.identity} did not become leader in ${timeoutMs} ms`));
-        }, timeoutMs);
-        leaderWaiters.add(done);
-      });
-    },
-    metrics: () => metrics.registry.metrics(),
-    stop(stopOpts = {}) {
-      stopped ??= (async () => {
-        stopping = true;
-        log.info({ releaseLease: stopOpts.releaseLease !== false }, "stopping");
-        await le.stop({ release: stopOpts.releaseLease !== false });
-        pairingCtl.stop();
-        cleaner.stop();
-        await Promise.all([regInformer.stop(), cmInformer.stop(), allowanceInformer.stop()]);
-        await recorder.flush(2_000);
-        await recorder.stop();
-        await probe.close();
-        closeClients();
-        log.info("stopped");
-      })();
-      return stopped;
-    },
-  };
-  return handle;
+  lc.onStop("health server", () => health.close());
+  return health;
 }

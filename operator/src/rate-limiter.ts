@@ -1,3 +1,5 @@
+import { type Clock, TokenBucket } from "@devreg/runtime";
+
 /**
  * Requeue delays for failed items, after client-go's workqueue rate limiters: the delay for an
  * item is the max of its own exponential backoff and an overall token bucket, so one poison
@@ -35,24 +37,14 @@ export class ItemExponentialRateLimiter implements RateLimiter {
 
 /** Token bucket: `qps` tokens per second, up to `burst`; each `when` reserves one token. */
 export class BucketRateLimiter implements RateLimiter {
-  private tokens: number;
-  private last: number;
-  constructor(
-    private readonly qps: number,
-    private readonly burst: number,
-    private readonly now: () => number = Date.now,
-  ) {
-    this.tokens = burst;
-    this.last = now();
+  private readonly bucket: TokenBucket;
+  constructor(qps: number, burst: number, now: Clock = Date.now) {
+    this.bucket = new TokenBucket({ ratePerSecond: qps, burst }, now);
   }
 
+  /** Goes into debt when empty: the debt is a queue of reservations, and ours waits its turn. */
   when(_key: string): number {
-    const t = this.now();
-    this.tokens = Math.min(this.burst, this.tokens + ((t - this.last) / 1000) * this.qps);
-    this.last = t;
-    this.tokens -= 1;
-    // Negative tokens are a queue of reservations: wait until ours has been refilled.
-    return this.tokens >= 0 ? 0 : Math.ceil((-this.tokens / this.qps) * 1000);
+    return this.bucket.reserve();
   }
 
   forget(_key: string): void {}

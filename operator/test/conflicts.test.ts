@@ -37,7 +37,7 @@ describe("409 conflicts", () => {
     const theirs = randomUUID();
     await regs.patchStatus(created.metadata.name, { deviceUUID: theirs, message: "written by someone else" });
 
-    const metrics = createMetrics({ queueDepth: () => 0, isLeader: () => true });
+    const metrics = createMetrics();
     const minted: string[] = [];
     const cache = { get: () => stale } as unknown as Informer<DeviceRegistration>;
     const reconciler = new Reconciler({
@@ -80,7 +80,7 @@ describe("409 conflicts", () => {
       keyIndex: new KeyIndex(),
       pairing: () => OPEN,
       recordEvent: () => {},
-      metrics: createMetrics({ queueDepth: () => 0, isLeader: () => true }),
+      metrics: createMetrics(),
       log: pino({ level: "silent" }),
       newUUID: randomUUID,
       deviceIdOf: deviceIdFromPublicKey,
