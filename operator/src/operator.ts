@@ -82,7 +82,6 @@ async function assemble(cfg: OperatorConfig, log: Logger, lc: Lifecycle): Promis
   recorder.yieldWhile(() => controller.depth > 0);
   const leadership = new Leadership(clients.api, cfg, log, lc, [pairing, controller]);
   observeGauges(metrics, { queueDepth: () => controller.depth, isLeader: () => leadership.isLeader() });
-  const ready = () => !lc.stopping && caches.ready();
   const health = await serveHealth(cfg, log, metrics, lc, {
     unhealthy: () => (leadership.healthy() ? undefined : "leader lease not renewed"),
     notReady: () => (lc.stopping ? "stopping" : caches.ready() ? undefined : "caches not synced"),
@@ -101,7 +100,7 @@ async function assemble(cfg: OperatorConfig, log: Logger, lc: Lifecycle): Promis
     namespace: cfg.namespace,
     config: cfg,
     isLeader: () => leadership.isLeader(),
-    isReady: ready,
+    isReady: () => !lc.stopping && caches.ready(),
     pairing: () => pairing.state(),
     onDecision: (listener) => decisions.add(listener),
     waitForLeadership: (timeoutMs = 30_000) => leadership.waitForLeadership(timeoutMs),

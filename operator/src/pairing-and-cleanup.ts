@@ -10,7 +10,7 @@ import { PairingController } from "./pairing-controller.ts";
 import type { PairingState } from "./pairing.ts";
 import { WindowBudget } from "./window-budget.ts";
 
-export interface PairingAndCleanupDeps {
+interface PairingAndCleanupDeps {
   api: KubeRest;
   cfg: OperatorConfig;
   caches: Pick<Caches, "regs" | "registrations" | "pairingConfigMap">;

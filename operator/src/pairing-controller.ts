@@ -126,10 +126,6 @@ export class PairingController {
       this.closing = false;
     }
   }
-
-  stop(): void {
-    this.stopLeading();
-  }
 }
 
 function refOf(cm: ConfigMap, namespace: string): ObjectRef {
