@@ -1,5 +1,5 @@
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { DeviceIdentity } from "@devreg/firmware-sim";
@@ -13,12 +13,13 @@ import {
   startGatewayProcess,
   startOperatorProcess,
 } from "./env/components.ts";
-import { checkFdLimit } from "./env/fd-limit.ts";
+import { haveTaskset, planIsolation, withIsolation } from "./env/cpu-pinning.ts";
+import { ensureFdLimit, planFdLimit } from "./env/fd-limit.ts";
 import { BenchError } from "./errors.ts";
 import { loadAvg1, machineInfo } from "./env/machine.ts";
 import { profileFlags, takeHeapSnapshot } from "./env/profiling.ts";
 import type { Arrival } from "./load/arrivals.ts";
-import { type BenchOptions, resolveSettings } from "./options.ts";
+import { type BenchOptions, type PhaseGroup, resolveSettings } from "./options.ts";
 import { runDevreg, runReconnect } from "./phases/devreg.ts";
 import { runFloor } from "./phases/floor.ts";
 import { apiserverMetrics, httpMetrics } from "./metrics/metrics-client.ts";
@@ -73,12 +74,20 @@ interface RunHooks {
 async function runUntilDone(opts: BenchOptions, hooks: RunHooks): Promise<BenchRun> {
   const s = resolveSettings(opts);
   const log = opts.log ?? ((l: string) => process.stderr.write(`[bench] ${l}\n`));
-  checkFdLimit(Math.max(0, ...s.sweep));
+  const sweepDevices = Math.max(0, ...(s.phases.includes("sweep") ? s.sweep : []));
+  const fdPlan = planFdLimit(sweepDevices);
+  const { raisedFrom } = ensureFdLimit(fdPlan, sweepDevices);
   const startedAt = new Date();
   const t0 = performance.now();
   const loadAvgStart = loadAvg1();
   const workDir = mkdtempSync(join(tmpdir(), "devreg-bench-"));
   const notes: string[] = [];
+  if (raisedFrom !== undefined) {
+    log(`open-file limit raised from ${raisedFrom} to ${fdPlan.limit} for a ${sweepDevices}-device sweep`);
+    notes.push(
+      `open-file limit of the bench and its children raised from ${raisedFrom} to ${fdPlan.limit} (prlimit) for the sweep`,
+    );
+  }
   const cleanups: Array<() => Promise<void>> = [];
   let cleaned: Promise<void> | undefined;
   const cleanup = () => {
@@ -105,7 +114,14 @@ async function runUntilDone(opts: BenchOptions, hooks: RunHooks): Promise<BenchR
       namespace,
       workDir,
       nodeFlags: opts.profile ? profileFlags(profileDir) : [],
+      gatewayConfig: fdPlan.mqttCap === undefined ? undefined : gatewayCapConfig(workDir, fdPlan.mqttCap),
     };
+    if (fdPlan.mqttCap !== undefined) {
+      notes.push(
+        `gateway MQTT connection cap set to ${fdPlan.mqttCap} (--config limits.mqttConnections.max): its default ` +
+          "stops at 50,000 whatever the open-file limit (gateway-mqtt config); every other limit is the default",
+      );
+    }
     const children: Child[] = [];
     cleanups.push(async () => {
       await Promise.all(children.map((c) => c.stop()));
@@ -157,9 +173,16 @@ async function runUntilDone(opts: BenchOptions, hooks: RunHooks): Promise<BenchR
           budgetMs: s.phaseBudgetMs,
         }),
       );
-    const devregPhase = (arrival: Arrival, count: number) =>
+    const devregPhase = (arrival: Arrival, count: number, onEnrolled?: (id: DeviceIdentity) => void) =>
       measurePhase("devreg", arrival, s.concurrency, probes, () =>
-        runDevreg({ ...target, arrival, count, concurrency: s.concurrency, budgetMs: s.phaseBudgetMs }),
+        runDevreg({
+          ...target,
+          onEnrolled,
+          arrival,
+          count,
+          concurrency: s.concurrency,
+          budgetMs: s.phaseBudgetMs,
+        }),
       );
 
     if (s.warmup > 0) {
@@ -182,28 +205,49 @@ async function runUntilDone(opts: BenchOptions, hooks: RunHooks): Promise<BenchR
           `${p.throughputPerSec}/s`,
       );
     };
+    const runs = (g: PhaseGroup) => s.phases.includes(g);
     // Floor and devreg alternate per load pattern, so both see the same machine conditions.
     for (const [i, rate] of s.rates.entries()) {
+      if (!runs("fixed")) break;
       const arrival: Arrival = { mode: "fixed", ratePerSec: rate };
       const count = s.fixedCounts[i]!;
       record(await floorPhase(arrival, count));
       record(await devregPhase(arrival, count));
     }
-    record(await floorPhase({ mode: "burst" }, s.burstCount));
     // The burst's devices are the reconnect phase's fleet when there is no sweep.
     let enrolled: DeviceIdentity[] = [];
-    record(
-      await measurePhase("devreg", { mode: "burst" }, s.concurrency, probes, () =>
-        runDevreg({
-          ...target,
-          onEnrolled: (id) => enrolled.push(id),
-          arrival: { mode: "burst" },
-          count: s.burstCount,
-          concurrency: s.concurrency,
-          budgetMs: s.phaseBudgetMs,
-        }),
-      ),
-    );
+    if (runs("burst")) {
+      record(await floorPhase({ mode: "burst" }, s.burstCount));
+      record(await devregPhase({ mode: "burst" }, s.burstCount, (id) => enrolled.push(id)));
+    }
+    if (runs("isolated")) {
+      const plan = planIsolation({
+        cpus: availableParallelism(),
+        external: cluster.kind === "external",
+        controlPlanePids: [cluster.etcdPid, cluster.apiserverPid],
+        haveTaskset: haveTaskset(),
+      });
+      if (plan.kind === "skip") {
+        log(`isolated bursts skipped: ${plan.why}`);
+        notes.push(`floor-burst-isolated and devreg-burst-isolated skipped: ${plan.why}`);
+      } else {
+        // Read at call time: the pids are current (nothing restarts between the two phases).
+        const groups = () => ({
+          controlPlane: [cluster.etcdPid!, cluster.apiserverPid!],
+          rest: [operator.pid, gateway.child.pid, process.pid],
+        });
+        log(
+          `isolated bursts: etcd + kube-apiserver on cpu ${plan.controlPlane}, the rest on cpu ${plan.rest}`,
+        );
+        notes.push(
+          `isolated bursts (taskset): etcd and kube-apiserver on cpu ${plan.controlPlane}; gateway, operator and ` +
+            `bench (load generator and simulated fleet) on cpu ${plan.rest}; affinities restored afterwards`,
+        );
+        const isolated: Arrival = { mode: "burst", of: "isolated" };
+        record(await withIsolation(plan, groups(), () => floorPhase(isolated, s.burstCount)));
+        record(await withIsolation(plan, groups(), () => devregPhase(isolated, s.burstCount)));
+      }
+    }
     const lightArrival: Arrival = { mode: "fixed", ratePerSec: s.rates[0]! };
     // The polling design holds each request for about one interval, so it may need more
     // requests in flight than the cap: give it what the rate needs, and say so.
@@ -211,28 +255,29 @@ async function runUntilDone(opts: BenchOptions, hooks: RunHooks): Promise<BenchR
       s.concurrency,
       Math.ceil((s.rates[0]! * (s.pollingIntervalMs + 500)) / 1000) + 1,
     );
-    if (pollingConcurrency !== s.concurrency) {
+    if (runs("polling") && pollingConcurrency !== s.concurrency) {
       notes.push(
         `polling ran with ${pollingConcurrency} in flight (rate × interval needs more than ${s.concurrency})`,
       );
     }
-    record(
-      await measurePhase("polling", lightArrival, pollingConcurrency, probes, () =>
-        runPolling({
-          rest: floorRest,
-          namespace,
-          arrival: lightArrival,
-          count: s.pollingCount,
-          concurrency: pollingConcurrency,
-          pollIntervalMs: s.pollingIntervalMs,
-          budgetMs: s.phaseBudgetMs,
-        }),
-      ),
-    );
+    if (runs("polling"))
+      record(
+        await measurePhase("polling", lightArrival, pollingConcurrency, probes, () =>
+          runPolling({
+            rest: floorRest,
+            namespace,
+            arrival: lightArrival,
+            count: s.pollingCount,
+            concurrency: pollingConcurrency,
+            pollIntervalMs: s.pollingIntervalMs,
+            budgetMs: s.phaseBudgetMs,
+          }),
+        ),
+      );
 
     let sweep: SweepPoint[] = [];
-    const sweepDevices: DeviceIdentity[] = [];
-    if (s.sweep.length > 0) {
+    const sweepEnrolled: DeviceIdentity[] = [];
+    if (runs("sweep") && s.sweep.length > 0) {
       // A fresh gateway for the sweep: its RSS baseline then holds no garbage from the phases above.
       ledger.retire("gateway");
       await gateway.child.stop();
@@ -242,7 +287,7 @@ async function runUntilDone(opts: BenchOptions, hooks: RunHooks): Promise<BenchR
       ledger.track("gateway", gateway.child.pid);
       log(`sweep over ${s.sweep.join(", ")} devices (gateway restarted, pid ${gateway.child.pid})`);
       sweep = await runSweep({
-        onEnrolled: (id) => sweepDevices.push(id),
+        onEnrolled: (id) => sweepEnrolled.push(id),
         mqttUrl: gateway.mqttUrl,
         gatewayPublicKey: gateway.publicKey,
         deadlineMs: s.replyTimeoutMs,
@@ -263,8 +308,14 @@ async function runUntilDone(opts: BenchOptions, hooks: RunHooks): Promise<BenchR
       });
     }
 
-    if (sweepDevices.length > 0) enrolled = sweepDevices;
-    if (enrolled.length > 0) {
+    if (sweepEnrolled.length > 0) enrolled = sweepEnrolled;
+    if (enrolled.length > s.reconnectMax) {
+      notes.push(
+        `devreg-reconnect brought back ${s.reconnectMax} of the ${enrolled.length} enrolled devices (--reconnect-max)`,
+      );
+      enrolled = enrolled.slice(0, s.reconnectMax);
+    }
+    if (runs("reconnect") && enrolled.length > 0) {
       // As after a gateway restart: every enrolled device comes back at once.
       ledger.retire("gateway");
       await gateway.child.stop();
@@ -272,7 +323,9 @@ async function runUntilDone(opts: BenchOptions, hooks: RunHooks): Promise<BenchR
       children.push(gateway.child);
       pids.gateway = gateway.child.pid;
       ledger.track("gateway", gateway.child.pid);
-      log(`reconnect: ${enrolled.length} enrolled devices at once (gateway restarted, pid ${gateway.child.pid})`);
+      log(
+        `reconnect: ${enrolled.length} enrolled devices at once (gateway restarted, pid ${gateway.child.pid})`,
+      );
       const back = enrolled;
       record(
         await measurePhase("devreg", { mode: "burst", of: "reconnect" }, back.length, probes, () =>
@@ -317,4 +370,11 @@ async function runUntilDone(opts: BenchOptions, hooks: RunHooks): Promise<BenchR
     if (opts.profile || opts.keepLogs) log(`logs kept in ${workDir}`);
     else rmSync(workDir, { recursive: true, force: true });
   }
+}
+
+/** A --config file for the gateway raising only its MQTT connection cap (see planFdLimit). */
+function gatewayCapConfig(workDir: string, max: number): string {
+  const path = join(workDir, "gateway-limits.json");
+  writeFileSync(path, JSON.stringify({ limits: { mqttConnections: { max } } }));
+  return path;
 }

@@ -59,7 +59,7 @@ describe("npm run bench (smoke, 20 devices)", () => {
     const roles = run.result.cpuTotal.map((c) => c.role);
     expect(roles).toEqual(expect.arrayContaining(["gateway", "operator", "bench"]));
     for (const c of run.result.cpuTotal) expect(c.cpuSeconds).toBeGreaterThanOrEqual(0);
-    expect(run.result.targets).toHaveLength(6);
+    expect(run.result.targets).toHaveLength(8);
   });
 
   it("writes JSON, Markdown (also as latest.md) and SVG that parse", () => {
