@@ -19,29 +19,31 @@ const DEVREG = resolve(import.meta.dirname, "../../bin/devreg");
 // (a loaded 2-core CI machine makes them measurements, not pass/fail lines).
 describe("fault suite (CI subset)", () => {
   let report: ChaosReport | undefined;
-  it("every fault in sequence: no device lost, no UUID minted or held twice, nothing left Pending, a re-run changes nothing", async () => {
-    report = await runChaos({
-      devicesPerWave: Number(process.env.DEVREG_CHAOS_DEVICES ?? 100),
-      rate: 50,
-      pauseMs: 5_000,
-      faults: FAULTS,
-      log: (l) => process.stderr.write(`[chaos] ${l}\n`),
-    });
-    process.stderr.write(renderChaosReport(report));
-    expect(chaosFailures(report, { deactivation: false })).toEqual([]);
-    // The listeners answered during the control-plane faults instead of hanging.
-    for (const w of report.waves.filter((x) => x.httpDuringFault)) {
-      expect(
-        typeof w.httpDuringFault!.status === "string" && /^\d{3}/.test(w.httpDuringFault!.status as string),
-      ).toBe(true);
-      expect(w.httpDuringFault!.ms).toBeLessThan(20_000);
-    }
-    // Devices over mqtts:// rode through the TLS gateway's restart (the invariants cover them),
-    // and a fresh one enrolled over TLS once it listened again.
-    const gatewayWave = report.waves.find((w) => w.fault === "gateway-kill-same-id");
-    expect(gatewayWave?.tlsDevices).toBeGreaterThan(0);
-    expect(gatewayWave?.recovery.find((f) => f.what.includes("over mqtts"))?.ms).toBeTypeOf("number");
-  }, 900_000);
+  it(
+    "every fault in sequence: no device lost, no UUID minted or held twice, nothing left Pending, a re-run changes nothing",
+    async () => {
+      report = await runChaos({
+        devicesPerWave: Number(process.env.DEVREG_CHAOS_DEVICES ?? 100),
+        rate: 50,
+        pauseMs: 5_000,
+        faults: FAULTS,
+        log: (l) => process.stderr.write(`[chaos] ${l}\n`),
+      });
+      process.stderr.write(renderChaosReport(report));
+      expect(chaosFailures(report, { deactivation: false })).toEqual([]);
+      // The listeners answered during the control-plane faults instead of hanging.
+      for (const w of report.waves.filter((x) => x.httpDuringFault)) {
+        expect(typeof w.httpDuringFault!.status === "string" && /^\d{3}/.test(w.httpDuringFault!.status as string)).toBe(true);
+        expect(w.httpDuringFault!.ms).toBeLessThan(20_000);
+      }
+      // Devices over mqtts:// rode through the TLS gateway's restart (the invariants cover them),
+      // and a fresh one enrolled over TLS once it listened again.
+      const gatewayWave = report.waves.find((w) => w.fault === "gateway-kill-same-id");
+      expect(gatewayWave?.tlsDevices).toBeGreaterThan(0);
+      expect(gatewayWave?.recovery.find((f) => f.what.includes("over mqtts"))?.ms).toBeTypeOf("number");
+    },
+    900_000,
+  );
 
   // A device whose registration carries a dead gateway's label re-enrolls through the new
   // gateway, stays connected, and gets the deactivation notice (the gateway adopts it).

@@ -25,8 +25,7 @@ export function parseDecisionLog(text: string): DecisionLine[] {
     } catch {
       continue; // a line cut by SIGKILL
     }
-    if (rec.msg !== "decision" || typeof rec.registration !== "string" || typeof rec.time !== "number")
-      continue;
+    if (rec.msg !== "decision" || typeof rec.registration !== "string" || typeof rec.time !== "number") continue;
     out.push({
       time: rec.time,
       identity: typeof rec.identity === "string" ? rec.identity : "?",

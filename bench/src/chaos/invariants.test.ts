@@ -20,28 +20,17 @@ describe("fault-suite invariants", () => {
   ];
 
   it("hold for a clean run", () => {
-    const decisions = parseDecisionLog(
-      `${line("op-a", "dev-a", "u1")}\n${line("op-b", "dev-b", "u2")}\nnot json\n`,
-    );
+    const decisions = parseDecisionLog(`${line("op-a", "dev-a", "u1")}\n${line("op-b", "dev-b", "u2")}\nnot json\n`);
     expect(decisions).toHaveLength(2);
     const registrations = [reg("dev-a", "KA", "Approved", "u1"), reg("dev-b", "KB", "Approved", "u2")];
     expect(checkInvariants({ devices, registrations, decisions })).toEqual([]);
   });
 
   it("catch a lost device, a UUID mismatch, a UUID held twice and leftovers", () => {
-    const registrations = [
-      reg("dev-a", "KA", "Approved", "u9"),
-      reg("dev-x", "KX", "Approved", "u9"),
-      reg("dev-p", "KP"),
-    ];
+    const registrations = [reg("dev-a", "KA", "Approved", "u9"), reg("dev-x", "KX", "Approved", "u9"), reg("dev-p", "KP")];
     const kinds = checkInvariants({ devices, registrations, decisions: [] }).map((v) => v.invariant);
     expect(kinds).toEqual(
-      expect.arrayContaining([
-        "one-registration-per-device",
-        "device-uuid-matches-apiserver",
-        "uuid-held-once",
-        "settled",
-      ]),
+      expect.arrayContaining(["one-registration-per-device", "device-uuid-matches-apiserver", "uuid-held-once", "settled"]),
     );
   });
 

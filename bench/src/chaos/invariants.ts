@@ -51,17 +51,13 @@ export function checkInvariants(input: {
     if (d.phase !== "enrolled") add("device-enrolled", `${d.deviceId}: ended ${d.phase}`);
     const held = regs[0]?.status?.deviceUUID;
     if (d.phase === "enrolled" && d.deviceUUID !== held) {
-      add(
-        "device-uuid-matches-apiserver",
-        `${d.deviceId}: device stored ${d.deviceUUID}, apiserver holds ${held}`,
-      );
+      add("device-uuid-matches-apiserver", `${d.deviceId}: device stored ${d.deviceUUID}, apiserver holds ${held}`);
     }
   }
   const holders = new Map<string, string>();
   for (const r of input.registrations) {
     const phase = r.status?.phase;
-    if (!r.status || !phase || phase === "Pending")
-      add("settled", `${r.metadata.name}: ${phase ?? "no status"}`);
+    if (!r.status || !phase || phase === "Pending") add("settled", `${r.metadata.name}: ${phase ?? "no status"}`);
     const uuid = r.status?.deviceUUID;
     if (!uuid) continue;
     const other = holders.get(uuid);
@@ -86,16 +82,13 @@ export function checkInvariants(input: {
 
 /** name -> "phase uuid": what "re-running the same identities changes nothing" compares. Pure. */
 export function registrationDigest(regs: readonly DeviceRegistration[]): Map<string, string> {
-  return new Map(
-    regs.map((r) => [r.metadata.name, `${r.status?.phase ?? "-"} ${r.status?.deviceUUID ?? "-"}`]),
-  );
+  return new Map(regs.map((r) => [r.metadata.name, `${r.status?.phase ?? "-"} ${r.status?.deviceUUID ?? "-"}`]));
 }
 
 /** Differences between two digests (at most `max`). Pure. */
 export function digestChanges(before: Map<string, string>, after: Map<string, string>, max = 5): string[] {
   const out: string[] = [];
-  for (const [name, v] of after)
-    if (before.get(name) !== v) out.push(`${name}: ${before.get(name) ?? "absent"} -> ${v}`);
+  for (const [name, v] of after) if (before.get(name) !== v) out.push(`${name}: ${before.get(name) ?? "absent"} -> ${v}`);
   for (const name of before.keys()) if (!after.has(name)) out.push(`${name}: deleted`);
   return out.slice(0, max);
 }

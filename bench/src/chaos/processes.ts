@@ -35,8 +35,7 @@ export class ControlPlaneFaults {
   /** SIGKILLs `which`; returns the kill time (epoch ms). */
   async kill(which: ControlPlaneProcess): Promise<number> {
     const where = locateProcess(this.state, which);
-    if (where.state === "gone")
-      throw new BenchError("E_CHILD_DIED", `${which} is not running; cannot inject a fault`);
+    if (where.state === "gone") throw new BenchError("E_CHILD_DIED", `${which} is not running; cannot inject a fault`);
     this.argv.set(which, where.id.argv);
     process.kill(where.id.pid, "SIGKILL");
     const at = Date.now();
@@ -61,22 +60,14 @@ export class ControlPlaneFaults {
  * returns that time (epoch ms). The reference point of "decisions resume ≤ 3 s after the
  * server answers again".
  */
-export async function waitAnswering(
-  admin: KubeRest,
-  namespace: string,
-  timeoutMs = 120_000,
-): Promise<number> {
+export async function waitAnswering(admin: KubeRest, namespace: string, timeoutMs = 120_000): Promise<number> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     try {
-      await admin.request(
-        "GET",
-        `/apis/devices.example.com/v1alpha1/namespaces/${namespace}/deviceregistrations`,
-        {
-          query: { limit: 1 },
-          timeoutMs: 1000,
-        },
-      );
+      await admin.request("GET", `/apis/devices.example.com/v1alpha1/namespaces/${namespace}/deviceregistrations`, {
+        query: { limit: 1 },
+        timeoutMs: 1000,
+      });
       return Date.now();
     } catch {
       await sleep(100);

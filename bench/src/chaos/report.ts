@@ -10,16 +10,14 @@ export function chaosFailures(r: ChaosReport, opts: { deactivation?: boolean } =
   for (const w of r.waves) {
     if (w.injectionError) out.push(`${w.fault}: ${w.injectionError}`);
     for (const v of w.violations) out.push(`${w.fault}: ${v.invariant}: ${v.detail}`);
-    for (const f of w.recovery)
-      if (f.ms === undefined) out.push(`${w.fault}: ${f.what}: never (after ${f.from})`);
+    for (const f of w.recovery) if (f.ms === undefined) out.push(`${w.fault}: ${f.what}: never (after ${f.from})`);
   }
   for (const c of r.rerun.changes) out.push(`re-run changed ${c}`);
   if (r.rerun.newApprovals > 0) out.push(`re-run minted ${r.rerun.newApprovals} new approvals`);
   if (r.rerun.uuidMismatches > 0) out.push(`re-run: ${r.rerun.uuidMismatches} devices got another UUID`);
   if (opts.deactivation !== false && r.deactivation && r.deactivation.deactivatedWithinMs === undefined)
     out.push(`deactivation never reached a device labelled with dead gateway ${r.deactivation.labelledWith}`);
-  if (!/^ready/.test(r.clusterStatusAfter))
-    out.push(`cluster status after restarts: ${r.clusterStatusAfter}`);
+  if (!/^ready/.test(r.clusterStatusAfter)) out.push(`cluster status after restarts: ${r.clusterStatusAfter}`);
   return out;
 }
 
@@ -30,9 +28,7 @@ export function renderChaosReport(r: ChaosReport): string {
   lines.push(
     `devreg fault suite: ${o.faults.length} waves x ${o.devicesPerWave} devices at ${o.rate}/s, control-plane pause ${o.pauseMs / 1000} s`,
   );
-  lines.push(
-    `control plane up in ${(r.controlPlaneStartMs / 1000).toFixed(1)} s; total ${(r.totalMs / 1000).toFixed(1)} s`,
-  );
+  lines.push(`control plane up in ${(r.controlPlaneStartMs / 1000).toFixed(1)} s; total ${(r.totalMs / 1000).toFixed(1)} s`);
   lines.push("");
   lines.push("| fault | wave s | recovery | measured | target | HTTP /enroll during fault | violations |");
   lines.push("|---|---|---|---|---|---|---|");
@@ -46,10 +42,7 @@ export function renderChaosReport(r: ChaosReport): string {
     });
   }
   for (const w of r.waves.filter((x) => x.tlsDevices)) {
-    lines.push(
-      "",
-      `${w.fault}: ${w.tlsDevices} of its devices enrolled over mqtts:// (TLS gateway restarted too)`,
-    );
+    lines.push("", `${w.fault}: ${w.tlsDevices} of its devices enrolled over mqtts:// (TLS gateway restarted too)`);
   }
   lines.push("");
   const rr = r.rerun;

@@ -46,9 +46,7 @@ export async function enrollOne(
 ): Promise<EnrolledDevice> {
   const mcu = new VirtualMcu({
     // A realistic fleet: each simulated device is its own host (a loopback address of its own).
-    localAddress: isLoopbackUrl(target.mqttUrl)
-      ? sourceAddress(devicesBooted++, MAX_SOURCE_ADDRESSES)
-      : undefined,
+    localAddress: isLoopbackUrl(target.mqttUrl) ? sourceAddress(devicesBooted++, MAX_SOURCE_ADDRESSES) : undefined,
     mqttUrl: target.mqttUrl,
     gatewayPublicKey: target.gatewayPublicKey,
     identity,
