@@ -14,7 +14,7 @@ import {
   startOperatorProcess,
 } from "./env/components.ts";
 import { haveTaskset, planIsolation, withIsolation } from "./env/cpu-pinning.ts";
-import { ensureFdLimit, planFdLimit } from "./env/fd-limit.ts";
+import { capSweep, devicesWithin, ensureFdLimit, type FdPlan, planFdLimit } from "./env/fd-limit.ts";
 import { BenchError } from "./errors.ts";
 import { loadAvg1, machineInfo } from "./env/machine.ts";
 import { profileFlags, takeHeapSnapshot } from "./env/profiling.ts";
@@ -30,7 +30,7 @@ import { CpuLedger } from "./procfs/cpu-split.ts";
 import { cpuSeconds } from "./procfs/sample.ts";
 import { type ResultFiles, writeResults } from "./report/files.ts";
 import { checkTargets } from "./report/targets.ts";
-import type { BenchResult, PhaseResult, SweepPoint } from "./result.ts";
+import type { BenchResult, BenchSettings, PhaseResult, SweepPoint } from "./result.ts";
 
 export const DEFAULT_RESULTS_DIR = resolve(fileURLToPath(new URL("../results", import.meta.url)));
 
@@ -74,20 +74,15 @@ interface RunHooks {
 async function runUntilDone(opts: BenchOptions, hooks: RunHooks): Promise<BenchRun> {
   const s = resolveSettings(opts);
   const log = opts.log ?? ((l: string) => process.stderr.write(`[bench] ${l}\n`));
-  const sweepDevices = Math.max(0, ...(s.phases.includes("sweep") ? s.sweep : []));
-  const fdPlan = planFdLimit(sweepDevices);
-  const { raisedFrom } = ensureFdLimit(fdPlan, sweepDevices);
   const startedAt = new Date();
   const t0 = performance.now();
   const loadAvgStart = loadAvg1();
-  const workDir = mkdtempSync(join(tmpdir(), "devreg-bench-"));
   const notes: string[] = [];
-  if (raisedFrom !== undefined) {
-    log(`open-file limit raised from ${raisedFrom} to ${fdPlan.limit} for a ${sweepDevices}-device sweep`);
-    notes.push(
-      `open-file limit of the bench and its children raised from ${raisedFrom} to ${fdPlan.limit} (prlimit) for the sweep`,
-    );
-  }
+  const fdPlan = sizeSweep(s, (l) => {
+    log(l);
+    notes.push(l);
+  });
+  const workDir = mkdtempSync(join(tmpdir(), "devreg-bench-"));
   const cleanups: Array<() => Promise<void>> = [];
   let cleaned: Promise<void> | undefined;
   const cleanup = () => {
@@ -370,6 +365,31 @@ async function runUntilDone(opts: BenchOptions, hooks: RunHooks): Promise<BenchR
     if (opts.profile || opts.keepLogs) log(`logs kept in ${workDir}`);
     else rmSync(workDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Open files for the sweep: raises this process's limit (its children inherit it) to what the
+ * largest point needs; when it cannot, the sweep stops at what the limit holds, and says so.
+ */
+function sizeSweep(s: BenchSettings, say: (line: string) => void): FdPlan {
+  const want = Math.max(0, ...(s.phases.includes("sweep") ? s.sweep : []));
+  const plan = planFdLimit(want);
+  const fd = ensureFdLimit(plan);
+  if (fd.ok) {
+    if (fd.raisedFrom !== undefined)
+      say(
+        `open-file limit raised from ${fd.raisedFrom} to ${plan.limit} (prlimit) for a ${want}-device sweep`,
+      );
+    return plan;
+  }
+  const { points, dropped } = capSweep(s.sweep, devicesWithin(fd.limit));
+  s.sweep = points;
+  say(
+    `sweep capped at ${Math.max(0, ...points)} devices (dropped ${dropped.join(", ")}): the open-file limit ` +
+      `${fd.limit} cannot be raised to the ${plan.limit} ${want} devices need (${fd.why}); ` +
+      `raise it first (\`ulimit -n ${plan.limit}\` with CAP_SYS_RESOURCE), or lower --sweep`,
+  );
+  return planFdLimit(Math.max(0, ...points));
 }
 
 /** A --config file for the gateway raising only its MQTT connection cap (see planFdLimit). */

@@ -1,12 +1,12 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { BenchError } from "../errors.ts";
 
-/** Soft "Max open files" from /proc/<pid>/limits text. */
-export function parseOpenFilesLimit(limits: string): number | undefined {
-  const m = /^Max open files\s+(\d+|unlimited)\s+/m.exec(limits);
+/** Soft and hard "Max open files" from /proc/<pid>/limits text. */
+export function parseOpenFilesLimits(limits: string): { soft: number; hard: number } | undefined {
+  const m = /^Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)\s+/m.exec(limits);
   if (!m) return undefined;
-  return m[1] === "unlimited" ? Number.POSITIVE_INFINITY : Number(m[1]);
+  const n = (v: string) => (v === "unlimited" ? Number.POSITIVE_INFINITY : Number(v));
+  return { soft: n(m[1]!), hard: n(m[2]!) };
 }
 
 /**
@@ -41,34 +41,47 @@ export function planFdLimit(devices: number): FdPlan {
   return { limit, mqttCap: connections > GATEWAY_FD.mqttCeiling ? connections : undefined };
 }
 
-function readOwnLimit(): number | undefined {
+/** The most devices a sweep can hold within an open-file limit (inverse of planFdLimit). Pure. */
+export function devicesWithin(limit: number): number {
+  const gateway = Math.floor((limit - GATEWAY_FD.reserve) * GATEWAY_FD.mqttShare);
+  return Math.max(0, Math.min(gateway, limit) - SLACK);
+}
+
+/** Sweep points that fit `maxDevices`, plus `maxDevices` itself when larger points were dropped. Pure. */
+export function capSweep(points: number[], maxDevices: number): { points: number[]; dropped: number[] } {
+  const fit = points.filter((p) => p <= maxDevices);
+  const dropped = points.filter((p) => p > maxDevices);
+  if (dropped.length > 0 && maxDevices > 0 && !fit.includes(maxDevices)) fit.push(maxDevices);
+  return { points: fit, dropped };
+}
+
+function readOwnLimits(): { soft: number; hard: number } | undefined {
   try {
-    return parseOpenFilesLimit(readFileSync("/proc/self/limits", "utf8"));
+    return parseOpenFilesLimits(readFileSync("/proc/self/limits", "utf8"));
   } catch {
     return undefined; // no procfs: the sweep's RSS/CPU reads will say so
   }
 }
 
+export type FdLimitOutcome = { ok: true; raisedFrom?: number } | { ok: false; limit: number; why: string };
+
 /**
  * Makes sure this process (and so every child it starts afterwards) may open `plan.limit`
  * files. Node cannot call setrlimit itself, so a low limit is raised with `prlimit --pid`
- * on this very process: that needs root (CAP_SYS_RESOURCE) when the hard limit is below the
- * plan. Fails early with the fix rather than with EMFILE halfway through a long run.
- * Returns the limit before, when it was raised.
+ * on this very process; beyond the hard limit that needs CAP_SYS_RESOURCE (root outside a
+ * container that drops it). When it cannot, says why, so the caller can size the sweep to
+ * what fits rather than fail with EMFILE halfway through a long run.
  */
-export function ensureFdLimit(plan: FdPlan, devices: number): { raisedFrom?: number } {
-  const limit = readOwnLimit();
-  if (limit === undefined || limit >= plan.limit) return {};
-  const r = spawnSync("prlimit", ["--pid", String(process.pid), `--nofile=${plan.limit}:${plan.limit}`], {
+export function ensureFdLimit(plan: FdPlan): FdLimitOutcome {
+  const before = readOwnLimits();
+  if (before === undefined || before.soft >= plan.limit) return { ok: true };
+  const hard = Math.max(plan.limit, before.hard);
+  const r = spawnSync("prlimit", ["--pid", String(process.pid), `--nofile=${plan.limit}:${hard}`], {
     encoding: "utf8",
   });
-  const after = readOwnLimit();
-  if (r.status === 0 && after !== undefined && after >= plan.limit) return { raisedFrom: limit };
-  const why = (r.stderr || r.error?.message || "").trim();
-  throw new BenchError(
-    "E_FD_LIMIT",
-    `open-file limit ${limit} is below the ${plan.limit} a ${devices}-device sweep needs (the fleet here and the ` +
-      `gateway's connection cap, 70 % of its limit) and \`prlimit --pid ${process.pid} --nofile=${plan.limit}:${plan.limit}\` ` +
-      `failed${why ? ` (${why})` : ""}: run \`ulimit -n ${plan.limit}\` as root in this shell first, or lower --sweep`,
-  );
+  const after = readOwnLimits();
+  if (r.status === 0 && after !== undefined && after.soft >= plan.limit)
+    return { ok: true, raisedFrom: before.soft };
+  const why = (r.stderr || r.error?.message || "").trim().replace(/^prlimit: /, "");
+  return { ok: false, limit: after?.soft ?? before.soft, why: why || "prlimit did not raise it" };
 }
