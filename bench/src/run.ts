@@ -304,7 +304,7 @@ async function runUntilDone(opts: BenchOptions, hooks: RunHooks): Promise<BenchR
     }
 
     if (sweepEnrolled.length > 0) enrolled = sweepEnrolled;
-    if (enrolled.length > s.reconnectMax) {
+    if (runs("reconnect") && enrolled.length > s.reconnectMax) {
       notes.push(
         `devreg-reconnect brought back ${s.reconnectMax} of the ${enrolled.length} enrolled devices (--reconnect-max)`,
       );
