@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import type { DeviceIdentity } from "@devreg/firmware-sim";
 import { KubeRest, resolveKubeConfig } from "@devreg/kube";
 import { setPairing } from "@devreg/operator";
-import { benchNamespaces, deleteNamespaces, openCluster } from "./env/cluster.ts";
+import { type BenchCluster, benchNamespaces, deleteNamespaces, openCluster } from "./env/cluster.ts";
 import type { Child } from "./env/child-process.ts";
 import {
   type ComponentEnv,
@@ -216,32 +216,11 @@ async function runUntilDone(opts: BenchOptions, hooks: RunHooks): Promise<BenchR
       record(await devregPhase({ mode: "burst" }, s.burstCount, (id) => enrolled.push(id)));
     }
     if (runs("isolated")) {
-      const plan = planIsolation({
-        cpus: availableParallelism(),
-        external: cluster.kind === "external",
-        controlPlanePids: [cluster.etcdPid, cluster.apiserverPid],
-        haveTaskset: haveTaskset(),
-      });
-      if (plan.kind === "skip") {
-        log(`isolated bursts skipped: ${plan.why}`);
-        notes.push(`floor-burst-isolated and devreg-burst-isolated skipped: ${plan.why}`);
-      } else {
-        // Read at call time: the pids are current (nothing restarts between the two phases).
-        const groups = () => ({
-          controlPlane: [cluster.etcdPid!, cluster.apiserverPid!],
-          rest: [operator.pid, gateway.child.pid, process.pid],
-        });
-        log(
-          `isolated bursts: etcd + kube-apiserver on cpu ${plan.controlPlane}, the rest on cpu ${plan.rest}`,
-        );
-        notes.push(
-          `isolated bursts (taskset): etcd and kube-apiserver on cpu ${plan.controlPlane}; gateway, operator and ` +
-            `bench (load generator and simulated fleet) on cpu ${plan.rest}; affinities restored afterwards`,
-        );
-        const isolated: Arrival = { mode: "burst", of: "isolated" };
-        record(await withIsolation(plan, groups(), () => floorPhase(isolated, s.burstCount)));
-        record(await withIsolation(plan, groups(), () => devregPhase(isolated, s.burstCount)));
-      }
+      const isolated: Arrival = { mode: "burst", of: "isolated" };
+      await isolatedBursts(cluster, [operator.pid, gateway.child.pid, process.pid], log, notes, [
+        async () => record(await floorPhase(isolated, s.burstCount)),
+        async () => record(await devregPhase(isolated, s.burstCount)),
+      ]);
     }
     const lightArrival: Arrival = { mode: "fixed", ratePerSec: s.rates[0]! };
     // The polling design holds each request for about one interval, so it may need more
@@ -365,6 +344,38 @@ async function runUntilDone(opts: BenchOptions, hooks: RunHooks): Promise<BenchR
     if (opts.profile || opts.keepLogs) log(`logs kept in ${workDir}`);
     else rmSync(workDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * floor-burst-isolated and devreg-burst-isolated: each phase runs with etcd and kube-apiserver
+ * on cores of their own and `rest` (gateway, operator, this process) on the others; or a note
+ * why they cannot run here.
+ */
+async function isolatedBursts(
+  cluster: BenchCluster,
+  rest: number[],
+  log: (l: string) => void,
+  notes: string[],
+  phases: Array<() => Promise<void>>,
+): Promise<void> {
+  const plan = planIsolation({
+    cpus: availableParallelism(),
+    external: cluster.kind === "external",
+    controlPlanePids: [cluster.etcdPid, cluster.apiserverPid],
+    haveTaskset: haveTaskset(),
+  });
+  if (plan.kind === "skip") {
+    log(`isolated bursts skipped: ${plan.why}`);
+    notes.push(`floor-burst-isolated and devreg-burst-isolated skipped: ${plan.why}`);
+    return;
+  }
+  log(`isolated bursts: etcd + kube-apiserver on cpu ${plan.controlPlane}, the rest on cpu ${plan.rest}`);
+  notes.push(
+    `isolated bursts (taskset): etcd and kube-apiserver on cpu ${plan.controlPlane}; gateway, operator and ` +
+      `bench (load generator and simulated fleet) on cpu ${plan.rest}; affinities restored afterwards`,
+  );
+  const pids = { controlPlane: [cluster.etcdPid!, cluster.apiserverPid!], rest };
+  for (const phase of phases) await withIsolation(plan, pids, phase);
 }
 
 /**
