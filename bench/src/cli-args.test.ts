@@ -22,6 +22,28 @@ describe("parseCliArgs", () => {
     expect(parseCliArgs(["--sweep", ""]).options.sweep).toEqual([]);
   });
 
+  it("--phases, --sweep-budget and --reconnect-max", () => {
+    const { options } = parseCliArgs([
+      "--phases",
+      "burst,isolated",
+      "--sweep-budget",
+      "600",
+      "--reconnect-max",
+      "5000",
+      "--sweep",
+      "100000,20000,20000",
+    ]);
+    expect(options.phases).toEqual(["burst", "isolated"]);
+    expect(options.sweepBudgetMs).toBe(600_000);
+    expect(options.reconnectMax).toBe(5000);
+    expect(options.sweep).toEqual([20_000, 100_000]);
+    expect(() => parseCliArgs(["--phases", "burst,warp"])).toThrow(
+      expect.objectContaining({ code: "E_USAGE" }),
+    );
+    expect(() => parseCliArgs(["--sweep", "1.5"])).toThrow(expect.objectContaining({ code: "E_USAGE" }));
+    expect(() => parseCliArgs(["--sweep", "1000000"])).toThrow(expect.objectContaining({ code: "E_USAGE" }));
+  });
+
   it("refuses bad values and unknown flags with E_USAGE", () => {
     expect(() => parseCliArgs(["--rates", "20,x"])).toThrow(expect.objectContaining({ code: "E_USAGE" }));
     expect(() => parseCliArgs(["--burst", "0"])).toThrow(expect.objectContaining({ code: "E_USAGE" }));

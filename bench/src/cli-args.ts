@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { BenchError } from "./errors.ts";
-import type { BenchOptions } from "./options.ts";
+import { type BenchOptions, PHASE_GROUPS, parsePhaseGroups, validateSweep } from "./options.ts";
 
 export const USAGE = `usage: npm run bench -- [options]
 
@@ -11,7 +11,12 @@ export const USAGE = `usage: npm run bench -- [options]
   --burst N             devices in the burst phase (default 1000)
   --concurrency N       in-flight cap for floor, devreg and polling (default 32)
   --poll-interval MS    the original design's status poll interval (default 1000)
-  --sweep 100,1000,...  scale sweep points (default 100,1000,5000,10000)
+  --sweep 100,1000,...  scale sweep points (default 100,1000,10000,50000,100000; "" for none);
+                        the bench raises its open-file limit (prlimit, needs root beyond the hard limit)
+  --sweep-budget S      the sweep starts no new device after S seconds (default 900)
+  --reconnect-max N     devices the reconnect phase brings back at most (default 10000)
+  --phases LIST         only these of ${PHASE_GROUPS.join(",")} (default all);
+                        isolated = floor-burst-isolated and devreg-burst-isolated (taskset)
   --results DIR         where to write results (default bench/results)
   --profile             --cpu-prof the gateway and operator; heap-snapshot the gateway at the largest sweep point
   --keep-logs           keep the component logs (printed at the end)
@@ -35,6 +40,15 @@ function positive(v: string | undefined, flag: string): number | undefined {
   return n;
 }
 
+function sweepPoints(xs: number[] | undefined): number[] | undefined {
+  return xs === undefined ? undefined : validateSweep(xs);
+}
+
+function seconds(v: string | undefined, flag: string): number | undefined {
+  const n = positive(v, flag);
+  return n === undefined ? undefined : n * 1000;
+}
+
 /** argv (without node and the script) -> options. Throws E_USAGE on anything it cannot use. */
 export function parseCliArgs(argv: string[]): { options: BenchOptions; json: boolean; help: boolean } {
   let values: ReturnType<typeof parse>["values"];
@@ -54,7 +68,10 @@ export function parseCliArgs(argv: string[]): { options: BenchOptions; json: boo
       burstCount: positive(values.burst, "--burst"),
       concurrency: positive(values.concurrency, "--concurrency"),
       pollingIntervalMs: positive(values["poll-interval"], "--poll-interval"),
-      sweep: values.sweep === "" ? [] : list(values.sweep, "--sweep"),
+      sweep: values.sweep === "" ? [] : sweepPoints(list(values.sweep, "--sweep")),
+      sweepBudgetMs: seconds(values["sweep-budget"], "--sweep-budget"),
+      reconnectMax: positive(values["reconnect-max"], "--reconnect-max"),
+      phases: values.phases === undefined ? undefined : parsePhaseGroups(values.phases),
       resultsDir: values.results,
       profile: values.profile,
       keepLogs: values["keep-logs"],
@@ -76,6 +93,9 @@ function parse(argv: string[]) {
       concurrency: { type: "string" },
       "poll-interval": { type: "string" },
       sweep: { type: "string" },
+      "sweep-budget": { type: "string" },
+      "reconnect-max": { type: "string" },
+      phases: { type: "string" },
       results: { type: "string" },
       profile: { type: "boolean" },
       "keep-logs": { type: "boolean" },

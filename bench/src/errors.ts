@@ -2,6 +2,7 @@
 export type BenchErrorCode =
   | "E_USAGE"
   | "E_FD_LIMIT"
+  | "E_PIN"
   | "E_CHILD_START"
   | "E_CHILD_DIED"
   | "E_PHASE_FAILED"

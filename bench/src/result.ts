@@ -1,4 +1,5 @@
 import type { Arrival, LoadOutcome } from "./load/arrivals.ts";
+import type { PhaseGroup } from "./options.ts";
 import type { CpuShare } from "./procfs/cpu-split.ts";
 import type { LatencySummary } from "./stats/latency.ts";
 
@@ -7,7 +8,7 @@ export type SystemUnderTest = "floor" | "devreg" | "polling";
 
 /** One load phase: a system, an arrival pattern, and what came back. */
 export interface PhaseResult extends LoadOutcome {
-  /** `<system>-fixed-<rate>` or `<system>-burst`. */
+  /** `<system>-fixed-<rate>`, `<system>-burst`, `<system>-burst-isolated` or `<system>-reconnect`. */
   id: string;
   system: SystemUnderTest;
   arrival: Arrival;
@@ -57,6 +58,8 @@ export interface SweepPoint {
   /** Gateway RSS just before the devices connected, and with all of them connected. */
   gatewayRssBaselineKiB: number;
   gatewayRssKiB: number;
+  /** RSS of the bench process (the whole simulated fleet) at this point: what 1 device costs the load generator. */
+  benchRssKiB?: number;
   /** (gatewayRssKiB - gatewayRssBaselineKiB) / connected. */
   rssPerDeviceKiB: number;
   /** The gateway's V8 heap in use per connected device (same baseline), when its /metrics is readable. */
@@ -99,6 +102,10 @@ export interface BenchSettings {
   pollingIntervalMs: number;
   pollingCount: number;
   sweep: number[];
+  /** Phase groups this run ran (`--phases`). */
+  phases: PhaseGroup[];
+  /** Enrolled devices the reconnect phase brings back at most. */
+  reconnectMax: number;
   replyTimeoutMs: number;
   phaseBudgetMs: number;
   sweepBudgetMs: number;
@@ -125,7 +132,8 @@ export interface BenchResult {
 
 export function phaseId(system: SystemUnderTest, arrival: Arrival): string {
   if (arrival.mode === "fixed") return `${system}-fixed-${arrival.ratePerSec}`;
-  return arrival.of === "reconnect" ? `${system}-reconnect` : `${system}-burst`;
+  if (arrival.of === "reconnect") return `${system}-reconnect`;
+  return arrival.of === "isolated" ? `${system}-burst-isolated` : `${system}-burst`;
 }
 
 /**

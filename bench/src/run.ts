@@ -1,11 +1,11 @@
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { DeviceIdentity } from "@devreg/firmware-sim";
 import { KubeRest, resolveKubeConfig } from "@devreg/kube";
 import { setPairing } from "@devreg/operator";
-import { benchNamespaces, deleteNamespaces, openCluster } from "./env/cluster.ts";
+import { type BenchCluster, benchNamespaces, deleteNamespaces, openCluster } from "./env/cluster.ts";
 import type { Child } from "./env/child-process.ts";
 import {
   type ComponentEnv,
@@ -13,12 +13,13 @@ import {
   startGatewayProcess,
   startOperatorProcess,
 } from "./env/components.ts";
-import { checkFdLimit } from "./env/fd-limit.ts";
+import { haveTaskset, planIsolation, withIsolation } from "./env/cpu-pinning.ts";
+import { capSweep, devicesWithin, ensureFdLimit, type FdPlan, planFdLimit } from "./env/fd-limit.ts";
 import { BenchError } from "./errors.ts";
 import { loadAvg1, machineInfo } from "./env/machine.ts";
 import { profileFlags, takeHeapSnapshot } from "./env/profiling.ts";
 import type { Arrival } from "./load/arrivals.ts";
-import { type BenchOptions, resolveSettings } from "./options.ts";
+import { type BenchOptions, type PhaseGroup, resolveSettings } from "./options.ts";
 import { runDevreg, runReconnect } from "./phases/devreg.ts";
 import { runFloor } from "./phases/floor.ts";
 import { apiserverMetrics, httpMetrics } from "./metrics/metrics-client.ts";
@@ -29,7 +30,7 @@ import { CpuLedger } from "./procfs/cpu-split.ts";
 import { cpuSeconds } from "./procfs/sample.ts";
 import { type ResultFiles, writeResults } from "./report/files.ts";
 import { checkTargets } from "./report/targets.ts";
-import type { BenchResult, PhaseResult, SweepPoint } from "./result.ts";
+import type { BenchResult, BenchSettings, PhaseResult, SweepPoint } from "./result.ts";
 
 export const DEFAULT_RESULTS_DIR = resolve(fileURLToPath(new URL("../results", import.meta.url)));
 
@@ -73,12 +74,15 @@ interface RunHooks {
 async function runUntilDone(opts: BenchOptions, hooks: RunHooks): Promise<BenchRun> {
   const s = resolveSettings(opts);
   const log = opts.log ?? ((l: string) => process.stderr.write(`[bench] ${l}\n`));
-  checkFdLimit(Math.max(0, ...s.sweep));
   const startedAt = new Date();
   const t0 = performance.now();
   const loadAvgStart = loadAvg1();
-  const workDir = mkdtempSync(join(tmpdir(), "devreg-bench-"));
   const notes: string[] = [];
+  const fdPlan = sizeSweep(s, (l) => {
+    log(l);
+    notes.push(l);
+  });
+  const workDir = mkdtempSync(join(tmpdir(), "devreg-bench-"));
   const cleanups: Array<() => Promise<void>> = [];
   let cleaned: Promise<void> | undefined;
   const cleanup = () => {
@@ -105,7 +109,14 @@ async function runUntilDone(opts: BenchOptions, hooks: RunHooks): Promise<BenchR
       namespace,
       workDir,
       nodeFlags: opts.profile ? profileFlags(profileDir) : [],
+      gatewayConfig: fdPlan.mqttCap === undefined ? undefined : gatewayCapConfig(workDir, fdPlan.mqttCap),
     };
+    if (fdPlan.mqttCap !== undefined) {
+      notes.push(
+        `gateway MQTT connection cap set to ${fdPlan.mqttCap} (--config limits.mqttConnections.max): its default ` +
+          "stops at 50,000 whatever the open-file limit (gateway-mqtt config); every other limit is the default",
+      );
+    }
     const children: Child[] = [];
     cleanups.push(async () => {
       await Promise.all(children.map((c) => c.stop()));
@@ -157,9 +168,16 @@ async function runUntilDone(opts: BenchOptions, hooks: RunHooks): Promise<BenchR
           budgetMs: s.phaseBudgetMs,
         }),
       );
-    const devregPhase = (arrival: Arrival, count: number) =>
+    const devregPhase = (arrival: Arrival, count: number, onEnrolled?: (id: DeviceIdentity) => void) =>
       measurePhase("devreg", arrival, s.concurrency, probes, () =>
-        runDevreg({ ...target, arrival, count, concurrency: s.concurrency, budgetMs: s.phaseBudgetMs }),
+        runDevreg({
+          ...target,
+          onEnrolled,
+          arrival,
+          count,
+          concurrency: s.concurrency,
+          budgetMs: s.phaseBudgetMs,
+        }),
       );
 
     if (s.warmup > 0) {
@@ -182,28 +200,28 @@ async function runUntilDone(opts: BenchOptions, hooks: RunHooks): Promise<BenchR
           `${p.throughputPerSec}/s`,
       );
     };
+    const runs = (g: PhaseGroup) => s.phases.includes(g);
     // Floor and devreg alternate per load pattern, so both see the same machine conditions.
     for (const [i, rate] of s.rates.entries()) {
+      if (!runs("fixed")) break;
       const arrival: Arrival = { mode: "fixed", ratePerSec: rate };
       const count = s.fixedCounts[i]!;
       record(await floorPhase(arrival, count));
       record(await devregPhase(arrival, count));
     }
-    record(await floorPhase({ mode: "burst" }, s.burstCount));
     // The burst's devices are the reconnect phase's fleet when there is no sweep.
     let enrolled: DeviceIdentity[] = [];
-    record(
-      await measurePhase("devreg", { mode: "burst" }, s.concurrency, probes, () =>
-        runDevreg({
-          ...target,
-          onEnrolled: (id) => enrolled.push(id),
-          arrival: { mode: "burst" },
-          count: s.burstCount,
-          concurrency: s.concurrency,
-          budgetMs: s.phaseBudgetMs,
-        }),
-      ),
-    );
+    if (runs("burst")) {
+      record(await floorPhase({ mode: "burst" }, s.burstCount));
+      record(await devregPhase({ mode: "burst" }, s.burstCount, (id) => enrolled.push(id)));
+    }
+    if (runs("isolated")) {
+      const isolated: Arrival = { mode: "burst", of: "isolated" };
+      await isolatedBursts(cluster, [operator.pid, gateway.child.pid, process.pid], log, notes, [
+        async () => record(await floorPhase(isolated, s.burstCount)),
+        async () => record(await devregPhase(isolated, s.burstCount)),
+      ]);
+    }
     const lightArrival: Arrival = { mode: "fixed", ratePerSec: s.rates[0]! };
     // The polling design holds each request for about one interval, so it may need more
     // requests in flight than the cap: give it what the rate needs, and say so.
@@ -211,28 +229,29 @@ async function runUntilDone(opts: BenchOptions, hooks: RunHooks): Promise<BenchR
       s.concurrency,
       Math.ceil((s.rates[0]! * (s.pollingIntervalMs + 500)) / 1000) + 1,
     );
-    if (pollingConcurrency !== s.concurrency) {
+    if (runs("polling") && pollingConcurrency !== s.concurrency) {
       notes.push(
         `polling ran with ${pollingConcurrency} in flight (rate × interval needs more than ${s.concurrency})`,
       );
     }
-    record(
-      await measurePhase("polling", lightArrival, pollingConcurrency, probes, () =>
-        runPolling({
-          rest: floorRest,
-          namespace,
-          arrival: lightArrival,
-          count: s.pollingCount,
-          concurrency: pollingConcurrency,
-          pollIntervalMs: s.pollingIntervalMs,
-          budgetMs: s.phaseBudgetMs,
-        }),
-      ),
-    );
+    if (runs("polling"))
+      record(
+        await measurePhase("polling", lightArrival, pollingConcurrency, probes, () =>
+          runPolling({
+            rest: floorRest,
+            namespace,
+            arrival: lightArrival,
+            count: s.pollingCount,
+            concurrency: pollingConcurrency,
+            pollIntervalMs: s.pollingIntervalMs,
+            budgetMs: s.phaseBudgetMs,
+          }),
+        ),
+      );
 
     let sweep: SweepPoint[] = [];
-    const sweepDevices: DeviceIdentity[] = [];
-    if (s.sweep.length > 0) {
+    const sweepEnrolled: DeviceIdentity[] = [];
+    if (runs("sweep") && s.sweep.length > 0) {
       // A fresh gateway for the sweep: its RSS baseline then holds no garbage from the phases above.
       ledger.retire("gateway");
       await gateway.child.stop();
@@ -242,7 +261,7 @@ async function runUntilDone(opts: BenchOptions, hooks: RunHooks): Promise<BenchR
       ledger.track("gateway", gateway.child.pid);
       log(`sweep over ${s.sweep.join(", ")} devices (gateway restarted, pid ${gateway.child.pid})`);
       sweep = await runSweep({
-        onEnrolled: (id) => sweepDevices.push(id),
+        onEnrolled: (id) => sweepEnrolled.push(id),
         mqttUrl: gateway.mqttUrl,
         gatewayPublicKey: gateway.publicKey,
         deadlineMs: s.replyTimeoutMs,
@@ -263,8 +282,14 @@ async function runUntilDone(opts: BenchOptions, hooks: RunHooks): Promise<BenchR
       });
     }
 
-    if (sweepDevices.length > 0) enrolled = sweepDevices;
-    if (enrolled.length > 0) {
+    if (sweepEnrolled.length > 0) enrolled = sweepEnrolled;
+    if (runs("reconnect") && enrolled.length > s.reconnectMax) {
+      notes.push(
+        `devreg-reconnect brought back ${s.reconnectMax} of the ${enrolled.length} enrolled devices (--reconnect-max)`,
+      );
+      enrolled = enrolled.slice(0, s.reconnectMax);
+    }
+    if (runs("reconnect") && enrolled.length > 0) {
       // As after a gateway restart: every enrolled device comes back at once.
       ledger.retire("gateway");
       await gateway.child.stop();
@@ -272,7 +297,9 @@ async function runUntilDone(opts: BenchOptions, hooks: RunHooks): Promise<BenchR
       children.push(gateway.child);
       pids.gateway = gateway.child.pid;
       ledger.track("gateway", gateway.child.pid);
-      log(`reconnect: ${enrolled.length} enrolled devices at once (gateway restarted, pid ${gateway.child.pid})`);
+      log(
+        `reconnect: ${enrolled.length} enrolled devices at once (gateway restarted, pid ${gateway.child.pid})`,
+      );
       const back = enrolled;
       record(
         await measurePhase("devreg", { mode: "burst", of: "reconnect" }, back.length, probes, () =>
@@ -317,4 +344,68 @@ async function runUntilDone(opts: BenchOptions, hooks: RunHooks): Promise<BenchR
     if (opts.profile || opts.keepLogs) log(`logs kept in ${workDir}`);
     else rmSync(workDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * floor-burst-isolated and devreg-burst-isolated: each phase runs with etcd and kube-apiserver
+ * on cores of their own and `rest` (gateway, operator, this process) on the others; or a note
+ * why they cannot run here.
+ */
+async function isolatedBursts(
+  cluster: BenchCluster,
+  rest: number[],
+  log: (l: string) => void,
+  notes: string[],
+  phases: Array<() => Promise<void>>,
+): Promise<void> {
+  const plan = planIsolation({
+    cpus: availableParallelism(),
+    external: cluster.kind === "external",
+    controlPlanePids: [cluster.etcdPid, cluster.apiserverPid],
+    haveTaskset: haveTaskset(),
+  });
+  if (plan.kind === "skip") {
+    log(`isolated bursts skipped: ${plan.why}`);
+    notes.push(`floor-burst-isolated and devreg-burst-isolated skipped: ${plan.why}`);
+    return;
+  }
+  log(`isolated bursts: etcd + kube-apiserver on cpu ${plan.controlPlane}, the rest on cpu ${plan.rest}`);
+  notes.push(
+    `isolated bursts (taskset): etcd and kube-apiserver on cpu ${plan.controlPlane}; gateway, operator and ` +
+      `bench (load generator and simulated fleet) on cpu ${plan.rest}; affinities restored afterwards`,
+  );
+  const pids = { controlPlane: [cluster.etcdPid!, cluster.apiserverPid!], rest };
+  for (const phase of phases) await withIsolation(plan, pids, phase);
+}
+
+/**
+ * Open files for the sweep: raises this process's limit (its children inherit it) to what the
+ * largest point needs; when it cannot, the sweep stops at what the limit holds, and says so.
+ */
+function sizeSweep(s: BenchSettings, say: (line: string) => void): FdPlan {
+  const want = Math.max(0, ...(s.phases.includes("sweep") ? s.sweep : []));
+  const plan = planFdLimit(want);
+  const fd = ensureFdLimit(plan);
+  if (fd.ok) {
+    if (fd.raisedFrom !== undefined)
+      say(
+        `open-file limit raised from ${fd.raisedFrom} to ${plan.limit} (prlimit) for a ${want}-device sweep`,
+      );
+    return plan;
+  }
+  const { points, dropped } = capSweep(s.sweep, devicesWithin(fd.limit));
+  s.sweep = points;
+  say(
+    `sweep capped at ${Math.max(0, ...points)} devices (dropped ${dropped.join(", ")}): the open-file limit ` +
+      `${fd.limit} cannot be raised to the ${plan.limit} ${want} devices need (${fd.why}); ` +
+      `raise it first (\`ulimit -n ${plan.limit}\` with CAP_SYS_RESOURCE), or lower --sweep`,
+  );
+  return planFdLimit(Math.max(0, ...points));
+}
+
+/** A --config file for the gateway raising only its MQTT connection cap (see planFdLimit). */
+function gatewayCapConfig(workDir: string, max: number): string {
+  const path = join(workDir, "gateway-limits.json");
+  writeFileSync(path, JSON.stringify({ limits: { mqttConnections: { max } } }));
+  return path;
 }

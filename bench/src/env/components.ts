@@ -12,6 +12,8 @@ export interface ComponentEnv {
   workDir: string;
   /** Extra node flags for the children, e.g. ["--cpu-prof"] when profiling. */
   nodeFlags?: string[];
+  /** A gateway --config file (further settings, e.g. a larger connection cap for the sweep). */
+  gatewayConfig?: string;
 }
 
 export interface GatewayProcess {
@@ -82,6 +84,7 @@ export async function startGatewayProcess(env: ComponentEnv, logName = "gateway"
       "0",
       "--key-file",
       join(env.workDir, "gateway-key.pem"),
+      ...(env.gatewayConfig ? ["--config", env.gatewayConfig] : []),
     ]),
     ready: gatewayReadyParser(),
     timeoutMs: 60_000,

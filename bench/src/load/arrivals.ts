@@ -8,8 +8,11 @@ import { LatencyRecorder, type LatencySummary } from "../stats/latency.ts";
  */
 export type Arrival =
   | { mode: "fixed"; ratePerSec: number }
-  /** `of: "reconnect"`: the burst is already-enrolled devices coming back (phase id …-reconnect). */
-  | { mode: "burst"; of?: "reconnect" };
+  /**
+   * `of: "reconnect"`: the burst is already-enrolled devices coming back (phase id …-reconnect);
+   * `of: "isolated"`: the usual burst with the control plane pinned to cores of its own (…-burst-isolated).
+   */
+  | { mode: "burst"; of?: "reconnect" | "isolated" };
 
 /** How a phase offers its load: how many requests, when they arrive, how many at once. */
 export interface LoadShape {

@@ -78,6 +78,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepPoint[]> {
         latencyP99Ms: load.latency.p99,
         gatewayRssBaselineKiB: baseline,
         gatewayRssKiB: rss,
+        benchRssKiB: rssKiB(process.pid),
         rssPerDeviceKiB: connected > 0 ? round1((rss - baseline) / connected) : 0,
         heapPerDeviceKiB:
           connected > 0 && heap !== undefined && heapBaseline !== undefined

@@ -135,6 +135,7 @@ export function renderMarkdown(r: BenchResult): string {
           "gateway RSS after",
           "KiB/device",
           "of which JS heap",
+          "bench RSS (fleet)",
           "CPU split",
         ],
         r.sweep.map(sweepRow),
@@ -198,7 +199,12 @@ function targetRow(t: TargetCheck): string[] {
 }
 
 function phaseRow(p: PhaseResult): string[] {
-  const arrival = p.arrival.mode === "burst" ? (p.arrival.of ?? "burst") : `${p.arrival.ratePerSec}/s`;
+  const arrival =
+    p.arrival.mode === "burst"
+      ? p.arrival.of === "isolated"
+        ? "burst, control plane on its own core"
+        : (p.arrival.of ?? "burst")
+      : `${p.arrival.ratePerSec}/s`;
   const l = p.latency;
   return [
     p.id,
@@ -229,6 +235,7 @@ function sweepRow(s: SweepPoint): string[] {
     mib(s.gatewayRssKiB),
     s.rssPerDeviceKiB.toFixed(1),
     s.heapPerDeviceKiB === undefined ? "-" : s.heapPerDeviceKiB.toFixed(1),
+    s.benchRssKiB === undefined ? "-" : mib(s.benchRssKiB),
     formatCpu(s.cpu),
   ];
 }

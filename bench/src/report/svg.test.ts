@@ -23,7 +23,8 @@ describe("renderSvg", () => {
     expect(svg.startsWith("<svg")).toBe(true);
     expect(svg).not.toMatch(/NaN|Infinity|undefined/);
     for (const p of r.phases) expect(svg).toContain(`<title>${p.id}</title>`);
-    expect(svg).toContain("target 20 KiB");
+    expect(svg).toContain("target 20 KiB at 10k");
+    expect(svg).toContain("target 10 KiB at 100k");
     // 2 sweep points × 5 processes
     expect(svg.match(/<rect x=[^>]*><title>/g)).toHaveLength(10);
   });

@@ -64,7 +64,7 @@ export function ninesX(p: number): number {
 }
 
 function dashFor(p: PhaseResult, lightRate: number | undefined): string {
-  if (p.arrival.mode === "burst") return "2,3";
+  if (p.arrival.mode === "burst") return p.arrival.of === "isolated" ? "8,3,2,3" : "2,3";
   return p.arrival.ratePerSec === lightRate ? "" : "7,3";
 }
 
@@ -150,12 +150,15 @@ export function rssPanel(sweep: SweepPoint[], top: number, left: number, width: 
     out.push(text(x(t), SWEEP_H - m.b + 16, shortNumber(t), { "text-anchor": "middle" }));
   }
   out.push(text((m.l + width - m.r) / 2, SWEEP_H - 8, "connected devices", { "text-anchor": "middle" }));
-  const ty = y(TARGETS.rssPerDeviceKiB);
-  out.push(line(m.l, ty, width - m.r, ty, "#d62728", ` stroke-dasharray="5,4"`));
-  out.push(
+  for (const [kib, at] of [
+    [TARGETS.rssPerDeviceKiB, TARGETS.sweepDevices],
+    [TARGETS.largeRssPerDeviceKiB, TARGETS.largeSweepDevices],
+  ] as const) {
+    const ty = y(kib);
+    out.push(line(m.l, ty, width - m.r, ty, "#d62728", ` stroke-dasharray="5,4"`));
     // Left end: the curve falls towards the target on the right, where a label would collide.
-    text(m.l + 4, ty - 4, `target ${TARGETS.rssPerDeviceKiB} KiB`, { fill: "#d62728" }),
-  );
+    out.push(text(m.l + 4, ty - 4, `target ${kib} KiB at ${shortNumber(at)}`, { fill: "#d62728" }));
+  }
   const coords = pts.map((s): [number, number] => [x(s.devices), y(Math.max(0, s.rssPerDeviceKiB))]);
   out.push(`<path d="${pathD(coords)}" fill="none" stroke="${SYSTEM_COLOR.devreg}" stroke-width="2"/>`);
   pts.forEach((s, i) => {

@@ -20,10 +20,12 @@ describe("checkTargets", () => {
     // 300/s is 75% of 400/s: below the 85% target.
     expect(met).toEqual({
       throughput: false,
+      "throughput-isolated": null,
       "light-p50": true,
       "light-p99": true,
       "vs-polling": true,
       "rss-per-device": true,
+      "rss-per-device-100k": null,
       reconnect: null,
     });
     expect(checks.find((c) => c.id === "throughput")!.actual).toContain("75.0%");
@@ -46,6 +48,36 @@ describe("checkTargets", () => {
     const checks = checkTargets([], [exampleSweepPoint(1000, 12)], 20);
     expect(checks.every((c) => c.met === null)).toBe(true);
     expect(checks.find((c) => c.id === "rss-per-device")!.actual).toContain("stopped at 1000 devices");
+  });
+});
+
+describe("checkTargets, issue 16", () => {
+  const isolated = { mode: "burst", of: "isolated" } as const;
+
+  it("judges the isolated bursts on their own, against the same 85 % share", () => {
+    const checks = checkTargets(
+      [examplePhase("floor", isolated, 30, 200), examplePhase("devreg", isolated, 40, 180)],
+      [],
+      20,
+    );
+    const t = checks.find((c) => c.id === "throughput-isolated")!;
+    expect(t.met).toBe(true);
+    expect(t.actual).toBe("180.0/s vs 200.0/s = 90.0%");
+    expect(checks.find((c) => c.id === "throughput")!.met).toBeNull();
+  });
+
+  it("judges RSS at 100,000 devices against 10 KiB", () => {
+    const at = (kib: number) =>
+      checkTargets([], [exampleSweepPoint(10_000, 12), exampleSweepPoint(100_000, kib)], 20).find(
+        (c) => c.id === "rss-per-device-100k",
+      )!;
+    expect(at(9.5).met).toBe(true);
+    expect(at(12.4).met).toBe(false);
+    const stopped = checkTargets([], [exampleSweepPoint(50_000, 11)], 20).find(
+      (c) => c.id === "rss-per-device-100k",
+    )!;
+    expect(stopped.met).toBeNull();
+    expect(stopped.actual).toContain("stopped at 50000 devices");
   });
 });
 
@@ -84,7 +116,14 @@ describe("checkTargets reconnect (issue 16)", () => {
 
   it("counts POST, PUT, PATCH and DELETE as writes, reads not", () => {
     expect(
-      writesPerOp({ "GET a": 1, "LIST a": 1, "WATCH a": 1, "POST a": 1, "PATCH a/status": 0.5, "DELETE a": 0.25 }),
+      writesPerOp({
+        "GET a": 1,
+        "LIST a": 1,
+        "WATCH a": 1,
+        "POST a": 1,
+        "PATCH a/status": 0.5,
+        "DELETE a": 0.25,
+      }),
     ).toBe(1.75);
     expect(writesPerOp(undefined)).toBeUndefined();
   });
