@@ -18,8 +18,3 @@ export const LABEL_GATEWAY = "devices.example.com/gateway";
 /** Pre-registered devices (allowlist): crds/devices.example.com_deviceallowances.yaml. */
 export const ALLOWANCE_KIND = "DeviceAllowance";
 export const ALLOWANCE_PLURAL = "deviceallowances";
-
-/** The path of DeviceAllowances in `namespace`. */
-export function allowancesPath(namespace: string): string {
-  return `/apis/${GROUP}/${VERSION}/namespaces/${encodeURIComponent(namespace)}/${ALLOWANCE_PLURAL}`;
-}
