@@ -11,6 +11,9 @@ export const DEFAULT_NAMESPACE = "device-operator-system";
 /** The cluster-wide pairing switch lives in this ConfigMap (shape: operator/README.md). */
 export const PAIRING_CONFIGMAP = "devreg-pairing";
 
+/** The operator's leader-election Lease (its default `--lease-name`); the CLI reads it to see who leads. */
+export const OPERATOR_LEASE = "devreg-operator";
+
 /** Labels the gateway puts on registrations it creates. */
 export const LABEL_DEVICE_ID = "devices.example.com/device-id";
 export const LABEL_GATEWAY = "devices.example.com/gateway";

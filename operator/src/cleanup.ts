@@ -101,12 +101,8 @@ export class Cleaner {
     for (const [reg, cause] of due) {
       if (!this.timer) return; // stopped leading
       try {
-        await this.d.regs.rest.request("DELETE", this.d.regs.itemPath(reg.metadata.name), {
-          body: {
-            apiVersion: "v1",
-            kind: "DeleteOptions",
-            preconditions: { uid: reg.metadata.uid, resourceVersion: reg.metadata.resourceVersion },
-          },
+        await this.d.regs.delete(reg.metadata.name, {
+          preconditions: { uid: reg.metadata.uid, resourceVersion: reg.metadata.resourceVersion },
         });
         this.d.onDeleted(cause);
         this.d.log.info(

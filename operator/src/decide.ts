@@ -3,6 +3,7 @@ import {
   type DeviceRegistration,
   type DeviceRegistrationStatus,
   type Phase,
+  isDecided,
   rfc3339,
   setCondition,
 } from "@devreg/kube";
@@ -82,7 +83,6 @@ export type Decision =
   /** Merge-patch for the status subresource; `transition` absent = only observedGeneration moves. */
   | { action: "update"; status: DeviceRegistrationStatus; transition?: Transition; slot?: BudgetSlot };
 
-const DECIDED = new Set<Phase | undefined>(["Approved", "Rejected", "Deactivated"]);
 const MAX_MESSAGE = 1024;
 
 /** True when nothing is left to do: a decided phase for the current generation (or deleting). */
@@ -90,7 +90,7 @@ export function isUpToDate(reg: DeviceRegistration): boolean {
   if (reg.metadata.deletionTimestamp) return true;
   const st = reg.status;
   const current = st?.observedGeneration === (reg.metadata.generation ?? 0);
-  return current && (DECIDED.has(st?.phase) || awaitingAdmin(reg));
+  return current && (isDecided(st?.phase) || awaitingAdmin(reg));
 }
 
 function awaitingAdmin(reg: DeviceRegistration): boolean {
@@ -120,7 +120,7 @@ export function decide(reg: DeviceRegistration, pairing: PairingState, now: Date
   if (reg.metadata.deletionTimestamp) return { action: "skip", why: "being deleted" };
   const gen = reg.metadata.generation ?? 0;
   const st = reg.status ?? {};
-  const decided = DECIDED.has(st.phase);
+  const decided = isDecided(st.phase);
   if (decided && st.observedGeneration === gen) return { action: "skip", why: "decided for this generation" };
 
   const deactivate = reg.spec?.deactivate === true;

@@ -1,5 +1,5 @@
 import type { KubeRest } from "@devreg/kube";
-import { rfc3339 } from "@devreg/kube";
+import { eventsPath, rfc3339 } from "@devreg/kube";
 import type { Logger } from "pino";
 
 /** What an Event is about (core/v1 ObjectReference). */
@@ -164,7 +164,7 @@ export class EventRecorder {
       count: 1,
     };
     try {
-      await this.rest.request("POST", `/api/v1/namespaces/${encodeURIComponent(ev.ref.namespace)}/events`, {
+      await this.rest.request("POST", eventsPath(ev.ref.namespace), {
         body,
         timeoutMs: 10_000,
       });

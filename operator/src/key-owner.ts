@@ -1,4 +1,5 @@
 import type { DeviceRegistration } from "@devreg/kube";
+import { registrationNameForDeviceId } from "@devreg/protocol";
 import type { DeviceIdOf } from "./spec-validation.ts";
 
 /**
@@ -17,7 +18,7 @@ export function keyOwner(candidates: readonly DeviceRegistration[], deviceIdOf: 
   let canonical: string | undefined;
   const pk = eligible[0]?.spec.publicKey;
   try {
-    if (pk) canonical = `dev-${deviceIdOf(new Uint8Array(Buffer.from(pk, "base64")))}`;
+    if (pk) canonical = registrationNameForDeviceId(deviceIdOf(new Uint8Array(Buffer.from(pk, "base64"))));
   } catch {
     // an unusable key is rejected by spec validation; ownership then does not matter
   }

@@ -1,4 +1,4 @@
-import { type KubeRest, isKubeError } from "@devreg/kube";
+import { type KubeRest, isKubeError, leasePath, leasesPath } from "@devreg/kube";
 import type { Logger } from "pino";
 
 export interface LeaderElectionOptions {
@@ -108,7 +108,7 @@ export class LeaderElector {
   }
 
   private get path(): string {
-    return `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(this.opts.namespace)}/leases/${encodeURIComponent(this.opts.name)}`;
+    return leasePath(this.opts.namespace, this.opts.name);
   }
 
   private async run(): Promise<void> {
@@ -169,7 +169,7 @@ export class LeaderElector {
         cur = await this.rest.request<Lease>("GET", this.path, { timeoutMs });
       } catch (e) {
         if (!isKubeError(e, "E_KUBE_NOT_FOUND")) throw e;
-        this.lease = await this.rest.request<Lease>("POST", this.path.replace(/\/[^/]+$/, ""), {
+        this.lease = await this.rest.request<Lease>("POST", leasesPath(this.opts.namespace), {
           timeoutMs,
           body: {
             apiVersion: "coordination.k8s.io/v1",

@@ -4,6 +4,7 @@ import {
   PAIRING_CONFIGMAP,
   type PairingMode,
   type PairingState,
+  configMapsPath,
   isKubeError,
   pairingPath,
   parsePairing,
@@ -102,7 +103,7 @@ export async function setPairing(rest: KubeRest, namespace: string, opts: SetPai
     try {
       const created: Record<string, string> = {};
       for (const [k, v] of Object.entries(data)) if (v !== null) created[k] = v;
-      const cm = await rest.request<ConfigMap>("POST", `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps`, {
+      const cm = await rest.request<ConfigMap>("POST", configMapsPath(namespace), {
         body: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: PAIRING_CONFIGMAP, namespace }, data: created },
         query,
       });

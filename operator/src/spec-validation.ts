@@ -1,4 +1,5 @@
 import type { DeviceRegistration } from "@devreg/kube";
+import { deviceIdFromRegistrationName, registrationNameForDeviceId } from "@devreg/protocol";
 
 /** Derives the protocol's deviceId from a raw public key ([PROTO-2], @devreg/protocol). */
 export type DeviceIdOf = (publicKey: Uint8Array) => string;
@@ -6,8 +7,6 @@ export type DeviceIdOf = (publicKey: Uint8Array) => string;
 export type SpecCheck = { ok: true; publicKey: Uint8Array; deviceId?: string } | { ok: false; problems: string[] };
 
 const BASE64_32 = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
-/** The gateway's naming: "dev-" + 32 lowercase hex ([PROTO-3]). */
-const GATEWAY_NAME = /^dev-[0-9a-f]{32}$/;
 const STRING_FIELDS = ["deviceId", "model", "firmwareVersion", "hardwareRevision", "serialNumber"] as const;
 
 /**
@@ -44,9 +43,11 @@ export function validateSpec(reg: DeviceRegistration, deviceIdOf: DeviceIdOf): S
     if (typeof spec.deviceId === "string" && spec.deviceId !== fingerprint) {
       problems.push(`spec.deviceId ${spec.deviceId} is not the fingerprint of spec.publicKey (${fingerprint})`);
     }
+    // A name in the gateway's form ([PROTO-3]: "dev-" + a deviceId) must name this key's deviceId.
     const name = reg.metadata.name;
-    if (GATEWAY_NAME.test(name) && name !== `dev-${fingerprint}`) {
-      problems.push(`name ${name} does not match the key fingerprint (want dev-${fingerprint})`);
+    const named = deviceIdFromRegistrationName(name);
+    if (named !== null && named !== fingerprint) {
+      problems.push(`name ${name} does not match the key fingerprint (want ${registrationNameForDeviceId(fingerprint)})`);
     }
   }
   if (problems.length > 0 || !publicKey) return { ok: false, problems };
