@@ -65,7 +65,9 @@ export function keyOf(meta: ObjectMeta): string {
 /**
  * List+watch cache for one collection. Unlike client-node's informer it restarts itself:
  * it resumes from the last resourceVersion, re-lists on 410 Gone, backs off (bounded,
- * jittered) after any error, and re-lists periodically.
+ * jittered) after any error, and re-lists periodically. A listener that throws is reported
+ * ("listenerError") and affects neither the other listeners nor the watch.
+ * (Tested against a fault-injecting fake apiserver: informer.test.ts.)
  */
 export class Informer<T extends { metadata: ObjectMeta }> extends EventEmitter<InformerEvents<T>> {
   private readonly store = new Map<string, T>();
