@@ -1,4 +1,4 @@
-import { type DeviceRegistration, KubeError, type KubeRest, Registrations, isKubeError } from "@devreg/kube";
+import { type DeviceRegistration, KubeError, type KubeRest, Registrations, eventsPath, isKubeError } from "@devreg/kube";
 import { isOperatorError, parseDuration, setPairing } from "@devreg/operator";
 import { DashboardError } from "./errors.ts";
 import { pairingView } from "./streams.ts";
@@ -52,7 +52,7 @@ export async function deviceDetail(rest: KubeRest, namespace: string, name: stri
         source?: { component?: string };
         reportingComponent?: string;
       }>;
-    }>("GET", `/api/v1/namespaces/${encodeURIComponent(namespace)}/events`, {
+    }>("GET", eventsPath(namespace), {
       query: { fieldSelector: `involvedObject.name=${name}`, limit: 100 },
     });
     const events = list.items.map((e) => ({
@@ -90,11 +90,11 @@ export function isDeviceAction(verb: string): verb is DeviceAction {
  * for holders of the custom verb (`deactivate`, `approve`).
  */
 export function setDeviceSpec(rest: KubeRest, namespace: string, name: string, action: DeviceAction): Promise<DeviceRegistration> {
-  return rest.request<DeviceRegistration>("PATCH", new Registrations(rest, namespace).itemPath(checkName(name)), {
-    body: { spec: DEVICE_ACTIONS[action] },
-    contentType: "application/merge-patch+json",
-    query: { fieldManager: FIELD_MANAGER },
-  });
+  return new Registrations(rest, namespace).patch(
+    checkName(name),
+    { spec: DEVICE_ACTIONS[action] },
+    { fieldManager: FIELD_MANAGER },
+  );
 }
 
 export async function deleteDevice(rest: KubeRest, namespace: string, name: string): Promise<void> {

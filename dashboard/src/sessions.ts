@@ -1,6 +1,6 @@
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import { KubeConfig } from "@kubernetes/client-node";
-import { KubeRest, isKubeError } from "@devreg/kube";
+import { KubeRest, SELF_SUBJECT_REVIEWS_PATH, isKubeError } from "@devreg/kube";
 import { DashboardError } from "./errors.ts";
 
 /**
@@ -49,7 +49,7 @@ export function cookieValue(header: string | undefined, name: string): string | 
 export async function whoAmI(rest: KubeRest): Promise<string> {
   const review = await rest.request<{ status?: { userInfo?: { username?: string } } }>(
     "POST",
-    "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+    SELF_SUBJECT_REVIEWS_PATH,
     { body: { apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" } },
   );
   return review.status?.userInfo?.username ?? "unknown";

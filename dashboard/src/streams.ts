@@ -5,6 +5,7 @@ import {
   type KubeRest,
   PAIRING_CONFIGMAP,
   Registrations,
+  configMapsPath,
   dropManagedFields,
 } from "@devreg/kube";
 import { parsePairing } from "@devreg/operator";
@@ -84,7 +85,7 @@ export class LiveStream {
       transform: dropManagedFields,
     });
     this.pairing = new Informer<ConfigMap>(o.rest, {
-      path: `/api/v1/namespaces/${encodeURIComponent(o.namespace)}/configmaps`,
+      path: configMapsPath(o.namespace),
       fieldSelector: `metadata.name=${PAIRING_CONFIGMAP}`,
     });
     this.devices.on("add", (r) => this.batcher.upsert(rowOf(r)));

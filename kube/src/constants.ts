@@ -11,6 +11,9 @@ export const DEFAULT_NAMESPACE = "device-operator-system";
 /** The cluster-wide pairing switch lives in this ConfigMap (shape: operator/README.md). */
 export const PAIRING_CONFIGMAP = "devreg-pairing";
 
+/** The operator's leader-election Lease (its default `--lease-name`); the CLI reads it to see who leads. */
+export const OPERATOR_LEASE = "devreg-operator";
+
 /** Labels the gateway puts on registrations it creates. */
 export const LABEL_DEVICE_ID = "devices.example.com/device-id";
 export const LABEL_GATEWAY = "devices.example.com/gateway";
@@ -18,8 +21,3 @@ export const LABEL_GATEWAY = "devices.example.com/gateway";
 /** Pre-registered devices (allowlist): crds/devices.example.com_deviceallowances.yaml. */
 export const ALLOWANCE_KIND = "DeviceAllowance";
 export const ALLOWANCE_PLURAL = "deviceallowances";
-
-/** The path of DeviceAllowances in `namespace`. */
-export function allowancesPath(namespace: string): string {
-  return `/apis/${GROUP}/${VERSION}/namespaces/${encodeURIComponent(namespace)}/${ALLOWANCE_PLURAL}`;
-}

@@ -3,6 +3,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadAll as loadAllYaml } from "js-yaml";
 import { KubeError, isKubeError } from "./errors.ts";
+import { CRDS_PATH, DEVREG_API_PATH, NAMESPACES_PATH, crdPath } from "./paths.ts";
 import type { KubeRest } from "./rest.ts";
 
 export const CRDS_DIR = resolve(fileURLToPath(new URL("../../crds", import.meta.url)));
@@ -25,16 +26,15 @@ export function readCrds(dir = CRDS_DIR): Crd[] {
 
 /** Creates or replaces the CRDs and waits until the apiserver serves them (Established). */
 export async function installCrds(rest: KubeRest, timeoutMs = 30_000): Promise<string[]> {
-  const base = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
   const names: string[] = [];
   for (const crd of readCrds()) {
     names.push(crd.metadata.name);
     try {
-      await rest.request("POST", base, { body: crd });
+      await rest.request("POST", CRDS_PATH, { body: crd });
     } catch (e) {
       if (!isKubeError(e, "E_KUBE_ALREADY_EXISTS")) throw e;
-      const cur = await rest.request<Crd>("GET", `${base}/${crd.metadata.name}`);
-      await rest.request("PUT", `${base}/${crd.metadata.name}`, {
+      const cur = await rest.request<Crd>("GET", crdPath(crd.metadata.name));
+      await rest.request("PUT", crdPath(crd.metadata.name), {
         body: { ...crd, metadata: { ...crd.metadata, resourceVersion: cur.metadata.resourceVersion } },
       });
     }
@@ -42,7 +42,7 @@ export async function installCrds(rest: KubeRest, timeoutMs = 30_000): Promise<s
   const deadline = Date.now() + timeoutMs;
   for (const name of names) {
     for (;;) {
-      const cur = await rest.request<Crd>("GET", `${base}/${name}`);
+      const cur = await rest.request<Crd>("GET", crdPath(name));
       if (cur.status?.conditions?.some((c) => c.type === "Established" && c.status === "True")) break;
       if (Date.now() > deadline) throw new KubeError("E_KUBE_TIMEOUT", `CRD ${name} not established in ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 100));
@@ -51,7 +51,7 @@ export async function installCrds(rest: KubeRest, timeoutMs = 30_000): Promise<s
   // Discovery can lag Established by a moment; wait until the group version lists the resource.
   for (;;) {
     try {
-      await rest.request("GET", "/apis/devices.example.com/v1alpha1");
+      await rest.request("GET", DEVREG_API_PATH);
       break;
     } catch (e) {
       if (Date.now() > deadline) throw e;
@@ -63,7 +63,7 @@ export async function installCrds(rest: KubeRest, timeoutMs = 30_000): Promise<s
 
 export async function ensureNamespace(rest: KubeRest, name: string): Promise<void> {
   try {
-    await rest.request("POST", "/api/v1/namespaces", {
+    await rest.request("POST", NAMESPACES_PATH, {
       body: { apiVersion: "v1", kind: "Namespace", metadata: { name } },
     });
   } catch (e) {

@@ -156,7 +156,3 @@ export function parsePairing(cm: ConfigMap | undefined, now: Date): PairingState
 function invalid(why: string): PairingState {
   return { open: false, code: "PairingConfigInvalid", reason: `ConfigMap ${PAIRING_CONFIGMAP} is malformed: ${why}; pairing is off` };
 }
-
-export function pairingPath(namespace: string): string {
-  return `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps/${PAIRING_CONFIGMAP}`;
-}

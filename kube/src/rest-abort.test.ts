@@ -1,9 +1,9 @@
 import { getEventListeners } from "node:events";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { KubeRest } from "./rest.ts";
+import { plainHttpClient } from "../test-support/fake-apiserver.ts";
+import type { KubeRest } from "./rest.ts";
 
 // Informers hand one long-lived AbortSignal to every list page and watch: each call must
 // unhook its abort listener when it ends, or a long-running informer leaks one per call.
@@ -16,14 +16,7 @@ describe("KubeRest abort listeners", () => {
       res.end(req.url?.includes("watch=") ? '{"type":"ADDED","object":{"metadata":{"name":"a"}}}\n' : "{}");
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: "c", server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true }],
-      users: [{ name: "u" }],
-      contexts: [{ name: "c", cluster: "c", user: "u" }],
-      currentContext: "c",
-    });
-    rest = await KubeRest.fromKubeConfig(kc);
+    rest = await plainHttpClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
   });
   afterAll(() => {
     rest.close();

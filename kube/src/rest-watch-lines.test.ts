@@ -1,8 +1,7 @@
 import http from "node:http";
-import { KubeConfig } from "@kubernetes/client-node";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { KubeRest } from "./rest.ts";
+import { plainHttpClient } from "../test-support/fake-apiserver.ts";
 
 // The watch stream is split into lines on bytes: events cut at any byte (inside a multi-byte
 // character too) or several to a chunk come out whole and in order.
@@ -23,7 +22,7 @@ describe("KubeRest.watch line splitting", () => {
     });
     await new Promise<void>((r) => server!.listen(0, "127.0.0.1", r));
     const port = (server.address() as AddressInfo).port;
-    const rest = await KubeRestForTest(`http://127.0.0.1:${port}`);
+    const rest = await plainHttpClient(`http://127.0.0.1:${port}`);
     const names: string[] = [];
     try {
       await rest.watch<{ metadata: { name: string } }>("/w", {}, (ev) => names.push(ev.object.metadata.name));
@@ -54,14 +53,3 @@ describe("KubeRest.watch line splitting", () => {
     expect(r.error).toMatch(/malformed event line/);
   });
 });
-
-async function KubeRestForTest(server: string): Promise<KubeRest> {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: "c", server, skipTLSVerify: true }],
-    users: [{ name: "u" }],
-    contexts: [{ name: "x", cluster: "c", user: "u" }],
-    currentContext: "x",
-  });
-  return KubeRest.fromKubeConfig(kc);
-}

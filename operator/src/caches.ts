@@ -3,6 +3,7 @@ import {
   type DeviceAllowance,
   type DeviceRegistration,
   Informer,
+  configMapsPath,
   type KubeRest,
   PAIRING_CONFIGMAP,
   Registrations,
@@ -43,7 +44,7 @@ export class Caches {
       transform: compactManagedFields,
     });
     this.pairingConfigMap = new Informer(api, {
-      path: `/api/v1/namespaces/${encodeURIComponent(ns)}/configmaps`,
+      path: configMapsPath(ns),
       fieldSelector: `metadata.name=${PAIRING_CONFIGMAP}`,
       resyncMs,
     });
@@ -63,6 +64,11 @@ export class Caches {
         "allowlist list/watch failed; no key counts as pre-registered until it lists",
       ),
     );
+    for (const inf of [this.registrations, this.pairingConfigMap, this.allowances] as const) {
+      inf.on("listenerError", (err, event) =>
+        log.error({ err: err.message, event }, "an informer listener threw; the watch goes on"),
+      );
+    }
     for (const inf of [this.registrations, this.pairingConfigMap] as const) {
       inf.on("error", (err, retryInMs) => {
         log.warn({ err: err.message, retryInMs }, "list/watch failed; retrying");

@@ -101,12 +101,8 @@ export class Cleaner {
     for (const [reg, cause] of due) {
       if (!this.timer) return; // stopped leading
       try {
-        await this.d.regs.rest.request("DELETE", this.d.regs.itemPath(reg.metadata.name), {
-          body: {
-            apiVersion: "v1",
-            kind: "DeleteOptions",
-            preconditions: { uid: reg.metadata.uid, resourceVersion: reg.metadata.resourceVersion },
-          },
+        await this.d.regs.delete(reg.metadata.name, {
+          preconditions: { uid: reg.metadata.uid, resourceVersion: reg.metadata.resourceVersion },
         });
         this.d.onDeleted(cause);
         this.d.log.info(
@@ -115,7 +111,10 @@ export class Cleaner {
         );
       } catch (e) {
         if (isKubeError(e, "E_KUBE_NOT_FOUND") || isKubeError(e, "E_KUBE_CONFLICT")) continue;
-        this.d.log.warn({ registration: reg.metadata.name, err: (e as Error).message }, "cleanup delete failed");
+        this.d.log.warn(
+          { registration: reg.metadata.name, err: (e as Error).message },
+          "cleanup delete failed",
+        );
       }
     }
   }

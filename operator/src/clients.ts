@@ -1,4 +1,4 @@
-import { GROUP, KubeRest, VERSION, isKubeError, resolveKubeConfig } from "@devreg/kube";
+import { DEVREG_API_PATH, KubeRest, isKubeError, resolveKubeConfig } from "@devreg/kube";
 import type { Lifecycle, Logger } from "@devreg/runtime";
 import type { OperatorConfig } from "./config.ts";
 import { OperatorError } from "./errors.ts";
@@ -31,7 +31,7 @@ export async function connectClients(cfg: OperatorConfig, log: Logger, lc: Lifec
 
 async function requireCrd(api: KubeRest): Promise<void> {
   try {
-    await api.request("GET", `/apis/${GROUP}/${VERSION}`, { timeoutMs: 10_000 });
+    await api.request("GET", DEVREG_API_PATH, { timeoutMs: 10_000 });
   } catch (e) {
     if (!isKubeError(e, "E_KUBE_NOT_FOUND")) throw e;
     throw new OperatorError(

@@ -19,8 +19,20 @@ describe("parseOperatorConfig", () => {
   });
 
   it("takes durations as text and numbers as strings (env/flags)", () => {
-    const c = parseOperatorConfig({ leaseDurationMs: "3s", renewDeadlineMs: "2s", retryPeriodMs: "500ms", concurrency: "4", httpPort: "0" });
-    expect(c).toMatchObject({ leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 500, concurrency: 4, httpPort: 0 });
+    const c = parseOperatorConfig({
+      leaseDurationMs: "3s",
+      renewDeadlineMs: "2s",
+      retryPeriodMs: "500ms",
+      concurrency: "4",
+      httpPort: "0",
+    });
+    expect(c).toMatchObject({
+      leaseDurationMs: 3000,
+      renewDeadlineMs: 2000,
+      retryPeriodMs: 500,
+      concurrency: 4,
+      httpPort: 0,
+    });
   });
 
   it("lists every problem in one readable line", () => {
@@ -40,22 +52,38 @@ describe("parseOperatorConfig", () => {
   });
 
   it("enforces leaseDuration > renewDeadline > 1.2 x retryPeriod", () => {
-    expect(() => parseOperatorConfig({ leaseDurationMs: 10_000, renewDeadlineMs: 10_000 })).toThrow(/leaseDurationMs: must be greater/);
-    expect(() => parseOperatorConfig({ renewDeadlineMs: 2_000, retryPeriodMs: 2_000 })).toThrow(/renewDeadlineMs/);
+    expect(() => parseOperatorConfig({ leaseDurationMs: 10_000, renewDeadlineMs: 10_000 })).toThrow(
+      /leaseDurationMs: must be greater/,
+    );
+    expect(() => parseOperatorConfig({ renewDeadlineMs: 2_000, retryPeriodMs: 2_000 })).toThrow(
+      /renewDeadlineMs/,
+    );
   });
 
   it("reads the environment; POD_NAME and LOG_LEVEL are fallbacks", () => {
     expect(optionsFromEnv({ LOG_LEVEL: "debug", DEVREG_LOG_LEVEL: "warn" }).logLevel).toBe("warn");
     expect(optionsFromEnv({ LOG_LEVEL: "debug" }).logLevel).toBe("debug");
-    const o = optionsFromEnv({ DEVREG_NAMESPACE: "fleet", DEVREG_OPERATOR_CONCURRENCY: "8", POD_NAME: "op-0", DEVREG_LEASE_DURATION: "20s" });
+    const o = optionsFromEnv({
+      DEVREG_NAMESPACE: "fleet",
+      DEVREG_OPERATOR_CONCURRENCY: "8",
+      POD_NAME: "op-0",
+      DEVREG_LEASE_DURATION: "20s",
+    });
     expect(o).toEqual({ namespace: "fleet", concurrency: "8", identity: "op-0", leaseDurationMs: "20s" });
-    expect(parseOperatorConfig(o)).toMatchObject({ namespace: "fleet", concurrency: 8, identity: "op-0", leaseDurationMs: 20_000 });
+    expect(parseOperatorConfig(o)).toMatchObject({
+      namespace: "fleet",
+      concurrency: 8,
+      identity: "op-0",
+      leaseDurationMs: 20_000,
+    });
   });
 
   it("approval Events: off by default, on from a boolean or the env's text; anything else is refused", () => {
     expect(parseOperatorConfig({ approvalEvents: true }).approvalEvents).toBe(true);
     expect(parseOperatorConfig(optionsFromEnv({ DEVREG_APPROVAL_EVENTS: "true" })).approvalEvents).toBe(true);
-    expect(parseOperatorConfig(optionsFromEnv({ DEVREG_APPROVAL_EVENTS: "false" })).approvalEvents).toBe(false);
+    expect(parseOperatorConfig(optionsFromEnv({ DEVREG_APPROVAL_EVENTS: "false" })).approvalEvents).toBe(
+      false,
+    );
     expect(() => parseOperatorConfig({ approvalEvents: "yes" })).toThrow(/approvalEvents/);
   });
 });

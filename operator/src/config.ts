@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import { DEFAULT_NAMESPACE } from "@devreg/kube";
+import { DEFAULT_NAMESPACE, OPERATOR_LEASE } from "@devreg/kube";
 import type { Logger } from "pino";
 import { v4 as uuidv4 } from "uuid";
 import { z } from "zod";
@@ -35,7 +35,7 @@ export const operatorConfigSchema = z
       .min(1)
       .max(128)
       .default(() => `${hostname()}_${uuidv4()}`.slice(0, 128)),
-    leaseName: z.string().max(253).regex(dns1123Label, "must be a DNS-1123 label").default("devreg-operator"),
+    leaseName: z.string().max(253).regex(dns1123Label, "must be a DNS-1123 label").default(OPERATOR_LEASE),
     leaseDurationMs: positiveMs.default(15_000),
     renewDeadlineMs: positiveMs.default(10_000),
     retryPeriodMs: positiveMs.default(2_000),
@@ -70,10 +70,18 @@ export const operatorConfigSchema = z
   .strict()
   .superRefine((c, ctx) => {
     if (!(c.leaseDurationMs > c.renewDeadlineMs)) {
-      ctx.addIssue({ code: "custom", path: ["leaseDurationMs"], message: "must be greater than renewDeadline" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["leaseDurationMs"],
+        message: "must be greater than renewDeadline",
+      });
     }
     if (!(c.renewDeadlineMs > c.retryPeriodMs * 1.2)) {
-      ctx.addIssue({ code: "custom", path: ["renewDeadlineMs"], message: "must be greater than 1.2 x retryPeriod" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["renewDeadlineMs"],
+        message: "must be greater than 1.2 x retryPeriod",
+      });
     }
   });
 

@@ -3,11 +3,23 @@ import type { DeviceRegistration, DeviceRegistrationStatus } from "@devreg/kube"
 import { deviceIdFromPublicKey } from "@devreg/protocol";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { CONDITION_APPROVED, type DecideContext, type Decision, compactManagedFields, deactivateManager, decide, isUpToDate } from "./decide.ts";
+import {
+  CONDITION_APPROVED,
+  type DecideContext,
+  type Decision,
+  compactManagedFields,
+  deactivateManager,
+  decide,
+  isUpToDate,
+} from "./decide.ts";
 import { type PairingState, parsePairing } from "./pairing.ts";
 
 const NOW = new Date("2025-06-01T12:00:00Z");
-const OPEN: PairingState = { open: true, code: "PairingWindowOpen", reason: "the pairing window is open (no expiry)" };
+const OPEN: PairingState = {
+  open: true,
+  code: "PairingWindowOpen",
+  reason: "the pairing window is open (no expiry)",
+};
 const CLOSED: PairingState = { open: false, code: "PairingDisabled", reason: "pairing is disabled" };
 const UUID_A = "11111111-1111-4111-8111-111111111111";
 const UUID_B = "22222222-2222-4222-8222-222222222222";
@@ -25,13 +37,25 @@ function ctx(over: Partial<DecideContext> = {}): DecideContext & { minted: numbe
   return c;
 }
 
-function newReg(over: { spec?: Partial<DeviceRegistration["spec"]>; status?: DeviceRegistrationStatus; generation?: number; name?: string } = {}): DeviceRegistration {
+function newReg(
+  over: {
+    spec?: Partial<DeviceRegistration["spec"]>;
+    status?: DeviceRegistrationStatus;
+    generation?: number;
+    name?: string;
+  } = {},
+): DeviceRegistration {
   const key = randomBytes(32);
   const deviceId = deviceIdFromPublicKey(new Uint8Array(key));
   return {
     apiVersion: "devices.example.com/v1alpha1",
     kind: "DeviceRegistration",
-    metadata: { name: over.name ?? `dev-${deviceId}`, namespace: "ns", generation: over.generation ?? 1, resourceVersion: "7" },
+    metadata: {
+      name: over.name ?? `dev-${deviceId}`,
+      namespace: "ns",
+      generation: over.generation ?? 1,
+      resourceVersion: "7",
+    },
     spec: { publicKey: key.toString("base64"), deviceId, model: "th-01", ...over.spec },
     status: over.status,
   };
@@ -78,10 +102,18 @@ describe("decide: new registrations", () => {
   it("rejects with PairingDisabled while pairing is closed, and says how to retry", () => {
     const c = ctx();
     const d = update(decide(newReg(), CLOSED, NOW, c));
-    expect(d.status).toMatchObject({ phase: "Rejected", reason: "PairingDisabled", decidedBy: "pairing-window" });
+    expect(d.status).toMatchObject({
+      phase: "Rejected",
+      reason: "PairingDisabled",
+      decidedBy: "pairing-window",
+    });
     expect(d.status.deviceUUID).toBeUndefined();
     expect(d.status.message).toMatch(/pairing is disabled.*Not sticky/);
-    expect(d.status.conditions?.[0]).toMatchObject({ type: "Approved", status: "False", reason: "PairingDisabled" });
+    expect(d.status.conditions?.[0]).toMatchObject({
+      type: "Approved",
+      status: "False",
+      reason: "PairingDisabled",
+    });
     expect(d.transition?.eventType).toBe("Warning");
     expect(c.minted).toBe(0);
   });
@@ -90,7 +122,12 @@ describe("decide: new registrations", () => {
     const missing = update(decide(newReg(), parsePairing(undefined, NOW), NOW, ctx()));
     expect(missing.status).toMatchObject({ phase: "Rejected", reason: "PairingDisabled" });
     expect(missing.status.message).toContain("not found");
-    const cm = { apiVersion: "v1" as const, kind: "ConfigMap" as const, metadata: { name: "devreg-pairing" }, data: { enabled: "yes" } };
+    const cm = {
+      apiVersion: "v1" as const,
+      kind: "ConfigMap" as const,
+      metadata: { name: "devreg-pairing" },
+      data: { enabled: "yes" },
+    };
     const bad = update(decide(newReg(), parsePairing(cm, NOW), NOW, ctx()));
     expect(bad.status).toMatchObject({ phase: "Rejected", reason: "PairingDisabled" });
     expect(bad.status.message).toContain("malformed");
@@ -135,7 +172,11 @@ describe("decide: invalid specs are Rejected/InvalidSpec whatever the pairing st
   for (const [what, reg] of cases) {
     it(what, () => {
       const d = update(decide(reg, OPEN, NOW, ctx()));
-      expect(d.status).toMatchObject({ phase: "Rejected", reason: "InvalidSpec", decidedBy: "spec-validation" });
+      expect(d.status).toMatchObject({
+        phase: "Rejected",
+        reason: "InvalidSpec",
+        decidedBy: "spec-validation",
+      });
       expect(d.status.deviceUUID).toBeUndefined();
       expect(d.status.message).toMatch(/^invalid spec: /);
     });
@@ -157,14 +198,19 @@ describe("decide: one key, one UUID", () => {
 
   it("approves the owner itself", () => {
     const reg = newReg();
-    expect(update(decide(reg, OPEN, NOW, ctx({ keyOwner: reg.metadata.name }))).status.phase).toBe("Approved");
+    expect(update(decide(reg, OPEN, NOW, ctx({ keyOwner: reg.metadata.name }))).status.phase).toBe(
+      "Approved",
+    );
   });
 });
 
 describe("decide: sticky decisions", () => {
   it("skips a registration decided for its generation, whatever pairing says", () => {
     const approved = apply(newReg(), decide(newReg(), OPEN, NOW, ctx()));
-    expect(decide(approved, CLOSED, NOW, ctx())).toEqual({ action: "skip", why: "decided for this generation" });
+    expect(decide(approved, CLOSED, NOW, ctx())).toEqual({
+      action: "skip",
+      why: "decided for this generation",
+    });
     const rejected = apply(newReg(), decide(newReg(), CLOSED, NOW, ctx()));
     expect(decide(rejected, OPEN, NOW, ctx()).action).toBe("skip");
     expect(isUpToDate(approved)).toBe(true);
@@ -180,7 +226,11 @@ describe("decide: sticky decisions", () => {
     expect(Object.keys(d.status).sort()).toEqual(["conditions", "observedGeneration"]);
     expect(d.status.observedGeneration).toBe(2);
     // Same condition status: lastTransitionTime does not move.
-    expect(d.status.conditions?.[0]).toMatchObject({ status: "True", observedGeneration: 2, lastTransitionTime: "2025-06-01T12:00:00Z" });
+    expect(d.status.conditions?.[0]).toMatchObject({
+      status: "True",
+      observedGeneration: 2,
+      lastTransitionTime: "2025-06-01T12:00:00Z",
+    });
   });
 
   it("skips objects being deleted", () => {
@@ -192,16 +242,36 @@ describe("decide: sticky decisions", () => {
 
 describe("decide: deactivate and reactivate", () => {
   const managed = (manager: string) => [
-    { manager: "gateway", operation: "Update", time: "2025-06-01T10:00:00Z", fieldsV1: { "f:spec": { "f:publicKey": {} } } },
-    { manager, operation: "Update", time: "2025-06-01T11:00:00Z", fieldsV1: { "f:spec": { "f:deactivate": {} } } },
-    { manager: "devreg-operator", operation: "Update", subresource: "status", time: "2025-06-01T11:30:00Z", fieldsV1: { "f:status": {} } },
+    {
+      manager: "gateway",
+      operation: "Update",
+      time: "2025-06-01T10:00:00Z",
+      fieldsV1: { "f:spec": { "f:publicKey": {} } },
+    },
+    {
+      manager,
+      operation: "Update",
+      time: "2025-06-01T11:00:00Z",
+      fieldsV1: { "f:spec": { "f:deactivate": {} } },
+    },
+    {
+      manager: "devreg-operator",
+      operation: "Update",
+      subresource: "status",
+      time: "2025-06-01T11:30:00Z",
+      fieldsV1: { "f:status": {} },
+    },
   ];
 
   function approvedThenDeactivated() {
     const approved = apply(newReg(), decide(newReg(), OPEN, NOW, ctx()));
     const deact: DeviceRegistration = {
       ...approved,
-      metadata: { ...approved.metadata, generation: 2, managedFields: managed("kubectl-patch") } as DeviceRegistration["metadata"],
+      metadata: {
+        ...approved.metadata,
+        generation: 2,
+        managedFields: managed("kubectl-patch"),
+      } as DeviceRegistration["metadata"],
       spec: { ...approved.spec, deactivate: true },
     };
     return deact;
@@ -219,7 +289,11 @@ describe("decide: deactivate and reactivate", () => {
       decidedAt: "2025-06-01T12:00:01Z",
       observedGeneration: 2,
     });
-    expect(d.status.conditions?.[0]).toMatchObject({ status: "False", reason: "DeactivatedByAdmin", lastTransitionTime: "2025-06-01T12:00:01Z" });
+    expect(d.status.conditions?.[0]).toMatchObject({
+      status: "False",
+      reason: "DeactivatedByAdmin",
+      lastTransitionTime: "2025-06-01T12:00:01Z",
+    });
   });
 
   it("the informer's compactManagedFields keeps exactly what deactivateManager reads", () => {
@@ -228,11 +302,19 @@ describe("decide: deactivate and reactivate", () => {
     const compact = compactManagedFields(structuredClone(deact));
     expect(deactivateManager(compact)).toBe("kubectl-patch");
     expect((compact.metadata as { managedFields?: unknown[] }).managedFields).toEqual([
-      { manager: "kubectl-patch", operation: "Update", time: "2025-06-01T11:00:00Z", fieldsV1: { "f:spec": { "f:deactivate": {} } } },
+      {
+        manager: "kubectl-patch",
+        operation: "Update",
+        time: "2025-06-01T11:00:00Z",
+        fieldsV1: { "f:spec": { "f:deactivate": {} } },
+      },
     ]);
     expect(JSON.stringify(compact.metadata).length).toBeLessThan(before);
     // No entry owns spec.deactivate: the field goes away altogether.
-    const plain = { ...deact, metadata: { ...deact.metadata, managedFields: managed("x").slice(0, 1) } } as DeviceRegistration;
+    const plain = {
+      ...deact,
+      metadata: { ...deact.metadata, managedFields: managed("x").slice(0, 1) },
+    } as DeviceRegistration;
     expect(compactManagedFields(plain).metadata).not.toHaveProperty("managedFields");
     expect(deactivateManager(plain)).toBeUndefined();
   });
@@ -242,12 +324,21 @@ describe("decide: deactivate and reactivate", () => {
     const deactivated = apply(deact, decide(deact, OPEN, NOW, ctx()));
     const react: DeviceRegistration = {
       ...deactivated,
-      metadata: { ...deactivated.metadata, generation: 3, managedFields: managed("devreg-cli") } as DeviceRegistration["metadata"],
+      metadata: {
+        ...deactivated.metadata,
+        generation: 3,
+        managedFields: managed("devreg-cli"),
+      } as DeviceRegistration["metadata"],
       spec: { ...deactivated.spec, deactivate: false },
     };
     const c = ctx();
     const d = update(decide(react, CLOSED, NOW, c));
-    expect(d.status).toMatchObject({ phase: "Approved", reason: "Reactivated", deviceUUID: UUID_A, decidedBy: "admin:devreg-cli" });
+    expect(d.status).toMatchObject({
+      phase: "Approved",
+      reason: "Reactivated",
+      deviceUUID: UUID_A,
+      decidedBy: "admin:devreg-cli",
+    });
     expect(c.minted).toBe(0);
   });
 
@@ -256,7 +347,11 @@ describe("decide: deactivate and reactivate", () => {
     const deactivated = apply(pending, decide(pending, OPEN, NOW, ctx()));
     expect(deactivated.status).toMatchObject({ phase: "Deactivated", decidedBy: "admin" });
     expect(deactivated.status?.deviceUUID).toBeUndefined();
-    const back = { ...deactivated, metadata: { ...deactivated.metadata, generation: 2 }, spec: { ...deactivated.spec, deactivate: false } };
+    const back = {
+      ...deactivated,
+      metadata: { ...deactivated.metadata, generation: 2 },
+      spec: { ...deactivated.spec, deactivate: false },
+    };
     const d = update(decide(back, OPEN, NOW, ctx()));
     expect(d.status).toMatchObject({ phase: "Rejected", reason: "NeverApproved" });
     expect(d.status.deviceUUID).toBeUndefined();
@@ -267,9 +362,18 @@ describe("decide: deactivate and reactivate", () => {
     const deactivated = apply(deact, decide(deact, OPEN, NOW, ctx()));
     const { deactivate: _, ...spec } = deactivated.spec;
     // Removing the field also removes it from its manager's managedFields entry.
-    const metadata = { ...deactivated.metadata, generation: 3, managedFields: managed("x").slice(0, 1) } as DeviceRegistration["metadata"];
+    const metadata = {
+      ...deactivated.metadata,
+      generation: 3,
+      managedFields: managed("x").slice(0, 1),
+    } as DeviceRegistration["metadata"];
     const d = update(decide({ ...deactivated, metadata, spec }, OPEN, NOW, ctx()));
-    expect(d.status).toMatchObject({ phase: "Approved", reason: "Reactivated", deviceUUID: UUID_A, decidedBy: "admin" });
+    expect(d.status).toMatchObject({
+      phase: "Approved",
+      reason: "Reactivated",
+      deviceUUID: UUID_A,
+      decidedBy: "admin",
+    });
   });
 });
 

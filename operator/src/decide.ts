@@ -3,6 +3,7 @@ import {
   type DeviceRegistration,
   type DeviceRegistrationStatus,
   type Phase,
+  isDecided,
   rfc3339,
   setCondition,
 } from "@devreg/kube";
@@ -82,7 +83,6 @@ export type Decision =
   /** Merge-patch for the status subresource; `transition` absent = only observedGeneration moves. */
   | { action: "update"; status: DeviceRegistrationStatus; transition?: Transition; slot?: BudgetSlot };
 
-const DECIDED = new Set<Phase | undefined>(["Approved", "Rejected", "Deactivated"]);
 const MAX_MESSAGE = 1024;
 
 /** True when nothing is left to do: a decided phase for the current generation (or deleting). */
@@ -90,7 +90,7 @@ export function isUpToDate(reg: DeviceRegistration): boolean {
   if (reg.metadata.deletionTimestamp) return true;
   const st = reg.status;
   const current = st?.observedGeneration === (reg.metadata.generation ?? 0);
-  return current && (DECIDED.has(st?.phase) || awaitingAdmin(reg));
+  return current && (isDecided(st?.phase) || awaitingAdmin(reg));
 }
 
 function awaitingAdmin(reg: DeviceRegistration): boolean {
@@ -116,11 +116,16 @@ function awaitingAdmin(reg: DeviceRegistration): boolean {
  *                                                         budget only once the caller won a slot
  *  - undecided, pairing closed (any reason)            -> Rejected/PairingDisabled (retryable)
  */
-export function decide(reg: DeviceRegistration, pairing: PairingState, now: Date, ctx: DecideContext): Decision {
+export function decide(
+  reg: DeviceRegistration,
+  pairing: PairingState,
+  now: Date,
+  ctx: DecideContext,
+): Decision {
   if (reg.metadata.deletionTimestamp) return { action: "skip", why: "being deleted" };
   const gen = reg.metadata.generation ?? 0;
   const st = reg.status ?? {};
-  const decided = DECIDED.has(st.phase);
+  const decided = isDecided(st.phase);
   if (decided && st.observedGeneration === gen) return { action: "skip", why: "decided for this generation" };
 
   const deactivate = reg.spec?.deactivate === true;
@@ -179,16 +184,26 @@ export function decide(reg: DeviceRegistration, pairing: PairingState, now: Date
     }
     const check = validateSpec(reg, ctx.deviceIdOf);
     if (check.ok && (ctx.keyOwner === undefined || ctx.keyOwner === reg.metadata.name)) {
-      return approve(reg, gen, now, ctx, Reason.ApprovedByAdmin, (uuid) => `approved by ${by} with UUID ${uuid}`, by, {
-        kind: "Admin",
-        ...(manager ? { admin: manager } : {}),
-      });
+      return approve(
+        reg,
+        gen,
+        now,
+        ctx,
+        Reason.ApprovedByAdmin,
+        (uuid) => `approved by ${by} with UUID ${uuid}`,
+        by,
+        {
+          kind: "Admin",
+          ...(manager ? { admin: manager } : {}),
+        },
+      );
     }
   }
 
   // A decision is sticky: later pairing flips or spec edits never change it silently.
   if (decided) return bump(reg, gen, now);
-  if (awaitingAdmin(reg) && st.observedGeneration === gen) return { action: "skip", why: "awaiting an admin" };
+  if (awaitingAdmin(reg) && st.observedGeneration === gen)
+    return { action: "skip", why: "awaiting an admin" };
 
   const check = validateSpec(reg, ctx.deviceIdOf);
   if (!check.ok) {
@@ -227,7 +242,8 @@ export function decide(reg: DeviceRegistration, pairing: PairingState, now: Date
   const win = pairing.window;
   const windowBy = win?.id ? `${DecidedBy.PairingWindow}:${win.id}` : DecidedBy.PairingWindow;
   if (pairing.open && win?.mode === "manual") {
-    if (awaitingAdmin(reg) && st.observedGeneration === gen) return { action: "skip", why: "awaiting an admin" };
+    if (awaitingAdmin(reg) && st.observedGeneration === gen)
+      return { action: "skip", why: "awaiting an admin" };
     const message = `pending: pairing is in manual mode; approve with \`devreg devices approve ${reg.metadata.name}\``;
     return {
       action: "update",
@@ -238,7 +254,13 @@ export function decide(reg: DeviceRegistration, pairing: PairingState, now: Date
         observedGeneration: gen,
         conditions: setCondition(
           st.conditions,
-          { type: CONDITION_APPROVED, status: "Unknown", reason: Reason.AwaitingApproval, message, observedGeneration: gen },
+          {
+            type: CONDITION_APPROVED,
+            status: "Unknown",
+            reason: Reason.AwaitingApproval,
+            message,
+            observedGeneration: gen,
+          },
           now,
         ),
       },
@@ -300,7 +322,14 @@ function approve(
   approvedBy: ApprovalSource,
 ): Decision {
   const uuid = reg.status?.deviceUUID ?? ctx.newUUID();
-  const t: Transition = { phase: "Approved", reason, message: message(uuid), decidedBy, eventType: "Normal", eventReason: "Approved" };
+  const t: Transition = {
+    phase: "Approved",
+    reason,
+    message: message(uuid),
+    decidedBy,
+    eventType: "Normal",
+    eventReason: "Approved",
+  };
   return transition(reg, gen, now, t, uuid, approvedBy);
 }
 
@@ -376,7 +405,10 @@ export function deactivateManager(reg: DeviceRegistration): string | undefined {
 }
 
 /** The field manager that last set spec.<field> ("f:deactivate", "f:approval"). */
-export function fieldManager(reg: DeviceRegistration, field: (typeof ADMIN_FIELDS)[number]): string | undefined {
+export function fieldManager(
+  reg: DeviceRegistration,
+  field: (typeof ADMIN_FIELDS)[number],
+): string | undefined {
   const entries = (reg.metadata as { managedFields?: ManagedFieldsEntry[] }).managedFields ?? [];
   let best: ManagedFieldsEntry | undefined;
   for (const e of entries) {

@@ -3,7 +3,13 @@ import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { EventRecorder } from "./events.ts";
 
-const ref = { apiVersion: "devices.example.com/v1alpha1", kind: "DeviceRegistration", name: "dev-a", namespace: "ns", uid: "u1" };
+const ref = {
+  apiVersion: "devices.example.com/v1alpha1",
+  kind: "DeviceRegistration",
+  name: "dev-a",
+  namespace: "ns",
+  uid: "u1",
+};
 
 function fakeRest(latencyMs: number) {
   const bodies: Array<Record<string, unknown>> = [];

@@ -1,5 +1,5 @@
 import type { KubeRest } from "@devreg/kube";
-import { rfc3339 } from "@devreg/kube";
+import { eventsPath, rfc3339 } from "@devreg/kube";
 import { TokenBucket } from "@devreg/runtime";
 import type { Logger } from "pino";
 
@@ -157,14 +157,17 @@ export class EventRecorder {
       count: 1,
     };
     try {
-      await this.rest.request("POST", `/api/v1/namespaces/${encodeURIComponent(ev.ref.namespace)}/events`, {
+      await this.rest.request("POST", eventsPath(ev.ref.namespace), {
         body,
         timeoutMs: 10_000,
       });
       this.opts.onSent?.();
     } catch (err) {
       this.opts.onFailed?.();
-      this.opts.log.warn({ err: (err as Error).message, object: ev.ref.name, reason: ev.reason }, "event not recorded");
+      this.opts.log.warn(
+        { err: (err as Error).message, object: ev.ref.name, reason: ev.reason },
+        "event not recorded",
+      );
     }
   }
 }

@@ -28,20 +28,36 @@ describe("keyOwner", () => {
   });
 
   it("then the gateway's canonical name, then the oldest, then name order", () => {
-    expect(keyOwner([reg("a-old", "2025-01-01T00:00:00Z"), reg(canonical, "2025-03-01T00:00:00Z")], deviceIdFromPublicKey)).toBe(canonical);
-    expect(keyOwner([reg("b", "2025-02-01T00:00:00Z"), reg("c", "2025-01-01T00:00:00Z")], deviceIdFromPublicKey)).toBe("c");
-    expect(keyOwner([reg("y", "2025-01-01T00:00:00Z"), reg("x", "2025-01-01T00:00:00Z")], deviceIdFromPublicKey)).toBe("x");
+    expect(
+      keyOwner(
+        [reg("a-old", "2025-01-01T00:00:00Z"), reg(canonical, "2025-03-01T00:00:00Z")],
+        deviceIdFromPublicKey,
+      ),
+    ).toBe(canonical);
+    expect(
+      keyOwner([reg("b", "2025-02-01T00:00:00Z"), reg("c", "2025-01-01T00:00:00Z")], deviceIdFromPublicKey),
+    ).toBe("c");
+    expect(
+      keyOwner([reg("y", "2025-01-01T00:00:00Z"), reg("x", "2025-01-01T00:00:00Z")], deviceIdFromPublicKey),
+    ).toBe("x");
   });
 
   it("is independent of input order (workers and replicas agree)", () => {
-    const all = [reg("p", "2025-01-02T00:00:00Z"), reg("q", "2025-01-01T00:00:00Z"), reg("r", "2025-01-01T00:00:00Z")];
+    const all = [
+      reg("p", "2025-01-02T00:00:00Z"),
+      reg("q", "2025-01-01T00:00:00Z"),
+      reg("r", "2025-01-01T00:00:00Z"),
+    ];
     expect(keyOwner(all, deviceIdFromPublicKey)).toBe(keyOwner([...all].reverse(), deviceIdFromPublicKey));
   });
 
   it("skips registrations rejected without a UUID and those being deleted", () => {
     const deleting = reg("d", "2025-01-01T00:00:00Z");
     deleting.metadata.deletionTimestamp = "2025-05-01T00:00:00Z";
-    const owner = keyOwner([reg("rej", "2024-01-01T00:00:00Z", "Rejected"), deleting, reg("new", "2025-06-01T00:00:00Z")], deviceIdFromPublicKey);
+    const owner = keyOwner(
+      [reg("rej", "2024-01-01T00:00:00Z", "Rejected"), deleting, reg("new", "2025-06-01T00:00:00Z")],
+      deviceIdFromPublicKey,
+    );
     expect(owner).toBe("new");
   });
 });

@@ -10,7 +10,10 @@ import type { DeviceIdOf } from "./spec-validation.ts";
  * already holds a UUID > has the gateway's canonical name > oldest > name order.
  * Registrations that were rejected without a UUID, or are being deleted, never own a key.
  */
-export function keyOwner(candidates: readonly DeviceRegistration[], deviceIdOf: DeviceIdOf): string | undefined {
+export function keyOwner(
+  candidates: readonly DeviceRegistration[],
+  deviceIdOf: DeviceIdOf,
+): string | undefined {
   const eligible = candidates.filter(
     (r) => !r.metadata.deletionTimestamp && !(r.status?.phase === "Rejected" && !r.status.deviceUUID),
   );

@@ -20,12 +20,19 @@ function fakeApi() {
       }
       if (method === "POST") {
         if (lease) throw new KubeError("E_KUBE_ALREADY_EXISTS", "exists", 409);
-        lease = { ...structuredClone(o.body as Lease), metadata: { ...(o.body as Lease).metadata, resourceVersion: String(++rv) } };
+        lease = {
+          ...structuredClone(o.body as Lease),
+          metadata: { ...(o.body as Lease).metadata, resourceVersion: String(++rv) },
+        };
         return structuredClone(lease);
       }
       if (method === "PUT") {
-        if (o.body?.metadata.resourceVersion !== lease?.metadata.resourceVersion) throw new KubeError("E_KUBE_CONFLICT", "conflict", 409);
-        lease = { ...structuredClone(o.body as Lease), metadata: { ...(o.body as Lease).metadata, resourceVersion: String(++rv) } };
+        if (o.body?.metadata.resourceVersion !== lease?.metadata.resourceVersion)
+          throw new KubeError("E_KUBE_CONFLICT", "conflict", 409);
+        lease = {
+          ...structuredClone(o.body as Lease),
+          metadata: { ...(o.body as Lease).metadata, resourceVersion: String(++rv) },
+        };
         return structuredClone(lease);
       }
       throw new Error(method);
@@ -77,9 +84,20 @@ describe("LeaderElector", () => {
 
   it("rejects timings client-go would reject", () => {
     const { rest } = fakeApi();
-    const base = { namespace: "n", name: "l", identity: "i", log: pino({ level: "silent" }), onStartedLeading() {}, onStoppedLeading() {} };
-    expect(() => new LeaderElector(rest, { ...base, leaseDurationMs: 10, renewDeadlineMs: 10, retryPeriodMs: 1 })).toThrow(RangeError);
-    expect(() => new LeaderElector(rest, { ...base, leaseDurationMs: 30, renewDeadlineMs: 10, retryPeriodMs: 9 })).toThrow(RangeError);
+    const base = {
+      namespace: "n",
+      name: "l",
+      identity: "i",
+      log: pino({ level: "silent" }),
+      onStartedLeading() {},
+      onStoppedLeading() {},
+    };
+    expect(
+      () => new LeaderElector(rest, { ...base, leaseDurationMs: 10, renewDeadlineMs: 10, retryPeriodMs: 1 }),
+    ).toThrow(RangeError);
+    expect(
+      () => new LeaderElector(rest, { ...base, leaseDurationMs: 30, renewDeadlineMs: 10, retryPeriodMs: 9 }),
+    ).toThrow(RangeError);
   });
 
   it("one leader; a crashed leader's lease is taken only after leaseDuration on the standby's clock", async () => {
@@ -149,7 +167,9 @@ describe("LeaderElector", () => {
     let down = false;
     const flaky = {
       request: (m: string, p: string, o: unknown) =>
-        down ? Promise.reject(new KubeError("E_KUBE_UNAVAILABLE", "down")) : (api.rest.request as (...a: unknown[]) => Promise<unknown>)(m, p, o),
+        down
+          ? Promise.reject(new KubeError("E_KUBE_UNAVAILABLE", "down"))
+          : (api.rest.request as (...a: unknown[]) => Promise<unknown>)(m, p, o),
     } as unknown as KubeRest;
     const a = elector(flaky, "a", events);
     a.start();

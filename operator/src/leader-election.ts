@@ -1,4 +1,4 @@
-import { type KubeRest, isKubeError } from "@devreg/kube";
+import { type KubeRest, isKubeError, leasePath, leasesPath } from "@devreg/kube";
 import type { Logger } from "pino";
 
 export interface LeaderElectionOptions {
@@ -40,7 +40,12 @@ interface Lease {
  * leaseDuration + 0.6 x retryPeriod (+ one request): 16.2 s with the defaults (15 s, 2 s),
  * where polling at the full period took up to leaseDuration + 2 x 1.2 x retryPeriod.
  */
-export function standbyWaitMs(retryPeriodMs: number, leaseExpiresAt: number | undefined, now: number, random: number): number {
+export function standbyWaitMs(
+  retryPeriodMs: number,
+  leaseExpiresAt: number | undefined,
+  now: number,
+  random: number,
+): number {
   const poll = (retryPeriodMs / 2) * (1 + random * 0.2);
   if (leaseExpiresAt === undefined) return poll;
   return Math.max(0, Math.min(poll, leaseExpiresAt - now + 5));
@@ -74,7 +79,8 @@ export class LeaderElector {
     private readonly rest: KubeRest,
     private readonly opts: LeaderElectionOptions,
   ) {
-    if (!(opts.leaseDurationMs > opts.renewDeadlineMs)) throw new RangeError("leaseDuration must exceed renewDeadline");
+    if (!(opts.leaseDurationMs > opts.renewDeadlineMs))
+      throw new RangeError("leaseDuration must exceed renewDeadline");
     if (!(opts.renewDeadlineMs > opts.retryPeriodMs * 1.2)) {
       throw new RangeError("renewDeadline must exceed 1.2 x retryPeriod");
     }
@@ -108,7 +114,7 @@ export class LeaderElector {
   }
 
   private get path(): string {
-    return `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(this.opts.namespace)}/leases/${encodeURIComponent(this.opts.name)}`;
+    return leasePath(this.opts.namespace, this.opts.name);
   }
 
   private async run(): Promise<void> {
@@ -123,7 +129,9 @@ export class LeaderElector {
           this.opts.onStartedLeading();
           await this.sleep(retryPeriodMs);
         } else {
-          await this.sleep(standbyWaitMs(retryPeriodMs, this.othersLeaseExpiresAt, Date.now(), Math.random()));
+          await this.sleep(
+            standbyWaitMs(retryPeriodMs, this.othersLeaseExpiresAt, Date.now(), Math.random()),
+          );
         }
         continue;
       }
@@ -134,7 +142,9 @@ export class LeaderElector {
         this.leading = false;
         log.warn(
           { lease: this.opts.name, identity: this.opts.identity },
-          result === "taken" ? "lost leadership: another replica holds the lease" : "lost leadership: lease not renewed in time",
+          result === "taken"
+            ? "lost leadership: another replica holds the lease"
+            : "lost leadership: lease not renewed in time",
         );
         await this.opts.onStoppedLeading();
         continue;
@@ -169,7 +179,7 @@ export class LeaderElector {
         cur = await this.rest.request<Lease>("GET", this.path, { timeoutMs });
       } catch (e) {
         if (!isKubeError(e, "E_KUBE_NOT_FOUND")) throw e;
-        this.lease = await this.rest.request<Lease>("POST", this.path.replace(/\/[^/]+$/, ""), {
+        this.lease = await this.rest.request<Lease>("POST", leasesPath(this.opts.namespace), {
           timeoutMs,
           body: {
             apiVersion: "coordination.k8s.io/v1",
@@ -228,7 +238,10 @@ export class LeaderElector {
         const now = microTime(new Date());
         await this.rest.request("PUT", this.path, {
           timeoutMs: 2000,
-          body: { ...cur, spec: { ...cur.spec, holderIdentity: "", leaseDurationSeconds: 1, renewTime: now } },
+          body: {
+            ...cur,
+            spec: { ...cur.spec, holderIdentity: "", leaseDurationSeconds: 1, renewTime: now },
+          },
         });
         this.opts.log.info({ lease: this.opts.name }, "released lease");
         return;

@@ -55,7 +55,11 @@ export function createMetrics() {
       labelNames: ["result"] as const,
       registers: [registry],
     }),
-    eventsSent: new Counter({ name: `${p}events_sent_total`, help: "Kubernetes Events recorded", registers: [registry] }),
+    eventsSent: new Counter({
+      name: `${p}events_sent_total`,
+      help: "Kubernetes Events recorded",
+      registers: [registry],
+    }),
     eventsDropped: new Counter({
       name: `${p}events_dropped_total`,
       help: "Kubernetes Events dropped because the event queue was full or the operator stopped",

@@ -1,4 +1,4 @@
-import { type KubeRest, allowancesPath } from "@devreg/kube";
+import { type KubeRest, allowanceStatusPath } from "@devreg/kube";
 import { deviceIdFromPublicKey } from "@devreg/protocol";
 import {
   type HealthServer,
@@ -188,7 +188,7 @@ function recordAllowanceUse(
   log: Logger,
 ): void {
   api
-    .request("PATCH", `${allowancesPath(ns)}/${encodeURIComponent(allowance)}/status`, {
+    .request("PATCH", allowanceStatusPath(ns, allowance), {
       body: { status: { usedBy: registration, usedAt: new Date().toISOString() } },
       contentType: "application/merge-patch+json",
     })

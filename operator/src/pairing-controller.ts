@@ -59,8 +59,14 @@ export class PairingController {
       // Expired -> Disabled is our own close patch landing: the Expired Event already said it.
       const ownClose = this.last?.code === "PairingWindowExpired" && st.code === "PairingDisabled";
       this.last = sig;
-      const line = { namespace: this.d.namespace, configMap: PAIRING_CONFIGMAP, code: st.code, open: st.open };
-      if (st.code === "PairingConfigMissing" || st.code === "PairingConfigInvalid") this.d.log.warn(line, st.reason);
+      const line = {
+        namespace: this.d.namespace,
+        configMap: PAIRING_CONFIGMAP,
+        code: st.code,
+        open: st.open,
+      };
+      if (st.code === "PairingConfigMissing" || st.code === "PairingConfigInvalid")
+        this.d.log.warn(line, st.reason);
       else this.d.log.info(line, st.reason);
       if (this.leading && cm) {
         const type = st.code === "PairingConfigInvalid" ? "Warning" : "Normal";
@@ -70,7 +76,8 @@ export class PairingController {
             : st.code === "PairingDisabled"
               ? "PairingWindowClosed"
               : st.code;
-        if (st.code !== "PairingWindowExpired" && !ownClose) this.d.recordEvent(refOf(cm, this.d.namespace), type, reason, st.reason);
+        if (st.code !== "PairingWindowExpired" && !ownClose)
+          this.d.recordEvent(refOf(cm, this.d.namespace), type, reason, st.reason);
       }
     }
     this.schedule(cm, st);
@@ -106,7 +113,10 @@ export class PairingController {
         contentType: "application/merge-patch+json",
         query: { fieldManager: "devreg-operator" },
       });
-      this.d.log.info({ namespace: this.d.namespace, expiresAt: expiredAt }, "pairing window expired; closed it");
+      this.d.log.info(
+        { namespace: this.d.namespace, expiresAt: expiredAt },
+        "pairing window expired; closed it",
+      );
       this.d.recordEvent(
         refOf(cm, this.d.namespace),
         "Normal",
@@ -116,7 +126,10 @@ export class PairingController {
     } catch (err) {
       // 409/404: the ConfigMap changed under us; the informer brings the new version and we re-evaluate.
       if (!isKubeError(err, "E_KUBE_CONFLICT") && !isKubeError(err, "E_KUBE_NOT_FOUND")) {
-        this.d.log.warn({ err: (err as Error).message }, "could not close the expired pairing window; retrying");
+        this.d.log.warn(
+          { err: (err as Error).message },
+          "could not close the expired pairing window; retrying",
+        );
         if (this.leading) {
           this.timer = setTimeout(() => this.evaluate(), 1000);
           this.timer.unref?.();

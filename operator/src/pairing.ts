@@ -4,6 +4,7 @@ import {
   PAIRING_CONFIGMAP,
   type PairingMode,
   type PairingState,
+  configMapsPath,
   isKubeError,
   pairingPath,
   parsePairing,
@@ -29,7 +30,11 @@ export interface PairingReadout {
 }
 
 /** Reads and interprets the pairing ConfigMap (a missing one is a closed window, not an error). */
-export async function readPairing(rest: KubeRest, namespace: string, now = new Date()): Promise<PairingReadout> {
+export async function readPairing(
+  rest: KubeRest,
+  namespace: string,
+  now = new Date(),
+): Promise<PairingReadout> {
   let configMap: ConfigMap | undefined;
   try {
     configMap = await rest.request<ConfigMap>("GET", pairingPath(namespace));
@@ -56,7 +61,10 @@ export interface SetPairingOptions {
 
 /** A new window's id: sortable by time, unique enough to tell windows apart in the audit. */
 export function newWindowId(now: Date): string {
-  return `w-${now.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}Z$/, "Z")}-${randomBytes(3).toString("hex")}`;
+  return `w-${now
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d{3}Z$/, "Z")}-${randomBytes(3).toString("hex")}`;
 }
 
 /**
@@ -65,17 +73,29 @@ export function newWindowId(now: Date): string {
  * given is removed). Closing sets enabled "false" and removes expiresAt, keeping the last
  * window's settings and count for `devreg pairing status`.
  */
-export async function setPairing(rest: KubeRest, namespace: string, opts: SetPairingOptions): Promise<PairingReadout> {
+export async function setPairing(
+  rest: KubeRest,
+  namespace: string,
+  opts: SetPairingOptions,
+): Promise<PairingReadout> {
   const now = opts.now ?? new Date();
   if (opts.selector !== undefined) {
     const compiled = compileSelector(opts.selector);
     if (!compiled.ok) throw new OperatorError("E_PAIRING_CONFIG", `selector: ${compiled.error}`);
   }
-  if (opts.maxDevices !== undefined && !(Number.isInteger(opts.maxDevices) && opts.maxDevices > 0 && opts.maxDevices < 1e9)) {
-    throw new OperatorError("E_PAIRING_CONFIG", `maxDevices must be a positive integer, not ${opts.maxDevices}`);
+  if (
+    opts.maxDevices !== undefined &&
+    !(Number.isInteger(opts.maxDevices) && opts.maxDevices > 0 && opts.maxDevices < 1e9)
+  ) {
+    throw new OperatorError(
+      "E_PAIRING_CONFIG",
+      `maxDevices must be a positive integer, not ${opts.maxDevices}`,
+    );
   }
   const expiresAt =
-    opts.enabled && opts.forSeconds !== undefined ? new Date(now.getTime() + opts.forSeconds * 1000).toISOString() : null;
+    opts.enabled && opts.forSeconds !== undefined
+      ? new Date(now.getTime() + opts.forSeconds * 1000).toISOString()
+      : null;
   const query = { fieldManager: opts.fieldManager ?? "devreg" };
   const data: Record<string, string | null> = opts.enabled
     ? {
@@ -102,8 +122,13 @@ export async function setPairing(rest: KubeRest, namespace: string, opts: SetPai
     try {
       const created: Record<string, string> = {};
       for (const [k, v] of Object.entries(data)) if (v !== null) created[k] = v;
-      const cm = await rest.request<ConfigMap>("POST", `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps`, {
-        body: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: PAIRING_CONFIGMAP, namespace }, data: created },
+      const cm = await rest.request<ConfigMap>("POST", configMapsPath(namespace), {
+        body: {
+          apiVersion: "v1",
+          kind: "ConfigMap",
+          metadata: { name: PAIRING_CONFIGMAP, namespace },
+          data: created,
+        },
         query,
       });
       return { state: parsePairing(cm, now), configMap: cm };

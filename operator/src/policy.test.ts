@@ -12,11 +12,22 @@ import { compileSelector } from "./selector.ts";
 const NOW = new Date("2026-01-01T12:00:00Z");
 
 function cm(data: Record<string, string>): ConfigMap {
-  return { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "devreg-pairing", resourceVersion: "5" }, data };
+  return {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: "devreg-pairing", resourceVersion: "5" },
+    data,
+  };
 }
 
 function reg(
-  over: { spec?: Partial<DeviceRegistration["spec"]>; status?: DeviceRegistrationStatus; generation?: number; created?: string; managedFields?: unknown[] } = {},
+  over: {
+    spec?: Partial<DeviceRegistration["spec"]>;
+    status?: DeviceRegistrationStatus;
+    generation?: number;
+    created?: string;
+    managedFields?: unknown[];
+  } = {},
 ): DeviceRegistration {
   const key = randomBytes(32);
   const deviceId = deviceIdFromPublicKey(new Uint8Array(key));
@@ -32,13 +43,23 @@ function reg(
     apiVersion: "devices.example.com/v1alpha1",
     kind: "DeviceRegistration",
     metadata,
-    spec: { publicKey: key.toString("base64"), deviceId, model: "thermo-2", firmwareVersion: "2.1.0", ...over.spec },
+    spec: {
+      publicKey: key.toString("base64"),
+      deviceId,
+      model: "thermo-2",
+      firmwareVersion: "2.1.0",
+      ...over.spec,
+    },
     status: over.status,
   };
 }
 
 function ctx(over: Partial<DecideContext> = {}): DecideContext {
-  return { newUUID: () => "11111111-1111-4111-8111-111111111111", deviceIdOf: deviceIdFromPublicKey, ...over };
+  return {
+    newUUID: () => "11111111-1111-4111-8111-111111111111",
+    deviceIdOf: deviceIdFromPublicKey,
+    ...over,
+  };
 }
 
 function update(d: Decision) {
@@ -49,7 +70,13 @@ function update(d: Decision) {
 describe("parsePairing: windows with a budget, a selector and a mode", () => {
   it("reads id, budget, count, selector and mode", () => {
     const st = parsePairing(
-      cm({ enabled: "true", windowId: "w-1", maxDevices: "100", approvalsUsed: "40", selector: 'model == "x"' }),
+      cm({
+        enabled: "true",
+        windowId: "w-1",
+        maxDevices: "100",
+        approvalsUsed: "40",
+        selector: 'model == "x"',
+      }),
       NOW,
     );
     expect(st).toMatchObject({
@@ -75,7 +102,10 @@ describe("parsePairing: windows with a budget, a selector and a mode", () => {
   });
 
   it("manual mode is open, and says an admin decides", () => {
-    expect(parsePairing(cm({ enabled: "true", mode: "manual" }), NOW)).toMatchObject({ open: true, window: { mode: "manual" } });
+    expect(parsePairing(cm({ enabled: "true", mode: "manual" }), NOW)).toMatchObject({
+      open: true,
+      window: { mode: "manual" },
+    });
   });
 });
 
@@ -83,19 +113,37 @@ describe("compileSelector (CEL)", () => {
   it("matches on request metadata; device text is data, never code", () => {
     const c = compileSelector('model == "thermo-2" && firmwareVersion.startsWith("2.")');
     if (!c.ok) throw new Error(c.error);
-    const base = { model: "thermo-2", firmwareVersion: "2.1", hardwareRevision: "", serialNumber: "", deviceId: "" };
+    const base = {
+      model: "thermo-2",
+      firmwareVersion: "2.1",
+      hardwareRevision: "",
+      serialNumber: "",
+      deviceId: "",
+    };
     expect(c.selector(base).matched).toBe(true);
     expect(c.selector({ ...base, firmwareVersion: "1.9" }).matched).toBe(false);
     expect(c.selector({ ...base, model: '" || true || "' }).matched).toBe(false);
   });
 
-  it.each(["model ==", "nosuchvar == 1", "model", "1 + 1"])("refuses %s (parse error, unknown name, not a bool)", (src) => {
-    expect(compileSelector(src).ok).toBe(false);
-  });
+  it.each(["model ==", "nosuchvar == 1", "model", "1 + 1"])(
+    "refuses %s (parse error, unknown name, not a bool)",
+    (src) => {
+      expect(compileSelector(src).ok).toBe(false);
+    },
+  );
 });
 
 describe("decide: policy", () => {
-  const OPEN = parsePairing(cm({ enabled: "true", windowId: "w-7", maxDevices: "10", approvalsUsed: "0", selector: 'model == "thermo-2"' }), NOW);
+  const OPEN = parsePairing(
+    cm({
+      enabled: "true",
+      windowId: "w-7",
+      maxDevices: "10",
+      approvalsUsed: "0",
+      selector: 'model == "thermo-2"',
+    }),
+    NOW,
+  );
   const CLOSED = parsePairing(cm({ enabled: "false" }), NOW);
   const sel = compileSelector('model == "thermo-2"');
   if (!sel.ok) throw new Error(sel.error);
@@ -134,7 +182,11 @@ describe("decide: policy", () => {
     const manual = parsePairing(cm({ enabled: "true", mode: "manual" }), NOW);
     const r = reg();
     const pending = update(decide(r, manual, NOW, ctx()));
-    expect(pending.status).toMatchObject({ phase: "Pending", reason: "AwaitingApproval", observedGeneration: 1 });
+    expect(pending.status).toMatchObject({
+      phase: "Pending",
+      reason: "AwaitingApproval",
+      observedGeneration: 1,
+    });
     expect(pending.transition).toBeUndefined();
     const waiting = { ...r, status: pending.status };
     expect(isUpToDate(waiting)).toBe(true);
@@ -145,7 +197,14 @@ describe("decide: policy", () => {
       metadata: {
         ...waiting.metadata,
         generation: 2,
-        managedFields: [{ manager: "devreg-cli", operation: "Update", time: "2026-01-01T12:00:00Z", fieldsV1: { "f:spec": { "f:approval": {} } } }],
+        managedFields: [
+          {
+            manager: "devreg-cli",
+            operation: "Update",
+            time: "2026-01-01T12:00:00Z",
+            fieldsV1: { "f:spec": { "f:approval": {} } },
+          },
+        ],
       },
       spec: { ...waiting.spec, approval: "Approve" as const },
     };
@@ -161,7 +220,11 @@ describe("decide: policy", () => {
   it("Deny rejects DeniedByAdmin (sticky); Approve never overturns a sticky rejection", () => {
     const denied = update(decide(reg({ spec: { approval: "Deny" } }), CLOSED, NOW, ctx()));
     expect(denied.status).toMatchObject({ phase: "Rejected", reason: "DeniedByAdmin" });
-    const r = reg({ generation: 2, spec: { approval: "Approve" }, status: { phase: "Rejected", reason: "InvalidSpec", observedGeneration: 1 } });
+    const r = reg({
+      generation: 2,
+      spec: { approval: "Approve" },
+      status: { phase: "Rejected", reason: "InvalidSpec", observedGeneration: 1 },
+    });
     expect(update(decide(r, OPEN, NOW, ctx())).status.phase).toBeUndefined(); // observedGeneration bump only
   });
 
@@ -175,17 +238,35 @@ describe("decide: policy", () => {
   });
 });
 
-const TTLS: CleanupTtls = { rejectedTtlMs: 3_600_000, retryableRejectedTtlMs: 60_000, pendingTtlMs: 86_400_000 };
+const TTLS: CleanupTtls = {
+  rejectedTtlMs: 3_600_000,
+  retryableRejectedTtlMs: 60_000,
+  pendingTtlMs: 86_400_000,
+};
 
 describe("dueForDeletion (TTL cleanup)", () => {
   const at = (iso: string) => new Date(iso);
   it("Rejected after 1 h, not before", () => {
-    const r = reg({ status: { phase: "Rejected", reason: "InvalidSpec", decidedAt: "2026-01-01T11:00:00Z", observedGeneration: 1 } });
+    const r = reg({
+      status: {
+        phase: "Rejected",
+        reason: "InvalidSpec",
+        decidedAt: "2026-01-01T11:00:00Z",
+        observedGeneration: 1,
+      },
+    });
     expect(dueForDeletion(r, at("2026-01-01T11:59:59Z"), TTLS, false)).toBeUndefined();
     expect(dueForDeletion(r, at("2026-01-01T12:00:00Z"), TTLS, false)).toBe("Rejected");
   });
   it("PairingDisabled after its short TTL, or at once when pairing is open", () => {
-    const r = reg({ status: { phase: "Rejected", reason: "PairingDisabled", decidedAt: "2026-01-01T11:59:30Z", observedGeneration: 1 } });
+    const r = reg({
+      status: {
+        phase: "Rejected",
+        reason: "PairingDisabled",
+        decidedAt: "2026-01-01T11:59:30Z",
+        observedGeneration: 1,
+      },
+    });
     expect(dueForDeletion(r, NOW, TTLS, false)).toBeUndefined();
     expect(dueForDeletion(r, at("2026-01-01T12:00:30Z"), TTLS, false)).toBe("RetryableRejected");
     expect(dueForDeletion(r, NOW, TTLS, true)).toBe("RetryableRejected");
@@ -194,12 +275,18 @@ describe("dueForDeletion (TTL cleanup)", () => {
     const r = reg({ created: "2025-12-31T12:00:01Z" });
     expect(dueForDeletion(r, NOW, TTLS, false)).toBeUndefined();
     expect(dueForDeletion(r, at("2026-01-01T12:00:01Z"), TTLS, false)).toBe("Pending");
-    const awaiting = reg({ created: "2025-12-30T00:00:00Z", status: { phase: "Pending", reason: "AwaitingApproval" } });
+    const awaiting = reg({
+      created: "2025-12-30T00:00:00Z",
+      status: { phase: "Pending", reason: "AwaitingApproval" },
+    });
     expect(dueForDeletion(awaiting, NOW, TTLS, false)).toBe("Pending");
   });
   it("never Approved or Deactivated, however old", () => {
     for (const phase of ["Approved", "Deactivated"] as const) {
-      const r = reg({ created: "2000-01-01T00:00:00Z", status: { phase, decidedAt: "2000-01-01T00:00:00Z", observedGeneration: 1 } });
+      const r = reg({
+        created: "2000-01-01T00:00:00Z",
+        status: { phase, decidedAt: "2000-01-01T00:00:00Z", observedGeneration: 1 },
+      });
       expect(dueForDeletion(r, NOW, TTLS, true)).toBeUndefined();
     }
   });

@@ -79,5 +79,8 @@ export class MaxOfRateLimiter implements RateLimiter {
 
 /** Per item 100 ms doubling to 5 min, overall 10 retries/s with a burst of 100 (client-go's shape). */
 export function defaultControllerRateLimiter(): RateLimiter {
-  return new MaxOfRateLimiter(new ItemExponentialRateLimiter(100, 5 * 60_000), new BucketRateLimiter(10, 100));
+  return new MaxOfRateLimiter(
+    new ItemExponentialRateLimiter(100, 5 * 60_000),
+    new BucketRateLimiter(10, 100),
+  );
 }

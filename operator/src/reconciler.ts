@@ -120,20 +120,30 @@ export class Reconciler {
       }
       if (decision.action === "skip") return "skipped";
       try {
-        const updated = await writeStatus(this.d.regs, obj.metadata.name, decision.status, obj.metadata.resourceVersion);
+        const updated = await writeStatus(
+          this.d.regs,
+          obj.metadata.name,
+          decision.status,
+          obj.metadata.resourceVersion,
+        );
         const from = obj.metadata.resourceVersion ?? "";
         // Remember the write only while the cache still shows the version we wrote over.
-        if (this.d.cache.get(key)?.metadata.resourceVersion === from) this.written.set(key, { fromResourceVersion: from, obj: updated });
+        if (this.d.cache.get(key)?.metadata.resourceVersion === from)
+          this.written.set(key, { fromResourceVersion: from, obj: updated });
         this.announce(updated, decision, now);
         const source = decision.status.approvedBy;
-        if (source?.kind === "Allowlist" && source.allowance) this.d.onAllowanceUsed?.(source.allowance, updated.metadata.name);
+        if (source?.kind === "Allowlist" && source.allowance)
+          this.d.onAllowanceUsed?.(source.allowance, updated.metadata.name);
         return "written";
       } catch (err) {
         if (isKubeError(err, "E_KUBE_NOT_FOUND")) return "gone";
         if (!isKubeError(err, "E_KUBE_CONFLICT")) throw err;
         this.d.metrics.conflicts.inc();
         if (attempt >= maxRetries) {
-          throw new OperatorError("E_CONFLICT_RETRIES", `${key}: status write conflicted ${attempt + 1} times`);
+          throw new OperatorError(
+            "E_CONFLICT_RETRIES",
+            `${key}: status write conflicted ${attempt + 1} times`,
+          );
         }
         try {
           obj = await this.d.regs.get(obj.metadata.name);
@@ -185,22 +195,30 @@ export class Reconciler {
     const deviceUUID = obj.status?.deviceUUID;
     this.d.metrics.decisions.inc({ outcome: t.phase, reason: t.reason });
     this.d.log.info(
-      { registration: metadata.name, namespace, phase: t.phase, reason: t.reason, deviceUUID, decidedBy: t.decidedBy },
+      {
+        registration: metadata.name,
+        namespace,
+        phase: t.phase,
+        reason: t.reason,
+        deviceUUID,
+        decidedBy: t.decidedBy,
+      },
       "decision",
     );
-    if (t.eventReason !== "Approved" || this.d.approvalEvents) this.d.recordEvent(
-      {
-        apiVersion: obj.apiVersion,
-        kind: obj.kind,
-        name: metadata.name,
-        namespace,
-        uid: metadata.uid,
-        resourceVersion: metadata.resourceVersion,
-      },
-      t.eventType,
-      t.eventReason,
-      t.message,
-    );
+    if (t.eventReason !== "Approved" || this.d.approvalEvents)
+      this.d.recordEvent(
+        {
+          apiVersion: obj.apiVersion,
+          kind: obj.kind,
+          name: metadata.name,
+          namespace,
+          uid: metadata.uid,
+          resourceVersion: metadata.resourceVersion,
+        },
+        t.eventType,
+        t.eventReason,
+        t.message,
+      );
     this.d.onDecision?.({
       namespace,
       name: metadata.name,

@@ -11,7 +11,13 @@ import type { DeviceRegistrationSpec } from "@devreg/kube";
  * e.g. `model == "thermo-2" && firmwareVersion.startsWith("2.")`. The values are device-
  * controlled text: they are only ever CEL string values, never part of the expression.
  */
-export const SELECTOR_VARIABLES = ["model", "firmwareVersion", "hardwareRevision", "serialNumber", "deviceId"] as const;
+export const SELECTOR_VARIABLES = [
+  "model",
+  "firmwareVersion",
+  "hardwareRevision",
+  "serialNumber",
+  "deviceId",
+] as const;
 export type SelectorInput = Record<(typeof SELECTOR_VARIABLES)[number], string>;
 
 const MAX_SELECTOR = 1024;
@@ -31,7 +37,13 @@ export type Selector = (input: SelectorInput) => { matched: boolean; error?: str
 
 export type CompiledSelector = { ok: true; selector: Selector } | { ok: false; error: string };
 
-const SAMPLE: SelectorInput = { model: "", firmwareVersion: "", hardwareRevision: "", serialNumber: "", deviceId: "" };
+const SAMPLE: SelectorInput = {
+  model: "",
+  firmwareVersion: "",
+  hardwareRevision: "",
+  serialNumber: "",
+  deviceId: "",
+};
 
 /**
  * Parses and plans `source` once; refuses one that does not parse or does not yield a bool on

@@ -1,13 +1,14 @@
 import type { DeviceRegistration } from "@devreg/kube";
+import { deviceIdFromRegistrationName, registrationNameForDeviceId } from "@devreg/protocol";
 
 /** Derives the protocol's deviceId from a raw public key ([PROTO-2], @devreg/protocol). */
 export type DeviceIdOf = (publicKey: Uint8Array) => string;
 
-export type SpecCheck = { ok: true; publicKey: Uint8Array; deviceId?: string } | { ok: false; problems: string[] };
+export type SpecCheck =
+  | { ok: true; publicKey: Uint8Array; deviceId?: string }
+  | { ok: false; problems: string[] };
 
 const BASE64_32 = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
-/** The gateway's naming: "dev-" + 32 lowercase hex ([PROTO-3]). */
-const GATEWAY_NAME = /^dev-[0-9a-f]{32}$/;
 const STRING_FIELDS = ["deviceId", "model", "firmwareVersion", "hardwareRevision", "serialNumber"] as const;
 
 /**
@@ -30,7 +31,8 @@ export function validateSpec(reg: DeviceRegistration, deviceIdOf: DeviceIdOf): S
     const v = spec[f];
     if (v !== undefined && typeof v !== "string") problems.push(`spec.${f} must be a string`);
   }
-  if (spec.deactivate !== undefined && typeof spec.deactivate !== "boolean") problems.push("spec.deactivate must be a boolean");
+  if (spec.deactivate !== undefined && typeof spec.deactivate !== "boolean")
+    problems.push("spec.deactivate must be a boolean");
 
   let fingerprint: string | undefined;
   if (publicKey) {
@@ -42,11 +44,17 @@ export function validateSpec(reg: DeviceRegistration, deviceIdOf: DeviceIdOf): S
   }
   if (fingerprint !== undefined) {
     if (typeof spec.deviceId === "string" && spec.deviceId !== fingerprint) {
-      problems.push(`spec.deviceId ${spec.deviceId} is not the fingerprint of spec.publicKey (${fingerprint})`);
+      problems.push(
+        `spec.deviceId ${spec.deviceId} is not the fingerprint of spec.publicKey (${fingerprint})`,
+      );
     }
+    // A name in the gateway's form ([PROTO-3]: "dev-" + a deviceId) must name this key's deviceId.
     const name = reg.metadata.name;
-    if (GATEWAY_NAME.test(name) && name !== `dev-${fingerprint}`) {
-      problems.push(`name ${name} does not match the key fingerprint (want dev-${fingerprint})`);
+    const named = deviceIdFromRegistrationName(name);
+    if (named !== null && named !== fingerprint) {
+      problems.push(
+        `name ${name} does not match the key fingerprint (want ${registrationNameForDeviceId(fingerprint)})`,
+      );
     }
   }
   if (problems.length > 0 || !publicKey) return { ok: false, problems };

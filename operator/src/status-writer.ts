@@ -5,8 +5,7 @@ export const FIELD_MANAGER = "devreg-operator";
 
 /**
  * Merge-patches status through the status subresource, with `resourceVersion` as a precondition
- * (409 if the object changed since we read it). Same as Registrations.patchStatus, plus our
- * field manager name.
+ * (409 if the object changed since we read it), under our field manager name.
  */
 export function writeStatus(
   regs: Registrations,
@@ -14,11 +13,5 @@ export function writeStatus(
   status: DeviceRegistrationStatus,
   resourceVersion: string | undefined,
 ): Promise<DeviceRegistration> {
-  const body: Record<string, unknown> = { status };
-  if (resourceVersion) body.metadata = { resourceVersion };
-  return regs.rest.request("PATCH", `${regs.itemPath(name)}/status`, {
-    body,
-    contentType: "application/merge-patch+json",
-    query: { fieldManager: FIELD_MANAGER },
-  });
+  return regs.patchStatus(name, status, { resourceVersion, fieldManager: FIELD_MANAGER });
 }

@@ -105,7 +105,10 @@ export class WindowBudget {
             c.resolve(true);
           }
           if (used >= win.maxDevices) {
-            this.d.log.info({ windowId, maxDevices: win.maxDevices }, "pairing window budget spent; closed it");
+            this.d.log.info(
+              { windowId, maxDevices: win.maxDevices },
+              "pairing window budget spent; closed it",
+            );
           }
         } catch (err) {
           this.queue.unshift(...batch);

@@ -84,7 +84,8 @@ describe("WorkQueue", () => {
       },
     });
     const errors: number[] = [];
-    (q as unknown as { opts: { onError: unknown } }).opts.onError = (_k: string, _e: unknown, ms: number) => errors.push(ms);
+    (q as unknown as { opts: { onError: unknown } }).opts.onError = (_k: string, _e: unknown, ms: number) =>
+      errors.push(ms);
     const t0 = Date.now();
     q.add("k");
     await vi.advanceTimersByTimeAsync(1000);
@@ -97,7 +98,10 @@ describe("WorkQueue", () => {
     let runs = 0;
     const q = new WorkQueue({
       concurrency: 50,
-      rateLimiter: new MaxOfRateLimiter(new ItemExponentialRateLimiter(1, 1000), new BucketRateLimiter(10, 5)),
+      rateLimiter: new MaxOfRateLimiter(
+        new ItemExponentialRateLimiter(1, 1000),
+        new BucketRateLimiter(10, 5),
+      ),
       handler: async () => {
         runs++;
         throw new Error("down");

@@ -30,7 +30,8 @@ export class WorkQueue {
   private drainWaiters: Array<() => void> = [];
 
   constructor(private readonly opts: WorkQueueOptions) {
-    if (!Number.isInteger(opts.concurrency) || opts.concurrency < 1) throw new RangeError("concurrency must be >= 1");
+    if (!Number.isInteger(opts.concurrency) || opts.concurrency < 1)
+      throw new RangeError("concurrency must be >= 1");
     this.rateLimiter = opts.rateLimiter ?? defaultControllerRateLimiter();
   }
 

@@ -113,7 +113,7 @@ describe("409 conflicts", () => {
     const rival = new Informer<DeviceRegistration>(rest, { path: regs.collectionPath() });
     rival.on("add", (r) => {
       if (r.status?.phase || r.status?.deviceUUID) return;
-      regs.patchStatus(r.metadata.name, { deviceUUID: randomUUID(), message: "rival" }, r.metadata.resourceVersion).then(
+      regs.patchStatus(r.metadata.name, { deviceUUID: randomUUID(), message: "rival" }, { resourceVersion: r.metadata.resourceVersion }).then(
         () => rivalWins++,
         (e) => {
           if (!isKubeError(e, "E_KUBE_CONFLICT")) throw e;

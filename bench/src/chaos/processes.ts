@@ -8,6 +8,7 @@ import {
   type KubeRest,
   locateProcess,
   type ProcessIdentity,
+  Registrations,
 } from "@devreg/kube";
 import { type Child, startChild } from "../env/child-process.ts";
 import { type ComponentEnv, devregCommand, gatewayReadyParser, operatorArgs } from "../env/components.ts";
@@ -64,10 +65,7 @@ export async function waitAnswering(admin: KubeRest, namespace: string, timeoutM
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     try {
-      await admin.request("GET", `/apis/devices.example.com/v1alpha1/namespaces/${namespace}/deviceregistrations`, {
-        query: { limit: 1 },
-        timeoutMs: 1000,
-      });
+      await new Registrations(admin, namespace).list({ limit: 1 }, { timeoutMs: 1000 });
       return Date.now();
     } catch {
       await sleep(100);

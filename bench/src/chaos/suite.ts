@@ -12,7 +12,10 @@ import {
   ensureNamespace,
   freePort,
   installCrds,
+  isDecided,
   KubeRest,
+  leasePath,
+  OPERATOR_LEASE,
   Registrations,
   resolveKubeConfig,
 } from "@devreg/kube";
@@ -154,7 +157,7 @@ async function leaderIdentity(d: Deployment): Promise<string | undefined> {
   try {
     const lease = await d.admin.request<{ spec: { holderIdentity?: string } }>(
       "GET",
-      `/apis/coordination.k8s.io/v1/namespaces/${d.env.namespace}/leases/devreg-operator`,
+      leasePath(d.env.namespace, OPERATOR_LEASE),
       { timeoutMs: 2000 },
     );
     return lease.spec.holderIdentity || undefined;
@@ -227,7 +230,7 @@ async function httpEnroll(d: Deployment): Promise<{ status: number | string; ms:
 }
 
 async function listRegistrations(d: Deployment): Promise<DeviceRegistration[]> {
-  return (await d.admin.listAll<DeviceRegistration>(d.regs.collectionPath())).items;
+  return d.regs.listAll();
 }
 
 /** Waits until nothing is Pending or without status (or `timeoutMs` passes). */
@@ -235,7 +238,7 @@ async function settle(d: Deployment, timeoutMs = 60_000): Promise<DeviceRegistra
   const until = Date.now() + timeoutMs;
   for (;;) {
     const regs = await listRegistrations(d).catch(() => undefined);
-    if (regs?.every((r) => r.status?.phase && r.status.phase !== "Pending")) return regs;
+    if (regs?.every((r) => isDecided(r.status?.phase))) return regs;
     if (Date.now() > until) return regs ?? [];
     await sleep(500);
   }
@@ -567,7 +570,7 @@ async function deactivateWitness(
   log: (l: string) => void,
 ): Promise<ChaosReport["deactivation"]> {
   const identity = await mustLoadIdentity(dir, 0);
-  const name = `dev-${identity.deviceId}`;
+  const name = registrationNameForDeviceId(identity.deviceId);
   const labelledWith = (await d.regs.get(name)).metadata.labels?.["devices.example.com/gateway"] ?? "-";
   const mcu = new VirtualMcu({
     mqttUrl: `mqtt://127.0.0.1:${d.ports.mqtt}`,
@@ -586,17 +589,11 @@ async function deactivateWitness(
       }),
     );
     const at = Date.now();
-    await d.admin.request("PATCH", d.regs.itemPath(name), {
-      body: { spec: { deactivate: true } },
-      contentType: "application/merge-patch+json",
-    });
+    await d.regs.patch(name, { spec: { deactivate: true } });
     const got = await Promise.race([deactivated, sleep(20_000).then(() => undefined)]);
     log(`witness (labelled ${labelledWith}) deactivated: ${got === undefined ? "notice never arrived" : `${got - at} ms`}`);
     // Let it enroll as active again so the re-run and the invariants see a normal device.
-    await d.admin.request("PATCH", d.regs.itemPath(name), {
-      body: { spec: { deactivate: false } },
-      contentType: "application/merge-patch+json",
-    });
+    await d.regs.patch(name, { spec: { deactivate: false } });
     await waitForAsync(async () => ((await d.regs.get(name)).status?.phase === "Approved" ? true : undefined));
     return { labelledWith, deactivatedWithinMs: got === undefined ? undefined : got - at };
   } finally {

@@ -9,6 +9,7 @@ import {
   installCrds,
   isKubeError,
   KubeRest,
+  namespacePath,
   resolveKubeConfig,
 } from "@devreg/kube";
 
@@ -93,6 +94,6 @@ export async function benchNamespaces(
 /** Best effort: kube-apiserver alone has no namespace controller, so this only marks them. */
 export async function deleteNamespaces(rest: KubeRest, names: string[]): Promise<void> {
   await Promise.all(
-    names.map((n) => rest.request("DELETE", `/api/v1/namespaces/${n}`).catch(() => undefined)),
+    names.map((n) => rest.request("DELETE", namespacePath(n)).catch(() => undefined)),
   );
 }

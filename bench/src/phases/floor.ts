@@ -1,4 +1,4 @@
-import { type DeviceRegistration, type KubeRest, Registrations } from "@devreg/kube";
+import { type KubeRest, Registrations } from "@devreg/kube";
 import { type LoadOutcome, type LoadShape, loadShape, runLoad } from "../load/arrivals.ts";
 import { floorApproval, floorRegistration } from "./floor-objects.ts";
 
@@ -22,10 +22,9 @@ export async function runFloor(opts: FloorOptions): Promise<LoadOutcome & { veri
       const obj = floorRegistration(opts.namespace);
       const t0 = performance.now();
       const created = await regs.create(obj);
-      await opts.rest.request<DeviceRegistration>("PATCH", `${regs.itemPath(obj.metadata.name)}/status`, {
-        body: { metadata: { resourceVersion: created.metadata.resourceVersion }, status: floorApproval() },
-        contentType: "application/merge-patch+json",
-        query: { fieldManager: "devreg-operator" },
+      await regs.patchStatus(obj.metadata.name, floorApproval(), {
+        resourceVersion: created.metadata.resourceVersion,
+        fieldManager: "devreg-operator",
       });
       return performance.now() - t0;
     },

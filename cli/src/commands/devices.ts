@@ -7,7 +7,9 @@ import {
   type Phase,
   Registrations,
   allowancesPath,
+  hasObserved,
   isKubeError,
+  phaseOf,
 } from "@devreg/kube";
 import { deviceIdFromPublicKey } from "@devreg/protocol";
 import { formatDuration } from "@devreg/operator";
@@ -87,12 +89,8 @@ export function registerDevices(program: Command): void {
         await withConnection(cmd, async ({ rest, namespace }) => {
           const regs = new Registrations(rest, namespace);
           const reg = await find(regs, target);
-          const updated = await rest.request<DeviceRegistration>("PATCH", regs.itemPath(reg.metadata.name), {
-            body: { spec: SPEC[verb] },
-            contentType: "application/merge-patch+json",
-            // Recorded in managedFields; the operator puts it in status.decidedBy ("admin:devreg-cli").
-            query: { fieldManager: "devreg-cli" },
-          });
+          // Recorded in managedFields; the operator puts it in status.decidedBy ("admin:devreg-cli").
+          const updated = await regs.patch(reg.metadata.name, { spec: SPEC[verb] }, { fieldManager: "devreg-cli" });
           let result = updated;
           if (o.wait) result = await waitForOperator(regs, updated, timeoutMs, verb);
           if (o.json) {
@@ -157,10 +155,6 @@ function normalizePhase(text: string): Phase {
   return p;
 }
 
-function phaseOf(r: DeviceRegistration): Phase {
-  return r.status?.phase ?? "Pending";
-}
-
 function view(r: DeviceRegistration) {
   return {
     name: r.metadata.name,
@@ -206,7 +200,7 @@ async function waitForOperator(
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const cur = await regs.get(updated.metadata.name);
-    if ((cur.status?.observedGeneration ?? -1) >= gen) return cur;
+    if (hasObserved(cur, gen)) return cur;
     if (Date.now() > deadline) {
       throw new CliError(
         `${updated.metadata.name}: ${verb} requested (spec set), but no operator acted on it in ${formatDuration(timeoutMs)}; is \`devreg operator\` running in ${regs.namespace}?`,

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { PAIRING_CONFIGMAP, isKubeError, type KubeRest } from "@devreg/kube";
+import { OPERATOR_LEASE, PAIRING_CONFIGMAP, isKubeError, type KubeRest, leasePath } from "@devreg/kube";
 import {
   type PairingReadout,
   compileSelector,
@@ -97,7 +97,7 @@ async function operatorLease(rest: KubeRest, namespace: string): Promise<LeaseVi
   try {
     const l = await rest.request<{ spec: { holderIdentity?: string; renewTime?: string; leaseDurationSeconds?: number } }>(
       "GET",
-      `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases/devreg-operator`,
+      leasePath(namespace, OPERATOR_LEASE),
     );
     const renewed = l.spec.renewTime ? Date.parse(l.spec.renewTime) : Number.NaN;
     const ago = Number.isNaN(renewed) ? undefined : Math.max(0, Math.round((Date.now() - renewed) / 1000));

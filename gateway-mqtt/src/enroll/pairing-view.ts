@@ -4,6 +4,7 @@ import {
   type KubeRest,
   PAIRING_CONFIGMAP,
   type PairingState,
+  configMapsPath,
   dropManagedFields,
   parsePairing,
 } from "@devreg/kube";
@@ -25,7 +26,7 @@ export class PairingView {
   constructor(rest: KubeRest, namespace: string) {
     this.key = `${namespace}/${PAIRING_CONFIGMAP}`;
     this.informer = new Informer<ConfigMap>(rest, {
-      path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps`,
+      path: configMapsPath(namespace),
       fieldSelector: `metadata.name=${PAIRING_CONFIGMAP}`,
       resyncMs: 5 * 60_000,
       transform: dropManagedFields,

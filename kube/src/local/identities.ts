@@ -3,6 +3,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadAll as loadAllYaml } from "js-yaml";
 import type { KubeConfig } from "@kubernetes/client-node";
+import { namespacePath, serviceAccountTokenPath } from "../paths.ts";
 import type { KubeRest } from "../rest.ts";
 
 const DEPLOY_DIR = resolve(fileURLToPath(new URL("../../../deploy", import.meta.url)));
@@ -69,7 +70,7 @@ export async function applyLocalDeploy(admin: KubeRest, namespace: string): Prom
       body,
       contentType: "application/apply-patch+yaml",
     });
-  await apply(`/api/v1/namespaces/${namespace}`, {
+  await apply(namespacePath(namespace), {
     apiVersion: "v1",
     kind: "Namespace",
     metadata: { name: namespace, labels: { [PART_OF_LABEL]: "devreg" } },
@@ -88,7 +89,7 @@ export async function serviceAccountToken(
 ): Promise<string> {
   const tr = await admin.request<{ status: { token: string } }>(
     "POST",
-    `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`,
+    serviceAccountTokenPath(namespace, name),
     { body: { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds } } },
   );
   return tr.status.token;
