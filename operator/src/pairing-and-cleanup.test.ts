@@ -35,7 +35,11 @@ function setup() {
       return {};
     },
   } as unknown as KubeRest;
-  const regs = { rest, itemPath: (name: string) => `/regs/${name}` } as unknown as Registrations;
+  const regs = {
+    rest,
+    itemPath: (name: string) => `/regs/${name}`,
+    delete: async (name: string) => void deleted.push(`/regs/${name}`),
+  } as unknown as Registrations;
   const registrations = new FakeInformer<DeviceRegistration>();
   registrations.put(rejectedWhileClosed);
   const pairingConfigMap = new FakeInformer<ConfigMap>();
