@@ -110,7 +110,7 @@ export class EnrollService {
       .finally(() => broker.requestAnswered(client, deviceId, phase));
   }
 
-  /** [PROTO-26] A signed "busy" at once: over its rate (the retry time its bucket gives) or stopping. */
+  /** A signed "busy" at once: over its rate [PROTO-42] (the retry time its bucket gives) or stopping. */
   private shed(client: Client, inc: MqttRequest, shed: PublishAdmission & { kind: "shed" }): void {
     const { broker, ctx } = this.deps;
     const reply = shedRequest(ctx, inc, "mqtt", shed.cause, shed.retryAfterSeconds);

@@ -30,11 +30,11 @@ function admission() {
 
 const req = (deviceId: string) => ({ requestId: `r-${deviceId}`, deviceId }) as EnrollRequest;
 
-describe("request admission [PROTO-26]", () => {
+describe("request admission", () => {
   beforeEach(() => vi.useFakeTimers());
   afterEach(() => vi.useRealTimers());
 
-  it("MQTT: over its client's rate, one signed busy per window with the bucket's retry time, then drops", () => {
+  it("[PROTO-42] MQTT: over its client's rate, one signed busy per window with the bucket's retry time, then drops", () => {
     const { a, refused } = admission();
     expect(a.mqttPublish("d1").kind).toBe("admit");
     expect(a.mqttPublish("d1").kind).toBe("admit");
@@ -66,7 +66,7 @@ describe("request admission [PROTO-26]", () => {
     expect(a.verified(req("d1"), "mqtt", { clientId: "d1" })).toBeUndefined();
   });
 
-  it("HTTP: 503 while stopping, 429 over the address's rate, before anything is parsed", () => {
+  it("[PROTO-34] HTTP: 503 while stopping, 429 over the address's rate, before anything is parsed", () => {
     const { a, state, refused } = admission();
     expect(a.httpRequest("10.0.0.1").kind).toBe("admit");
     expect(a.httpRequest("10.0.0.1")).toMatchObject({ kind: "shed", status: 429, code: "E_RATE_LIMITED" });

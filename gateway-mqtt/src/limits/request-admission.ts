@@ -36,7 +36,7 @@ export type HttpAdmission =
 const ADMIT = { kind: "admit" } as const;
 
 /**
- * The gateway's one admission point for load shedding, MQTT and HTTP alike [PROTO-26]:
+ * The gateway's one admission point for load shedding, MQTT and HTTP alike:
  *
  * - before decoding, per client: an MQTT publish against its client's bucket (the client id is
  *   a key proven at CONNECT, and its device id), an HTTP request against its address's bucket;
@@ -70,8 +70,8 @@ export class RequestAdmission {
   /** An authorized MQTT request publish from `clientId`, before decoding (the cheapest shed). */
   mqttPublish(clientId: string, remote?: string): PublishAdmission {
     if (!this.perDevice.tryTake(clientId)) {
-      // Told "busy" with a retry time, not silently closed, so a device can tell rate
-      // limiting from a network fault; the connection stays.
+      // [PROTO-42] told "busy" with a retry time once per window, not silently closed, so a
+      // device can tell rate limiting from a network fault; the connection stays.
       this.deps.refuse("publish_rate", { clientId, remote });
       if (this.deps.stopping() || !this.busyNotices.tryTake(clientId)) return { kind: "drop" };
       const retryAfterSeconds = Math.max(1, this.perDevice.secondsUntil(clientId));
