@@ -12,7 +12,6 @@ import { type HookDeps, createHooks } from "./hooks.ts";
 import type { ConnectionLimiter } from "../limits/connection-limiter.ts";
 import type { SessionCloseReason } from "../metrics.ts";
 import { type MqttListeners, startMqttListeners } from "./listeners.ts";
-import type { RefusalKind } from "./refusals.ts";
 import { SessionBindings } from "./session-binding.ts";
 import { SessionTimers } from "./session-limits.ts";
 
@@ -355,5 +354,3 @@ export class Broker extends EventEmitter<BrokerEvents> {
     return new Promise((resolve) => this.aedes.close(() => resolve()));
   }
 }
-
-export type { RefusalKind };
