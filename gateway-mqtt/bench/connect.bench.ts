@@ -19,11 +19,12 @@ import {
   generateDeviceKeyPair,
   newNonce,
 } from "@devreg/protocol";
+import { Lifecycle, silentLogger } from "@devreg/runtime";
 import mqtt from "mqtt";
-import { pino } from "pino";
 import { Broker } from "../src/broker/broker.ts";
 import { checkConnectProof } from "../src/broker/connect-auth.ts";
 import { parseGatewayOptions } from "../src/config.ts";
+import { ConnectionLimiter } from "../src/limits/connection-limiter.ts";
 
 const CONNECTS = Number(process.env.CONNECTS ?? 2000);
 const PARALLEL = 8;
@@ -75,15 +76,17 @@ async function main(): Promise<void> {
   const replay = new ReplayGuard();
   const broker = new Broker({
     cfg,
-    log: pino({ level: "silent" }),
+    log: silentLogger(),
     stopping: () => false,
     refuse: () => {},
     takeover: () => {},
-    onRequest: () => {},
     onClientCount: () => {},
     replay,
+    connections: new ConnectionLimiter(cfg.limits.mqttConnections),
+    sessionClosed: () => {},
   });
-  await broker.start();
+  const life = new Lifecycle();
+  await broker.start(life);
 
   // The proof check alone, in-process.
   const sample = proofs(2000);
@@ -121,8 +124,7 @@ async function main(): Promise<void> {
     }),
   );
   child.kill();
-  await broker.close();
-  await broker.stopAccepting();
+  await life.stop();
 }
 
 if (process.argv[2] === "client") void clientMain(Number(process.argv[3]));

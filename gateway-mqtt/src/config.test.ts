@@ -44,6 +44,12 @@ describe("gateway options", () => {
   it("allows turning HTTP off", () => {
     expect(parseGatewayOptions({ http: false }).http).toBe(false);
   });
+  it("takes LOG_LEVEL when no level is given, and checks it like one", () => {
+    expect(parseGatewayOptions({}, {}).logLevel).toBe("info");
+    expect(parseGatewayOptions({}, { logLevel: "debug" }).logLevel).toBe("debug");
+    expect(parseGatewayOptions({ logLevel: "warn" }, { logLevel: "debug" }).logLevel).toBe("warn");
+    expect(() => parseGatewayOptions({}, { logLevel: "loud" })).toThrow(/logLevel/);
+  });
   it("derives a valid label value from the host name", () => {
     expect(defaultGatewayId()).toMatch(/^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/);
   });

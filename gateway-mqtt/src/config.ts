@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
 import { DEFAULT_NAMESPACE } from "@devreg/kube";
-import type { Logger } from "pino";
+import { type DevregEnv, type Logger, readEnv } from "@devreg/runtime";
 import { z } from "zod";
 import { GatewayError } from "./errors.ts";
 import { FD_RESERVE, connectionFdBudget, openFileLimit } from "./limits/fd-budget.ts";
@@ -162,6 +162,7 @@ export const GatewayOptionsSchema = z.object({
           message: `MQTT + HTTP connection caps (${used}) must stay below the open-file limit ${fdLimit} less a reserve; raise ulimit -n or lower the caps`,
         });
     }),
+  /** Default: $LOG_LEVEL, else info. */
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** Where a new logger writes its JSON lines (the CLI keeps stdout for the public key). */
   logStream: z.enum(["stdout", "stderr"]).default("stdout"),
@@ -172,8 +173,13 @@ export const GatewayOptionsSchema = z.object({
 export type GatewayOptions = z.input<typeof GatewayOptionsSchema>;
 export type GatewayConfig = z.output<typeof GatewayOptionsSchema>;
 
-export function parseGatewayOptions(opts: GatewayOptions): GatewayConfig {
-  const r = GatewayOptionsSchema.safeParse(opts);
+/**
+ * Validates the options once, at start-up. The one place the gateway reads the environment:
+ * LOG_LEVEL, when no level is given (and checked like one).
+ */
+export function parseGatewayOptions(opts: GatewayOptions, env: DevregEnv = readEnv()): GatewayConfig {
+  const withEnv = opts.logLevel === undefined && env.logLevel ? { ...opts, logLevel: env.logLevel } : opts;
+  const r = GatewayOptionsSchema.safeParse(withEnv);
   if (!r.success) {
     const issues = r.error.issues.map((i) => `${i.path.join(".") || "(options)"}: ${i.message}`).join("; ");
     throw new GatewayError("E_GW_CONFIG", `invalid gateway options: ${issues}`);

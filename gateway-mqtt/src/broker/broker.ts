@@ -1,8 +1,9 @@
-import { Aedes, type Client, type PublishPacket } from "aedes";
+import { EventEmitter } from "node:events";
 import type net from "node:net";
 import type { Duplex } from "node:stream";
 import { type ReplayGuard, replyTopic } from "@devreg/protocol";
-import type { Logger } from "pino";
+import { type Lifecycle, type Logger, sleep, waitFor, within } from "@devreg/runtime";
+import { Aedes, type Client, type PublishPacket } from "aedes";
 import type { GatewayConfig } from "../config.ts";
 import { errorText } from "../errors.ts";
 import { checkConnectProof } from "./connect-auth.ts";
@@ -11,7 +12,6 @@ import { type HookDeps, createHooks } from "./hooks.ts";
 import type { ConnectionLimiter } from "../limits/connection-limiter.ts";
 import type { SessionCloseReason } from "../metrics.ts";
 import { type MqttListeners, startMqttListeners } from "./listeners.ts";
-import type { RefusalKind } from "./refusals.ts";
 import { SessionBindings } from "./session-binding.ts";
 import { SessionTimers } from "./session-limits.ts";
 
@@ -24,16 +24,20 @@ export interface BrokerDeps {
   stopping(): boolean;
   refuse: HookDeps["refuse"];
   takeover: HookDeps["takeover"];
-  onRequest(client: Client, packet: PublishPacket, remote: string): void;
-  onRateLimited: HookDeps["onRateLimited"];
   onClientCount(n: number): void;
   /** [PROTO-23] [PROTO-39] The replay memory, shared by requests and CONNECT proofs. */
   replay: ReplayGuard;
   /** Total and per-address caps on open MQTT sockets (all MQTT listeners together). */
   connections: ConnectionLimiter;
-  /** Per-device request bucket, shared with HTTP. */
-  publishPerClient: HookDeps["publishPerClient"];
   sessionClosed(reason: SessionCloseReason): void;
+}
+
+export interface BrokerEvents {
+  /**
+   * A request publish the ACL authorized, emitted after the authorizePublish hook answered
+   * Aedes, in arrival order. Not yet rate-limited or decoded: that is the listener's part.
+   */
+  request: [client: Client, packet: PublishPacket, remote: string];
 }
 
 /**
@@ -45,22 +49,20 @@ export interface BrokerDeps {
  * disconnect), through mqemitter, the subscription trie and the persistence was pure cost
  * per enrollment (issue 16). `authorizeForward` stays as the second lock.
  */
-const routeNothing: Aedes["publish"] = (
-  _packet: unknown,
-  client: unknown,
-  done?: (err?: Error) => void,
-) => {
+const routeNothing: Aedes["publish"] = (_packet: unknown, client: unknown, done?: (err?: Error) => void) => {
   const cb = typeof client === "function" ? (client as (err?: Error) => void) : done;
   cb?.();
 };
 
 /**
  * The embedded Aedes broker: listeners, hooks, and the map of live clients by id (the
- * device id), which replies and deactivation pushes use.
+ * device id), which replies and deactivation pushes use. Authorized requests leave it as
+ * "request" events.
  */
-export class Broker {
+export class Broker extends EventEmitter<BrokerEvents> {
   readonly aedes: Aedes;
-  private listeners?: MqttListeners;
+  private mqttListeners?: MqttListeners;
+  private listenersClosed?: Promise<void>;
   private readonly live = new Map<string, Client>();
   private readonly remotes = new WeakMap<object, string>();
   private readonly bindings = new SessionBindings();
@@ -71,6 +73,7 @@ export class Broker {
   private readonly deciding = new WeakMap<Client, number>();
 
   constructor(private readonly deps: BrokerDeps) {
+    super();
     const { cfg, log } = deps;
     this.timers = new SessionTimers<Client>((c, reason) => {
       if (c.closed) return;
@@ -99,13 +102,9 @@ export class Broker {
       bind: (client, decision) =>
         this.bindings.bind(client, decision.proof.deviceId, decision.proof.publicKey),
       hookFailed: (hook, err) => log.error({ hook, err: errorText(err) }, "broker hook failed; refusing"),
-      onRequest: (client, packet) => {
-        this.deciding.set(client, (this.deciding.get(client) ?? 0) + 1);
-        this.sessionPhase(client, "request");
-        deps.onRequest(client, packet, this.remotes.get(client.conn) ?? "unknown");
-      },
-      onRateLimited: deps.onRateLimited,
-      publishPerClient: deps.publishPerClient,
+      // Queued before the hook answers Aedes, so requests keep their order even when the
+      // answer lets Aedes parse the connection's next packets at once.
+      authorized: (client, packet) => queueMicrotask(() => this.handOn(client, packet)),
     });
     this.aedes = new Aedes({
       ...hooks,
@@ -143,9 +142,30 @@ export class Broker {
     );
   }
 
-  async start(): Promise<void> {
+  /** The request's listener never throws into Aedes or the microtask queue. */
+  private handOn(client: Client, packet: PublishPacket): void {
+    try {
+      this.emit("request", client, packet, this.remotes.get(client.conn) ?? "unknown");
+    } catch (e) {
+      this.deps.log.error({ clientId: client.id, err: errorText(e) }, "request handler failed");
+    }
+  }
+
+  /**
+   * Starts the broker and its listeners. Stop: after in-flight replies are flushed the broker
+   * closes (every session ends), then the listeners, which stopAccepting() began to close.
+   */
+  async start(life: Lifecycle): Promise<void> {
+    life.onStop("MQTT listeners", async () => {
+      if (!(await within(this.stopAccepting(), 2_000)))
+        this.deps.log.warn("listeners did not close within 2 s");
+    });
+    life.onStop("MQTT broker", async () => {
+      await this.flush(1_000);
+      await this.close();
+    });
     await this.aedes.listen();
-    this.listeners = await startMqttListeners(
+    this.mqttListeners = await startMqttListeners(
       this.deps.cfg,
       (conn, remote) => this.accept(conn, remote),
       (socket) => this.admit(socket),
@@ -195,6 +215,12 @@ export class Broker {
     this.timers.arm(client, Math.max(mqtt.idleTimeoutMs, floor), "idle");
   }
 
+  /** A request from `client` is being decided: no timer closes its session meanwhile [PROTO-5a]. */
+  requestStarted(client: Client): void {
+    this.deciding.set(client, (this.deciding.get(client) ?? 0) + 1);
+    this.sessionPhase(client, "request");
+  }
+
   /**
    * The answer to a request `origin` sent (delivered or not). The session the answer was
    * addressed to [PROTO-41] takes the phase: the device's session bound to its key now, which
@@ -209,11 +235,11 @@ export class Broker {
   }
 
   get mqttPort(): number {
-    return this.listeners?.mqttPort ?? 0;
+    return this.mqttListeners?.mqttPort ?? 0;
   }
 
   get wsPort(): number | undefined {
-    return this.listeners?.wsPort;
+    return this.mqttListeners?.wsPort;
   }
 
   get clientCount(): number {
@@ -309,17 +335,18 @@ export class Broker {
     });
   }
 
-  /** Stops accepting connections (existing ones stay until close()). */
+  /** Stops accepting connections (existing ones stay until close()); settles once the listeners closed. */
   stopAccepting(): Promise<void> {
-    return this.listeners?.close() ?? Promise.resolve();
+    if (!this.mqttListeners) return Promise.resolve();
+    this.listenersClosed ??= this.mqttListeners.close();
+    return this.listenersClosed;
   }
 
   /** Waits until every reply handed to the broker has been dispatched, or `timeoutMs`. */
   async flush(timeoutMs: number): Promise<void> {
-    const until = Date.now() + timeoutMs;
-    while (this.outstanding > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+    await waitFor(() => this.outstanding === 0, { timeoutMs, intervalMs: 5 }).catch(() => {});
     // One more turn so QoS writes scheduled with setImmediate reach the sockets.
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
   }
 
   close(): Promise<void> {
@@ -327,5 +354,3 @@ export class Broker {
     return new Promise((resolve) => this.aedes.close(() => resolve()));
   }
 }
-
-export type { RefusalKind };

@@ -50,11 +50,6 @@ export class FrameScanner {
   }
 }
 
-export interface GuardedConnection {
-  stream: Duplex;
-  remoteAddress: string;
-}
-
 /**
  * Wraps a connection (TCP, TLS or WebSocket stream) so that a packet larger than
  * `maxRemainingLength` destroys the connection before its body is read. Writes pass

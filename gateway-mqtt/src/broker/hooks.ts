@@ -39,12 +39,11 @@ export interface HookDeps {
   bind(client: Client, decision: ConnectDecision & { ok: true }): void;
   /** A hook threw (a bug): logged; the hook then refuses. */
   hookFailed(hook: string, err: unknown): void;
-  /** An authorized request publish; called after the ACL and per-client checks passed. */
-  onRequest(client: Client, packet: PublishPacket): void;
-  /** A request publish over the client's rate: answered "busy", the connection stays. */
-  onRateLimited(client: Client, packet: PublishPacket, retryAfterSeconds: number): void;
-  /** Per-device request bucket (keyed by client id = device id), shared with HTTP. */
-  publishPerClient: KeyedBuckets;
+  /**
+   * A request publish passed the ACL. The hook only authorizes: the broker hands the request
+   * on (admission, enrollment) after the hook has answered Aedes.
+   */
+  authorized(client: Client, packet: PublishPacket): void;
 }
 
 type Hooks = Required<
@@ -70,7 +69,6 @@ export function createHooks(deps: HookDeps): Hooks {
   const connectPerAddress = new KeyedBuckets(L.connectPerAddress, L.maxTrackedKeys);
   const connectQuiet = new KeyedBuckets(L.connectQuietPerAddress, L.maxTrackedKeys);
   const takeovers = new KeyedBuckets(L.takeoverPerClient, L.maxTrackedKeys);
-  const { publishPerClient } = deps;
   // CONNECT facts are decided in preConnect (which sees the packet) and answered with a
   // CONNACK return code in authenticate (which can send one).
   const pending = new WeakMap<Client, ConnectRefusal>();
@@ -170,14 +168,8 @@ export function createHooks(deps: HookDeps): Hooks {
         deps.refuse(kind, { clientId: client.id, remote });
         return cb(refusalError(`publish refused: ${kind}`));
       }
-      if (!publishPerClient.tryTake(client.id)) {
-        // Told "busy" with a retry time (not a silent close), so a device can tell rate
-        // limiting from a network fault; the request itself is dropped.
-        deps.refuse("publish_rate", { clientId: client.id, remote });
-        deps.onRateLimited(client, packet, publishPerClient.secondsUntil(client.id));
-        return cb(null);
-      }
-      deps.onRequest(client, packet);
+      // Rate limits are the enroll service's admission, after this hook (limits/request-admission.ts).
+      deps.authorized(client, packet);
       cb(null);
     },
     (_c, _p, cb) => cb(refusalError("authorizePublish failed")),

@@ -1,17 +1,16 @@
-import type { Registrations } from "@devreg/kube";
-import type { ReplayGuard } from "@devreg/protocol";
-import type { Logger } from "pino";
+import { type KubeRest, Registrations } from "@devreg/kube";
+import { ReplayGuard } from "@devreg/protocol";
+import type { LogGate, Logger } from "@devreg/runtime";
+import type { RefusalKind } from "../broker/refusals.ts";
 import type { GatewayConfig } from "../config.ts";
-import type { GatewayMetrics } from "../metrics.ts";
 import type { GatewaySigner } from "../key-store.ts";
-import type { Semaphore } from "../limits/semaphore.ts";
-import type { KeyedBuckets, TokenBucket } from "@devreg/runtime";
-import type { LogGate } from "../log.ts";
+import type { RequestAdmission } from "../limits/request-admission.ts";
+import { Semaphore } from "../limits/semaphore.ts";
+import type { GatewayMetrics } from "../metrics.ts";
 import type { AllowlistView } from "./allowlist-view.ts";
 import type { DecisionBoard } from "./decision-board.ts";
 import type { PairingView } from "./pairing-view.ts";
 import type { ReplyDraft } from "./replies.ts";
-import type { RefusalKind } from "../broker/refusals.ts";
 
 /** Everything the enroll steps share; one per gateway. */
 export interface EnrollContext {
@@ -28,16 +27,37 @@ export interface EnrollContext {
   /** Bounds Kubernetes writes in flight. */
   writes: Semaphore;
   replay: ReplayGuard;
-  /** Gateway-wide request rate, shared by MQTT and HTTP. */
-  global: TokenBucket;
-  /** Per-device request rate (limits.publishPerClient), shared by MQTT and HTTP. */
-  perDevice: KeyedBuckets;
+  /** Load shedding of verified requests (rates, waiting requests, stopping). */
+  admission: RequestAdmission;
   /** Per-kind rate-limited log lines (answers, handler errors). */
   logGate: LogGate;
-  /** True once stop() has begun. */
-  stopping(): boolean;
   /** Records a refusal (metric, log, event). */
   refuse(kind: RefusalKind, fields: { clientId?: string; remote?: string; detail?: string }): void;
+}
+
+export interface EnrollContextDeps extends Omit<EnrollContext, "regs" | "writes" | "replay"> {
+  rest: KubeRest;
+}
+
+/** The context of one gateway: its Kubernetes write bound and its replay memory. */
+export function createEnrollContext(deps: EnrollContextDeps): EnrollContext {
+  const { rest, ...shared } = deps;
+  const { cfg, metrics } = deps;
+  const L = cfg.limits;
+  const maxSkew = cfg.maxSkewSeconds;
+  const replay = new ReplayGuard({
+    // [PROTO-23] one memory for requests and CONNECT proofs, capped in total and per device.
+    ...(maxSkew ? { windowSeconds: 2 * maxSkew } : {}),
+    maxEntries: L.replayMaxEntries,
+    maxPerDevice: L.replayPerDevice,
+  });
+  metrics.replaySource = () => ({ size: replay.size, evicted: replay.evicted });
+  return {
+    ...shared,
+    regs: new Registrations(rest, cfg.namespace),
+    writes: new Semaphore(L.maxKubeWritesInFlight, (n) => metrics.writesInFlight.set(n)),
+    replay,
+  };
 }
 
 /**

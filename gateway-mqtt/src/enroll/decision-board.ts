@@ -1,3 +1,4 @@
+import { EventEmitter } from "node:events";
 import {
   type DeviceRegistration,
   Informer,
@@ -21,16 +22,21 @@ export interface WaitResult {
 }
 
 export interface DecisionBoardEvents {
-  /** A registration this replica owns changed to a new decision (not on the initial list). */
-  decided: (reg: DeviceRegistration, decision: Decision, previous: Decision | undefined) => void;
+  /**
+   * A registration this replica owns changed to a new decision; also one that arrives
+   * already deactivated (listed at start, or adopted from a dead replica after the decision),
+   * whose connected device is still owed the notice.
+   */
+  decided: [reg: DeviceRegistration, decision: Decision, previous: Decision | undefined];
 }
 
 /**
  * ONE shared list+watch over this replica's DeviceRegistrations (label gateway=<id>) and
  * the requests waiting on them. A waiting request costs a map entry and a timer — never a
- * request to the apiserver: decisions arrive through the informer's single watch.
+ * request to the apiserver: decisions arrive through the informer's single watch, and the
+ * informer's add and update events are the board's only feed.
  */
-export class DecisionBoard {
+export class DecisionBoard extends EventEmitter<DecisionBoardEvents> {
   readonly informer: Informer<DeviceRegistration>;
   private readonly waiters = new Map<string, Set<Waiter>>();
   /** After a "pending" answer: who to tell if the decision still comes (SPEC §14.3). */
@@ -49,9 +55,9 @@ export class DecisionBoard {
     private readonly rest: KubeRest,
     readonly namespace: string,
     gatewayId: string,
-    private readonly onDecided: DecisionBoardEvents["decided"],
     private readonly onWaitingChange: (n: number) => void,
   ) {
+    super();
     const regs = new Registrations(rest, namespace);
     this.keyPrefix = `${namespace}/`;
     this.path = regs.collectionPath();
@@ -66,28 +72,24 @@ export class DecisionBoard {
       // A registration that arrives already deactivated (adopted from a dead replica after the
       // operator's decision, or listed at start) still owes its connected device the notice.
       const now = decisionOf(obj);
-      if (now?.status === "deactivated") {
-        try {
-          this.onDecided(obj, now, undefined);
-        } catch {
-          // onDecided logs its own failures
-        }
-      }
+      if (now?.status === "deactivated") this.tell(obj, now, undefined);
       this.observe(obj);
     });
     this.informer.on("update", (obj, old) => {
       const now = decisionOf(obj);
       const before = decisionOf(old);
-      if (now && (before === undefined || before.status !== now.status)) {
-        // A throwing listener must not break the shared watch (it would re-list and back off).
-        try {
-          this.onDecided(obj, now, before);
-        } catch {
-          // onDecided logs its own failures; nothing else to do here
-        }
-      }
+      if (now && (before === undefined || before.status !== now.status)) this.tell(obj, now, before);
       this.observe(obj);
     });
+  }
+
+  /** A throwing listener must not break the shared watch (it would re-list and back off). */
+  private tell(obj: DeviceRegistration, now: Decision, before: Decision | undefined): void {
+    try {
+      this.emit("decided", obj, now, before);
+    } catch {
+      // listeners log their own failures; nothing else to do here
+    }
   }
 
   get waiting(): number {
@@ -99,8 +101,8 @@ export class DecisionBoard {
     return this.informer.get(this.keyPrefix + name);
   }
 
-  /** Resolves the waiters of `obj` if it carries a decision. Also fed with GET/create answers. */
-  observe(obj: DeviceRegistration): void {
+  /** Resolves the waiters and late followers of `obj` once it carries a decision. */
+  private observe(obj: DeviceRegistration): void {
     const name = obj.metadata.name;
     const set = this.waiters.get(name);
     const follows = this.followers.get(name);
@@ -239,11 +241,5 @@ export class DecisionBoard {
         w.timer = setTimeout(() => this.expire(name, w), ms);
       }
     }
-  }
-
-  /** Resolves once no request is waiting, or after `timeoutMs`. */
-  async drained(timeoutMs: number): Promise<void> {
-    const until = Date.now() + timeoutMs;
-    while (this.count > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
   }
 }

@@ -34,6 +34,7 @@ type Seen = { target?: ReplyDraft; name?: string; invalid?: boolean };
 async function draftReply(
   ctx: EnrollContext,
   inc: IncomingRequest,
+  transport: Transport,
   deadline: number,
   seen: Seen,
 ): Promise<Drafted> {
@@ -52,7 +53,7 @@ async function draftReply(
   const req = verified.value;
   seen.target = { requestId: req.requestId, deviceId: req.deviceId, status: "error" };
 
-  const admitted = admit(ctx, req, inc);
+  const admitted = admit(ctx, req, inc, transport);
   if (!admitted.ok) return admitted.reply;
   const fresh = checkReplay(ctx, admitted.value, inc.nowSeconds, inc.clientId);
   if (!fresh.ok) return fresh.reply;
@@ -74,7 +75,7 @@ export async function runEnroll(
   const seen: Seen = {};
   let drafted: Drafted;
   try {
-    drafted = await draftReply(ctx, inc, deadline, seen);
+    drafted = await draftReply(ctx, inc, transport, deadline, seen);
   } catch (e) {
     ctx.logGate.line(
       "handler_error:enroll_step",
@@ -118,9 +119,9 @@ export async function runEnroll(
 }
 
 /**
- * Answers "busy" without verifying anything: the shed path when the gateway-wide rate is
- * exhausted, so overload costs a CBOR peek and one signature, not a verification and a
- * Kubernetes write. Only for requests with a known device id (the MQTT topic's).
+ * Answers "busy" without verifying anything: the MQTT shed path (a client over its rate, a
+ * stopping gateway), so overload costs a CBOR peek and one signature, not a verification and
+ * a Kubernetes write. Only for requests with a known device id (the MQTT topic's).
  */
 export function shedRequest(
   ctx: EnrollContext,

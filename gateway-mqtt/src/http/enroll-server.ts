@@ -7,20 +7,18 @@ import {
   encodeJsonEnrollReply,
   reasonForError,
 } from "@devreg/protocol";
-import type { Logger } from "pino";
-import type { GatewayConfig } from "../config.ts";
-import { errorText } from "../errors.ts";
-import type { EnrollResult, IncomingRequest } from "../enroll/pipeline.ts";
-import type { ConnectionLimiter } from "../limits/connection-limiter.ts";
-import { KeyedBuckets } from "@devreg/runtime";
-import type { LogGate } from "../log.ts";
+import type { LogGate } from "@devreg/runtime";
 import type { RefusalKind } from "../broker/refusals.ts";
+import type { GatewayConfig } from "../config.ts";
+import type { EnrollResult, IncomingRequest } from "../enroll/pipeline.ts";
+import { errorText } from "../errors.ts";
+import type { ConnectionLimiter } from "../limits/connection-limiter.ts";
+import type { HttpAdmission } from "../limits/request-admission.ts";
 import { httpStatusForReply, retryAfterHeader } from "./status.ts";
 
 export interface EnrollHttpDeps {
-  cfg: GatewayConfig;
-  log: Logger;
-  stopping(): boolean;
+  /** [PROTO-34] Load shedding before anything is parsed (limits/request-admission.ts). */
+  admit(remote: string): HttpAdmission;
   refuse(kind: RefusalKind, fields: { remote?: string; detail?: string }): void;
   /** Total and per-address caps on open HTTP sockets. */
   connections: ConnectionLimiter;
@@ -105,8 +103,6 @@ function wantsCbor(req: http.IncomingMessage, sentCbor: boolean): boolean {
  * {"reply": base64(frame), ...decoded fields}; CBOR replies are the signed frame itself.
  */
 export function createEnrollServer(deps: EnrollHttpDeps): http.Server {
-  const perAddress = new KeyedBuckets(deps.cfg.limits.httpPerAddress, deps.cfg.limits.maxTrackedKeys);
-
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const url = (req.url ?? "/").split("?")[0];
     if (url !== "/enroll")
@@ -124,18 +120,12 @@ export function createEnrollServer(deps: EnrollHttpDeps): http.Server {
         errorBody("E_MEDIA_TYPE", "UnsupportedMediaType", `send application/json or ${CBOR}`),
       );
     }
-    const retry = String(deps.cfg.busyRetryAfterSeconds);
-    // [PROTO-34] overloaded before parsing anything: 503 + Retry-After; one address over its
+    // [PROTO-34] stopping, before parsing anything: 503 + Retry-After; one address over its
     // own limit: 429 + Retry-After.
-    if (deps.stopping()) {
-      return sendJson(res, 503, errorBody("E_SHUTTING_DOWN", "Busy", "gateway shutting down"), {
-        "retry-after": retry,
-      });
-    }
-    if (!perAddress.tryTake(remote)) {
-      deps.refuse("http_rate", { remote });
-      return sendJson(res, 429, errorBody("E_RATE_LIMITED", "Busy", "too many requests from this address"), {
-        "retry-after": retry,
+    const admitted = deps.admit(remote);
+    if (admitted.kind === "shed") {
+      return sendJson(res, admitted.status, errorBody(admitted.code, "Busy", admitted.message), {
+        "retry-after": String(admitted.retryAfterSeconds),
       });
     }
 

@@ -5,7 +5,7 @@ import { type ReplyDraft, decidedReply, pendingReply } from "../replies.ts";
 import type { Upserted } from "./upsert-registration.ts";
 
 /**
- * Step 6: a decided registration is answered at once (approved ones of a re-enroll with
+ * Step 7: a decided registration is answered at once (approved ones of a re-enroll with
  * reason AlreadyEnrolled, SPEC §14.4); otherwise wait on the shared
  * informer until the decision or the deadline, then answer "pending, retry after N s" —
  * never silence.

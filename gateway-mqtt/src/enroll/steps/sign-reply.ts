@@ -9,7 +9,7 @@ export interface SignedReply {
 }
 
 /**
- * Step 7: stamp and sign the reply once; the same bytes go to MQTT or HTTP.
+ * Step 8: stamp and sign the reply once; the same bytes go to MQTT or HTTP.
  * [PROTO-25] [PROTO-26] A draft the codec refuses (a bug) becomes an Internal error reply.
  */
 export function signReply(ctx: EnrollContext, draft: ReplyDraft, nowSeconds: number): SignedReply {

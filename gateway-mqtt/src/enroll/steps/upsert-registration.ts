@@ -29,7 +29,7 @@ function specFor(req: EnrollRequest): DeviceRegistration["spec"] {
 }
 
 /**
- * Step 5: make sure the DeviceRegistration exists, owned (labelled) by this replica.
+ * Step 6: make sure the DeviceRegistration exists, owned (labelled) by this replica.
  *
  * - Already in this replica's informer cache (a re-enroll here): no apiserver call at all.
  * - Otherwise create it [PROTO-3: name = "dev-" + deviceId]; the write takes one of the

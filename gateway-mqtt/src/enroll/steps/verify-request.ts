@@ -17,8 +17,6 @@ export interface IncomingRequest {
   nowSeconds: number;
   clientId?: string;
   remote?: string;
-  /** True when the transport already charged the per-device rate bucket (MQTT, at publish). */
-  rateCharged?: boolean;
 }
 
 export type VerifyResult =
