@@ -48,6 +48,11 @@ export class InformerViews {
         );
       });
     }
+    for (const inf of [this.board.informer, this.pairing.informer, this.allowlist.informer] as const) {
+      inf.on("listenerError", (err, event) =>
+        log.error({ err: errorText(err), event }, "an informer listener threw; the watch goes on"),
+      );
+    }
   }
 
   /**
