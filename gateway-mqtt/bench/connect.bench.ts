@@ -19,11 +19,13 @@ import {
   generateDeviceKeyPair,
   newNonce,
 } from "@devreg/protocol";
+import { KeyedBuckets } from "@devreg/runtime";
 import mqtt from "mqtt";
 import { pino } from "pino";
 import { Broker } from "../src/broker/broker.ts";
 import { checkConnectProof } from "../src/broker/connect-auth.ts";
 import { parseGatewayOptions } from "../src/config.ts";
+import { ConnectionLimiter } from "../src/limits/connection-limiter.ts";
 
 const CONNECTS = Number(process.env.CONNECTS ?? 2000);
 const PARALLEL = 8;
@@ -80,8 +82,12 @@ async function main(): Promise<void> {
     refuse: () => {},
     takeover: () => {},
     onRequest: () => {},
+    onRateLimited: () => {},
     onClientCount: () => {},
     replay,
+    connections: new ConnectionLimiter(cfg.limits.mqttConnections),
+    publishPerClient: new KeyedBuckets(cfg.limits.publishPerClient, cfg.limits.maxTrackedKeys),
+    sessionClosed: () => {},
   });
   await broker.start();
 
