@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import type { DevregEnv } from "@devreg/runtime";
 import { BenchError } from "./errors.ts";
 import type { BenchOptions } from "./options.ts";
 
@@ -35,8 +36,14 @@ function positive(v: string | undefined, flag: string): number | undefined {
   return n;
 }
 
-/** argv (without node and the script) -> options. Throws E_USAGE on anything it cannot use. */
-export function parseCliArgs(argv: string[]): { options: BenchOptions; json: boolean; help: boolean } {
+/**
+ * argv (without node and the script) and the environment (readEnv, for $KUBECONFIG) -> options.
+ * Throws E_USAGE on anything it cannot use.
+ */
+export function parseCliArgs(
+  argv: string[],
+  env: DevregEnv = {},
+): { options: BenchOptions; json: boolean; help: boolean } {
   let values: ReturnType<typeof parse>["values"];
   try {
     values = parse(argv).values;
@@ -47,7 +54,7 @@ export function parseCliArgs(argv: string[]): { options: BenchOptions; json: boo
     help: values.help ?? false,
     json: values.json ?? false,
     options: {
-      kubeconfig: values.kubeconfig,
+      kubeconfig: values.kubeconfig ?? env.kubeconfig,
       quick: values.quick,
       rates: list(values.rates, "--rates"),
       fixedSeconds: positive(values.seconds, "--seconds"),

@@ -1,7 +1,7 @@
 import type { BenchSettings } from "./result.ts";
 
 export interface BenchOptions {
-  /** Any cluster; default $KUBECONFIG, else a private control plane started (and stopped) for the run. */
+  /** Any cluster (the bench command fills in $KUBECONFIG); else a private control plane started (and stopped) for the run. */
   kubeconfig?: string;
   /** Smoke-sized run: small counts, sweep capped at 1,000. */
   quick?: boolean;

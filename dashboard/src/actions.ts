@@ -1,5 +1,6 @@
 import { type DeviceRegistration, KubeError, type KubeRest, Registrations, isKubeError } from "@devreg/kube";
-import { isOperatorError, parseDuration, setPairing } from "@devreg/operator";
+import { isOperatorError, setPairing } from "@devreg/operator";
+import { parseDuration } from "@devreg/runtime";
 import { DashboardError } from "./errors.ts";
 import { pairingView } from "./streams.ts";
 import type { PairingRequest, PairingView } from "./shared/stream.ts";
