@@ -36,7 +36,7 @@ export interface BenchOptions {
   signal?: AbortSignal;
 }
 
-export const FULL = {
+const FULL = {
   rates: [20, 100],
   fixedSeconds: 10,
   burstCount: 1000,
@@ -45,7 +45,7 @@ export const FULL = {
   warmup: 50,
 } as const;
 
-export const QUICK = {
+const QUICK = {
   rates: [20, 50],
   fixedSeconds: 3,
   burstCount: 100,

@@ -3,7 +3,7 @@ import { Command, CommanderError } from "commander";
 import { describeError } from "./errors.ts";
 
 /** Adds one command; `env` is the environment, read once for the whole process. */
-export type Register = (program: Command, env: DevregEnv) => void;
+type Register = (program: Command, env: DevregEnv) => void;
 
 /**
  * Commands load on demand: `devreg pairing on` should not load Aedes, the fleet simulator

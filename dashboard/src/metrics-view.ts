@@ -6,7 +6,7 @@ import { fold, samplesOf } from "@devreg/bench/prometheus";
  */
 
 /** Cumulative bucket counts by upper bound `le` (Infinity for +Inf), summed over label sets. */
-export function histogramBuckets(text: string, metric: string): Map<number, number> {
+function histogramBuckets(text: string, metric: string): Map<number, number> {
   return new Map(
     [...fold(samplesOf(text, `${metric}_bucket`), (l) => l.le)].map(([le, v]) => [
       le === "+Inf" ? Number.POSITIVE_INFINITY : Number(le),
@@ -64,7 +64,7 @@ export function ratesByLabel(
 }
 
 export const GATEWAY_ENROLLMENTS = "devreg_gateway_enrollments_total";
-export const GATEWAY_LATENCY = "devreg_gateway_enrollment_duration_seconds";
+const GATEWAY_LATENCY = "devreg_gateway_enrollment_duration_seconds";
 export const OPERATOR_DECISIONS = "devreg_operator_decisions_total";
 
 /** Latency percentiles (ms) of the gateway's enrollments between two scrapes. */

@@ -233,7 +233,7 @@ function sweepRow(s: SweepPoint): string[] {
   ];
 }
 
-export function formatCpu(cpu: CpuShare[]): string {
+function formatCpu(cpu: CpuShare[]): string {
   return cpu.map((c) => `${c.role} ${c.sharePct.toFixed(0)}% (${c.cpuSeconds.toFixed(1)} s)`).join(", ");
 }
 
