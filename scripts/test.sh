@@ -14,7 +14,8 @@ bash deploy/local/build-control-plane.sh >/dev/null || { echo "0 passed, 1 faile
 lint_failed=0
 echo "== lint + typecheck" >&2
 npx biome lint . >&2 || lint_failed=1
-npx tsc -p tsconfig.json --noEmit >&2 || lint_failed=1
+npx knip --no-progress >&2 || lint_failed=1   # unused files, exports and dependencies (knip.json)
+npx tsc -p tsconfig.json --noEmit >&2 || lint_failed=1   # every .ts outside dashboard/ui, node_modules, dist
 npx tsc -p dashboard/ui/tsconfig.json --noEmit >&2 || lint_failed=1   # the browser UI (DOM types)
 
 # The dashboard UI is built from npm packages only (no CDN); its e2e tests serve dashboard/dist.

@@ -18,6 +18,12 @@ describe("parseCliArgs", () => {
     expect(json).toBe(true);
   });
 
+  it("--kubeconfig, else $KUBECONFIG from the environment it is given", () => {
+    expect(parseCliArgs([], { kubeconfig: "/env" }).options.kubeconfig).toBe("/env");
+    expect(parseCliArgs(["--kubeconfig", "/flag"], { kubeconfig: "/env" }).options.kubeconfig).toBe("/flag");
+    expect(parseCliArgs([]).options.kubeconfig).toBeUndefined();
+  });
+
   it("--sweep '' turns the sweep off", () => {
     expect(parseCliArgs(["--sweep", ""]).options.sweep).toEqual([]);
   });

@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import type { DevregEnv } from "@devreg/runtime";
 import { BenchError } from "./errors.ts";
 import { type BenchOptions, PHASE_GROUPS, parsePhaseGroups, validateSweep } from "./options.ts";
 
@@ -49,8 +50,14 @@ function seconds(v: string | undefined, flag: string): number | undefined {
   return n === undefined ? undefined : n * 1000;
 }
 
-/** argv (without node and the script) -> options. Throws E_USAGE on anything it cannot use. */
-export function parseCliArgs(argv: string[]): { options: BenchOptions; json: boolean; help: boolean } {
+/**
+ * argv (without node and the script) and the environment (readEnv, for $KUBECONFIG) -> options.
+ * Throws E_USAGE on anything it cannot use.
+ */
+export function parseCliArgs(
+  argv: string[],
+  env: DevregEnv = {},
+): { options: BenchOptions; json: boolean; help: boolean } {
   let values: ReturnType<typeof parse>["values"];
   try {
     values = parse(argv).values;
@@ -61,7 +68,7 @@ export function parseCliArgs(argv: string[]): { options: BenchOptions; json: boo
     help: values.help ?? false,
     json: values.json ?? false,
     options: {
-      kubeconfig: values.kubeconfig,
+      kubeconfig: values.kubeconfig ?? env.kubeconfig,
       quick: values.quick,
       rates: list(values.rates, "--rates"),
       fixedSeconds: positive(values.seconds, "--seconds"),

@@ -1,3 +1,4 @@
+import { readEnv } from "@devreg/runtime";
 import { USAGE, parseCliArgs } from "./cli-args.ts";
 import { BenchError } from "./errors.ts";
 import { renderMarkdown } from "./report/markdown.ts";
@@ -7,7 +8,7 @@ import { runBench } from "./run.ts";
 async function main(): Promise<number> {
   let parsed: ReturnType<typeof parseCliArgs>;
   try {
-    parsed = parseCliArgs(process.argv.slice(2));
+    parsed = parseCliArgs(process.argv.slice(2), readEnv());
   } catch (e) {
     process.stderr.write(`${(e as Error).message}\n${USAGE}`);
     return 2;

@@ -9,7 +9,7 @@ export type PhaseGroup = (typeof PHASE_GROUPS)[number];
 export const MAX_SWEEP_DEVICES = 400_000;
 
 export interface BenchOptions {
-  /** Any cluster; default $KUBECONFIG, else a private control plane started (and stopped) for the run. */
+  /** Any cluster (the bench command fills in $KUBECONFIG); else a private control plane started (and stopped) for the run. */
   kubeconfig?: string;
   /** Smoke-sized run: small counts, sweep capped at 1,000. */
   quick?: boolean;
@@ -48,7 +48,7 @@ export interface BenchOptions {
   signal?: AbortSignal;
 }
 
-export const FULL = {
+const FULL = {
   rates: [20, 100],
   fixedSeconds: 10,
   burstCount: 1000,
@@ -57,7 +57,7 @@ export const FULL = {
   warmup: 50,
 } as const;
 
-export const QUICK = {
+const QUICK = {
   rates: [20, 50],
   fixedSeconds: 3,
   burstCount: 100,

@@ -1,7 +1,7 @@
+import type { LatencySummary } from "@devreg/runtime";
 import type { Arrival, LoadOutcome } from "./load/arrivals.ts";
 import type { PhaseGroup } from "./options.ts";
 import type { CpuShare } from "./procfs/cpu-split.ts";
-import type { LatencySummary } from "./stats/latency.ts";
 
 /** The three systems compared under the same load. */
 export type SystemUnderTest = "floor" | "devreg" | "polling";

@@ -2,12 +2,20 @@ import { ClusterError, KubeError } from "@devreg/kube";
 
 /** A failure the user can act on: printed as one line, exit 1, never a stack trace. */
 export class CliError extends Error {
-  override readonly name = "CliError";
+  override readonly name: string = "CliError";
   constructor(
     message: string,
     readonly exitCode = 1,
   ) {
     super(message);
+  }
+}
+
+/** A bad command line (an option's value, a missing or conflicting option): exit 2, like commander's own. */
+export class UsageError extends CliError {
+  override readonly name = "UsageError";
+  constructor(message: string) {
+    super(message, 2);
   }
 }
 

@@ -1,6 +1,9 @@
-import { Command } from "commander";
+import { type DevregEnv, readEnv } from "@devreg/runtime";
+import { Command, CommanderError } from "commander";
+import { describeError } from "./errors.ts";
 
-type Register = (program: Command) => void;
+/** Adds one command; `env` is the environment, read once for the whole process. */
+type Register = (program: Command, env: DevregEnv) => void;
 
 /**
  * Commands load on demand: `devreg pairing on` should not load Aedes, the fleet simulator
@@ -27,9 +30,8 @@ export function commandOf(args: string[]): string | undefined {
   return undefined;
 }
 
-// Exit codes: 0 ok, 1 failure, 2 usage error.
 /** The CLI; with `args` (argv without node and script) only the named command is loaded. */
-export async function buildProgram(args?: string[]): Promise<Command> {
+export async function buildProgram(args?: string[], env: DevregEnv = readEnv()): Promise<Command> {
   const program = new Command("devreg")
     .description("Kubernetes-native enrollment for fleets of IoT devices")
     .option("--kubeconfig <path>", "kubeconfig to use (default: $KUBECONFIG, then the local control plane)")
@@ -39,7 +41,29 @@ export async function buildProgram(args?: string[]): Promise<Command> {
   // No command, or an unknown one: load them all, for --help and commander's suggestions.
   const names = named !== undefined && named in COMMANDS ? [named] : Object.keys(COMMANDS);
   for (const register of await Promise.all(names.map((n) => (COMMANDS[n] as () => Promise<Register>)()))) {
-    register(program);
+    register(program, env);
   }
   return program;
+}
+
+/**
+ * Runs `argv` (node, script, args...). Exit codes: 0 ok, 1 failure, 2 usage error (commander's
+ * own, or a UsageError from an option's value). Resolves with the code for an error, or
+ * undefined when the command ran (it may have set process.exitCode itself).
+ */
+export async function runCli(argv: string[], env: DevregEnv = readEnv()): Promise<number | undefined> {
+  const program = await buildProgram(argv.slice(2), env);
+  try {
+    await program.parseAsync(argv);
+    return undefined;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version end with 0; every other commander error is a usage error it has printed.
+      return err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.exitCode === 0
+        ? 0
+        : 2;
+    }
+    process.stderr.write(`devreg: ${describeError(err)}\n`);
+    return (err as { exitCode?: number }).exitCode ?? 1;
+  }
 }

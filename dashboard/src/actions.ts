@@ -1,5 +1,6 @@
 import { type DeviceRegistration, KubeError, type KubeRest, Registrations, eventsPath, isKubeError } from "@devreg/kube";
-import { isOperatorError, parseDuration, setPairing } from "@devreg/operator";
+import { isOperatorError, setPairing } from "@devreg/operator";
+import { parseDuration } from "@devreg/runtime";
 import { DashboardError } from "./errors.ts";
 import { pairingView } from "./streams.ts";
 import type { PairingRequest, PairingView } from "./shared/stream.ts";
@@ -10,16 +11,16 @@ import type { PairingRequest, PairingView } from "./shared/stream.ts";
  * back to the page as it is. Field manager "devreg-dashboard" lands in managedFields, so
  * the operator's status.decidedBy names the dashboard.
  */
-export const FIELD_MANAGER = "devreg-dashboard";
+const FIELD_MANAGER = "devreg-dashboard";
 
 const NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
-export function checkName(name: string): string {
+function checkName(name: string): string {
   if (!NAME.test(name)) throw new DashboardError("E_BAD_REQUEST", "not a registration name");
   return name;
 }
 
-export interface KubeEventView {
+interface KubeEventView {
   type?: string;
   reason?: string;
   message?: string;
@@ -72,7 +73,7 @@ export async function deviceDetail(rest: KubeRest, namespace: string, name: stri
 }
 
 /** The spec field each device action sets, as `devreg devices <verb>` does (cli/src/commands/devices.ts). */
-export const DEVICE_ACTIONS = {
+const DEVICE_ACTIONS = {
   deactivate: { deactivate: true },
   reactivate: { deactivate: false },
   approve: { approval: "Approve" },

@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { DashboardError } from "./errors.ts";
 
 /** The package root (dashboard/) and the built UI (dashboard/dist, by `npm run build -w @devreg/dashboard`). */
-export const PACKAGE_DIR = fileURLToPath(new URL("..", import.meta.url));
+const PACKAGE_DIR = fileURLToPath(new URL("..", import.meta.url));
 export const DIST_DIR = join(PACKAGE_DIR, "dist");
 
 const TYPES: Record<string, string> = {

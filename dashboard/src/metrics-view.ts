@@ -6,7 +6,7 @@ import { fold, samplesOf } from "@devreg/bench/prometheus";
  */
 
 /** Cumulative bucket counts by upper bound `le` (Infinity for +Inf), summed over label sets. */
-export function histogramBuckets(text: string, metric: string): Map<number, number> {
+function histogramBuckets(text: string, metric: string): Map<number, number> {
   return new Map(
     [...fold(samplesOf(text, `${metric}_bucket`), (l) => l.le)].map(([le, v]) => [
       le === "+Inf" ? Number.POSITIVE_INFINITY : Number(le),
@@ -18,9 +18,15 @@ export function histogramBuckets(text: string, metric: string): Map<number, numb
 /**
  * The q-quantile of the observations that fell between two readings of a histogram, with
  * Prometheus's histogram_quantile interpolation (linear within a bucket; the +Inf bucket
- * answers with the highest finite bound). null when nothing was observed.
+ * answers with the highest finite bound). null when nothing was observed. Only bucket counts
+ * cross /metrics, not samples, so runtime's nearest-rank `percentile` cannot apply here; this
+ * is what a Prometheus dashboard would show for the same scrapes.
  */
-export function quantileOfIncrease(before: Map<number, number>, after: Map<number, number>, q: number): number | null {
+export function quantileOfIncrease(
+  before: Map<number, number>,
+  after: Map<number, number>,
+  q: number,
+): number | null {
   const bounds = [...after.keys()].sort((a, b) => a - b);
   const cum = bounds.map((b) => Math.max(0, (after.get(b) ?? 0) - (before.get(b) ?? 0)));
   const total = cum[cum.length - 1] ?? 0;
@@ -58,11 +64,14 @@ export function ratesByLabel(
 }
 
 export const GATEWAY_ENROLLMENTS = "devreg_gateway_enrollments_total";
-export const GATEWAY_LATENCY = "devreg_gateway_enrollment_duration_seconds";
+const GATEWAY_LATENCY = "devreg_gateway_enrollment_duration_seconds";
 export const OPERATOR_DECISIONS = "devreg_operator_decisions_total";
 
 /** Latency percentiles (ms) of the gateway's enrollments between two scrapes. */
-export function latencyPercentiles(beforeText: string, afterText: string): { p50: number | null; p90: number | null; p99: number | null } {
+export function latencyPercentiles(
+  beforeText: string,
+  afterText: string,
+): { p50: number | null; p90: number | null; p99: number | null } {
   const b = histogramBuckets(beforeText, GATEWAY_LATENCY);
   const a = histogramBuckets(afterText, GATEWAY_LATENCY);
   const ms = (q: number) => {

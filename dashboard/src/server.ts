@@ -1,8 +1,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { KubeError } from "@devreg/kube";
-import type { Logger } from "pino";
-import { pino } from "pino";
+import { type Logger, createLogger } from "@devreg/runtime";
 import {
   changePairing,
   deleteDevice,
@@ -37,6 +36,8 @@ export interface DashboardOptions {
   secureCookie?: boolean;
   assetsDir?: string;
   logger?: Logger;
+  /** Level of the dashboard's own logger when no `logger` is given: LOG_LEVEL, read by the process's entry. */
+  logLevel?: string;
   /**
    * Bounds on what signed-in users can make the dashboard hold. A live stream is one
    * apiserver watch plus a cached copy of every registration (a few MB at 10,000 devices).
@@ -117,7 +118,7 @@ async function readJson(req: http.IncomingMessage, limit = 16_384): Promise<unkn
 
 /** Starts the dashboard's HTTP server: static UI, sign-in, the live stream and the actions. */
 export async function startDashboard(opts: DashboardOptions): Promise<DashboardHandle> {
-  const log = opts.logger ?? pino({ name: "devreg-dashboard", level: process.env.LOG_LEVEL ?? "info" });
+  const log = opts.logger ?? createLogger({ component: "dashboard", level: opts.logLevel });
   const assets = loadAssets(opts.assetsDir);
   const sessions = new Sessions(opts.credential, undefined, opts.limits?.sessions ?? 64);
   const maxStreams = opts.limits?.streams ?? 16;

@@ -46,7 +46,7 @@ export function cookieValue(header: string | undefined, name: string): string | 
 }
 
 /** Who a credential authenticates as (SelfSubjectReview, authentication.k8s.io/v1). */
-export async function whoAmI(rest: KubeRest): Promise<string> {
+async function whoAmI(rest: KubeRest): Promise<string> {
   const review = await rest.request<{ status?: { userInfo?: { username?: string } } }>(
     "POST",
     SELF_SUBJECT_REVIEWS_PATH,

@@ -30,7 +30,7 @@ export function pairingView(cm: ConfigMap | undefined, now: Date): PairingView {
  * messages per second, each with the latest row per device. Pure apart from the clock the
  * caller runs it on.
  */
-export class RowBatcher {
+class RowBatcher {
   private readonly pending = new Map<string, DeviceRow | null>();
 
   upsert(row: DeviceRow): void {

@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { type BrowserContext, chromium } from "playwright-core";
 
 /** Debian's chromium (deploy/local/build-control-plane.sh installs it); a browser is never downloaded. */
-export const CHROMIUM = process.env.DEVREG_CHROMIUM ?? "/usr/bin/chromium";
+const CHROMIUM = process.env.DEVREG_CHROMIUM ?? "/usr/bin/chromium";
 
 /** Screenshots and measurements land here (gitignored). */
 export const ARTIFACTS = fileURLToPath(new URL("../test-artifacts/", import.meta.url));

@@ -3,7 +3,7 @@ import { rowsToCsv } from "../src/shared/csv.ts";
 import { type DeviceRow, PHASES, type RowFilter, type RowPhase, filterRows, phaseCounts } from "../src/shared/device-row.ts";
 import type { DeviceStore } from "./store.ts";
 
-export const ROW_HEIGHT = 32;
+const ROW_HEIGHT = 32;
 const OVERSCAN = 8;
 
 interface Props {

@@ -173,7 +173,7 @@ export function nextWake(s: McuState): number | undefined {
 const same = (state: McuState): Step => ({ state, effects: [] });
 
 /** How many past requestIds still count as "ours". */
-export const RECENT_REQUESTS = 4;
+const RECENT_REQUESTS = 4;
 
 function count(s: McuState, key: keyof McuCounters): McuState {
   return { ...s, counters: { ...s.counters, [key]: s.counters[key] + 1 } };

@@ -405,7 +405,7 @@ export function deactivateManager(reg: DeviceRegistration): string | undefined {
 }
 
 /** The field manager that last set spec.<field> ("f:deactivate", "f:approval"). */
-export function fieldManager(
+function fieldManager(
   reg: DeviceRegistration,
   field: (typeof ADMIN_FIELDS)[number],
 ): string | undefined {

@@ -16,9 +16,7 @@ import { compileSelector } from "./selector.ts";
 // The ConfigMap's shape and its one parser live in @devreg/kube (the gateway reads it too).
 export {
   type PairingCode,
-  type PairingMode,
   type PairingState,
-  type PairingWindow,
   pairingPath,
   parsePairing,
   parseRfc3339,

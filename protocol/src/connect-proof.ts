@@ -77,7 +77,7 @@ function readProofFields(get: (key: number) => unknown): Result<ConnectProofFiel
 }
 
 /** Strict decode of proof payload bytes. [PROTO-38] */
-export function parseConnectProofPayload(bytes: Uint8Array): Result<ConnectProofFields> {
+function parseConnectProofPayload(bytes: Uint8Array): Result<ConnectProofFields> {
   const decoded = decodeCbor(bytes);
   if (!decoded.ok) return decoded;
   const head = checkVersionAndType(decoded.value, MESSAGE_TYPE_CONNECT_PROOF);
@@ -88,7 +88,7 @@ export function parseConnectProofPayload(bytes: Uint8Array): Result<ConnectProof
 }
 
 /** Deterministic proof payload bytes; throws ProtocolError on bad input (a caller bug). [PROTO-7] */
-export function buildConnectProofPayload(fields: ConnectProofFields): Uint8Array {
+function buildConnectProofPayload(fields: ConnectProofFields): Uint8Array {
   const input = new Map<number, unknown>([
     [ConnectProofKey.clientId, fields.clientId],
     [ConnectProofKey.publicKey, fields.publicKey],
@@ -126,7 +126,7 @@ export function signConnectProof(
 /** First byte of every tagged COSE_Sign1 (tag 18): a raw proof starts with it, base64url text never does. */
 const TAG18_HEAD = 0xd2;
 /** [PROTO-37] base64url text of a proof of at most MAX_CONNECT_PROOF_BYTES bytes, no padding. */
-export const MAX_CONNECT_PROOF_TEXT_CHARS = Math.ceil((MAX_CONNECT_PROOF_BYTES * 4) / 3);
+const MAX_CONNECT_PROOF_TEXT_CHARS = Math.ceil((MAX_CONNECT_PROOF_BYTES * 4) / 3);
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
 /**

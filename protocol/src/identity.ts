@@ -19,7 +19,7 @@ export function deviceIdFromPublicKey(publicKey: Uint8Array): string {
   return toHex(nacl.hash(publicKey).subarray(0, 16));
 }
 
-export const REGISTRATION_NAME_PREFIX = "dev-";
+const REGISTRATION_NAME_PREFIX = "dev-";
 
 /**
  * [PROTO-3] Kubernetes name of the DeviceRegistration for this key: "dev-" + deviceId,

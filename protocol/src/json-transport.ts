@@ -26,12 +26,12 @@ export interface JsonEnrollReply extends EnrollReply {
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
-export function toBase64(bytes: Uint8Array): string {
+function toBase64(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
 }
 
 /** Strict RFC 4648 §4 base64 with padding; Buffer.from alone would skip bad characters. */
-export function fromBase64(s: unknown, field: string, maxBytes: number): Result<Uint8Array> {
+function fromBase64(s: unknown, field: string, maxBytes: number): Result<Uint8Array> {
   if (typeof s !== "string") return fail("E_WRONG_TYPE", `${field} must be a base64 string`, field);
   if (s.length > Math.ceil(maxBytes / 3) * 4)
     return fail("E_TOO_LARGE", `${field} decodes to over ${maxBytes} bytes`, field);

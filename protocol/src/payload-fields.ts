@@ -96,7 +96,7 @@ export function readText(v: unknown, field: string, maxBytes: number): Result<st
   return ok(v);
 }
 
-export function utf8Length(s: string): number {
+function utf8Length(s: string): number {
   let n = 0;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);

@@ -3,10 +3,10 @@ import type { EnrollReply } from "./types.ts";
 /** [PROTO-31] How long a device waits for a reply before it counts as a timeout. */
 export const REPLY_TIMEOUT_SECONDS = 30;
 /** Backoff after a timeout or error: 5 s doubling per attempt, capped at 300 s. */
-export const BACKOFF_BASE_SECONDS = 5;
-export const BACKOFF_CAP_SECONDS = 300;
+const BACKOFF_BASE_SECONDS = 5;
+const BACKOFF_CAP_SECONDS = 300;
 /** Wait after "rejected" without retryAfterSeconds: pairing may be switched on later. */
-export const REJECTED_RETRY_SECONDS = 600;
+const REJECTED_RETRY_SECONDS = 600;
 
 /**
  * [PROTO-31] Seconds until the next attempt (a new request: fresh requestId and nonce),

@@ -5,7 +5,7 @@ import { ProtocolError } from "./errors.ts";
  * [PROTO-4] Each device owns exactly two topics, named by its deviceId. The "v1" segment
  * is the protocol major version (SPEC §10), so a future version gets its own namespace.
  */
-export const TOPIC_PREFIX = "devreg/v1/";
+const TOPIC_PREFIX = "devreg/v1/";
 const REQUEST_TOPIC = /^devreg\/v1\/([0-9a-f]{32})\/enroll$/;
 const REPLY_TOPIC = /^devreg\/v1\/([0-9a-f]{32})\/reply$/;
 

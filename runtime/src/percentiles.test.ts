@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { LatencyRecorder, percentile, summarize } from "./percentiles.ts";
+import { CURVE_PERCENTILES, LatencyRecorder, percentile, summarize } from "./percentiles.ts";
 
 describe("percentiles", () => {
   it("uses nearest rank", () => {
@@ -34,5 +34,28 @@ describe("LatencyRecorder", () => {
       { p: 100, ms: 2999.5 },
     ]);
     expect(new LatencyRecorder().summary().count).toBe(0);
+  });
+
+  it("keeps sub-millisecond resolution", () => {
+    const r = new LatencyRecorder();
+    r.record(0.25);
+    r.record(0.75);
+    expect(r.summary()).toMatchObject({ min: 0.25, max: 0.75, p50: 0.25 });
+  });
+
+  it("gives a monotonic curve at every plotted percentile, ending at the max", () => {
+    const r = new LatencyRecorder();
+    for (let i = 0; i < 500; i++) r.record(5 + ((i * 37) % 100));
+    const { curve, max } = r.summary();
+    expect(curve.map((c) => c.p)).toEqual([...CURVE_PERCENTILES]);
+    for (let i = 1; i < curve.length; i++) expect(curve[i]!.ms).toBeGreaterThanOrEqual(curve[i - 1]!.ms);
+    expect(curve.at(-1)!.ms).toBe(max);
+  });
+
+  it("returns zeros and no curve when nothing was recorded, and ignores non-finite values", () => {
+    const r = new LatencyRecorder();
+    r.record(Number.NaN);
+    r.record(Number.POSITIVE_INFINITY);
+    expect(r.summary()).toEqual({ count: 0, min: 0, mean: 0, p50: 0, p90: 0, p99: 0, max: 0, curve: [] });
   });
 });

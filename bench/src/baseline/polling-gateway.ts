@@ -26,10 +26,10 @@ export interface PollingGateway {
   stop(): Promise<void>;
 }
 
-export const DEFAULT_POLL_INTERVAL_MS = 1000;
+const DEFAULT_POLL_INTERVAL_MS = 1000;
 
 /** Request body of the original design: the device's public key, base64. */
-export interface OriginalEnrollRequest {
+interface OriginalEnrollRequest {
   publicKey: string;
 }
 

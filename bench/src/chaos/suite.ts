@@ -76,7 +76,7 @@ export interface ChaosOptions {
 }
 
 /** One recovery figure, measured from a reference instant. */
-export interface RecoveryFigure {
+interface RecoveryFigure {
   what: string;
   /** The instant it is measured from, e.g. "apiserver answers". */
   from: string;
@@ -84,7 +84,7 @@ export interface RecoveryFigure {
   targetMs: number;
 }
 
-export interface WaveResult {
+interface WaveResult {
   fault: Fault;
   devices: number;
   durationMs: number;
@@ -114,7 +114,7 @@ export interface ChaosReport {
 }
 
 /** The lease settings the suite runs with: the operator's defaults (documented in operator/README.md). */
-export const LEASE_DURATION_MS = 15_000;
+const LEASE_DURATION_MS = 15_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Deployment {

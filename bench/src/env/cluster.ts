@@ -30,7 +30,7 @@ export async function openCluster(opts: {
   kubeconfig?: string;
   log: (l: string) => void;
 }): Promise<BenchCluster> {
-  const external = opts.kubeconfig ?? process.env.KUBECONFIG;
+  const external = opts.kubeconfig;
   if (external) {
     const { kc, origin } = resolveKubeConfig(external);
     const rest = await KubeRest.fromKubeConfig(kc);

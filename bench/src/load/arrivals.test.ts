@@ -64,7 +64,7 @@ describe("runLoad", () => {
     expect(out.maxStartLagMs).toBeGreaterThan(0);
   });
 
-  it("counts failures by error code and keeps them out of the latency histogram", async () => {
+  it("counts failures by error code and keeps them out of the latency samples", async () => {
     const out = await runLoad({
       count: 6,
       arrival: { mode: "burst" },

@@ -1,5 +1,5 @@
+import { LatencyRecorder, type LatencySummary } from "@devreg/runtime";
 import { errorKind } from "../errors.ts";
-import { LatencyRecorder, type LatencySummary } from "../stats/latency.ts";
 
 /**
  * How requests arrive. `fixed`: open loop, one start every 1/rate s whatever the answers do

@@ -7,9 +7,9 @@ import {
   nodeCrypto,
   sourceAddress,
 } from "@devreg/firmware-sim";
+import { LatencyRecorder, type LatencySummary } from "@devreg/runtime";
 import { BenchError } from "../errors.ts";
 import { type LoadOutcome, type LoadShape, loadShape, runLoad } from "../load/arrivals.ts";
-import { LatencyRecorder, type LatencySummary } from "../stats/latency.ts";
 
 export interface DeviceTarget {
   mqttUrl: string;
@@ -46,7 +46,9 @@ export async function enrollOne(
 ): Promise<EnrolledDevice> {
   const mcu = new VirtualMcu({
     // A realistic fleet: each simulated device is its own host (a loopback address of its own).
-    localAddress: isLoopbackUrl(target.mqttUrl) ? sourceAddress(devicesBooted++, MAX_SOURCE_ADDRESSES) : undefined,
+    localAddress: isLoopbackUrl(target.mqttUrl)
+      ? sourceAddress(devicesBooted++, MAX_SOURCE_ADDRESSES)
+      : undefined,
     mqttUrl: target.mqttUrl,
     gatewayPublicKey: target.gatewayPublicKey,
     identity,

@@ -1,7 +1,7 @@
+import { CURVE_PERCENTILES } from "@devreg/runtime";
 import type { Arrival } from "../load/arrivals.ts";
 import type { BenchResult, PhaseResult, SweepPoint, SystemUnderTest } from "../result.ts";
 import { phaseId } from "../result.ts";
-import { CURVE_PERCENTILES } from "../stats/latency.ts";
 
 /** A plausible result for rendering tests: latencies grow like `base` × a tail factor. */
 export function examplePhase(

@@ -31,7 +31,7 @@ export function renderMarkdown(r: BenchResult): string {
   lines.push(
     "floor = bare keep-alive client, create + status patch; devreg = MQTT publish → verified signed reply; " +
       `polling = the original design (HTTP POST /enroll, gateway polls status every ${r.settings.pollingIntervalMs} ms). ` +
-      "Latencies in ms from an HDR histogram. CPU ms/op: CPU of every visible process per successful operation " +
+      "Latencies in ms, nearest rank over every sample. CPU ms/op: CPU of every visible process per successful operation " +
       "(robust to other load on the machine; 1000 × cores ÷ it bounds throughput).",
   );
   lines.push("");
@@ -240,7 +240,7 @@ function sweepRow(s: SweepPoint): string[] {
   ];
 }
 
-export function formatCpu(cpu: CpuShare[]): string {
+function formatCpu(cpu: CpuShare[]): string {
   return cpu.map((c) => `${c.role} ${c.sharePct.toFixed(0)}% (${c.cpuSeconds.toFixed(1)} s)`).join(", ");
 }
 

@@ -68,7 +68,7 @@ function dashFor(p: PhaseResult, lightRate: number | undefined): string {
   return p.arrival.ratePerSec === lightRate ? "" : "7,3";
 }
 
-export function latencyPanel(phases: PhaseResult[], top: number): string {
+function latencyPanel(phases: PhaseResult[], top: number): string {
   const m = { l: 60, r: 260, t: 36, b: 44 };
   const plotted = phases.filter((p) => p.latency.curve.length > 0);
   const out: string[] = [`<g transform="translate(0,${num(top)})">`];
@@ -128,7 +128,7 @@ export function latencyPanel(phases: PhaseResult[], top: number): string {
   return out.join("\n");
 }
 
-export function rssPanel(sweep: SweepPoint[], top: number, left: number, width: number): string {
+function rssPanel(sweep: SweepPoint[], top: number, left: number, width: number): string {
   const m = { l: 60, r: 20, t: 36, b: 44 };
   const out: string[] = [`<g transform="translate(${num(left)},${num(top)})">`];
   out.push(text(m.l, 20, "Gateway RSS per connected device (KiB)", { "font-weight": "bold" }));
@@ -170,7 +170,7 @@ export function rssPanel(sweep: SweepPoint[], top: number, left: number, width: 
   return out.join("\n");
 }
 
-export function cpuPanel(sweep: SweepPoint[], top: number, left: number, width: number): string {
+function cpuPanel(sweep: SweepPoint[], top: number, left: number, width: number): string {
   const m = { l: 50, r: 130, t: 36, b: 44 };
   const out: string[] = [`<g transform="translate(${num(left)},${num(top)})">`];
   out.push(text(m.l, 20, "CPU split while enrolling each sweep point (%)", { "font-weight": "bold" }));

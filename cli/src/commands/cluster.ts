@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { clusterDown, clusterStatus, clusterUp, localStateDir } from "@devreg/kube";
-import { progress, printJson } from "../output.ts";
+import { parseDurationMs } from "../options.ts";
+import { printJson, progress } from "../output.ts";
 
 export function registerCluster(program: Command): void {
   const cluster = program
@@ -12,14 +13,14 @@ export function registerCluster(program: Command): void {
     .description("start the local control plane; builds kube-apiserver once per machine")
     .option("--state-dir <dir>", "state directory", localStateDir())
     .option("--no-build", "fail instead of building kube-apiserver when it is not cached")
-    .option("--ready-timeout <seconds>", "readiness bound per process", "60")
+    .option("--ready-timeout <duration>", "readiness bound per process (e.g. 60s, 2m; bare seconds)", "60s")
     .option("--profiling", "serve kube-apiserver's /debug/pprof to the admin (for profiling under load)")
     .action(async (o: { stateDir: string; build: boolean; readyTimeout: string; profiling?: boolean }) => {
       const t0 = Date.now();
       const st = await clusterUp({
         stateDir: o.stateDir,
         build: o.build,
-        readyTimeoutMs: Number(o.readyTimeout) * 1000,
+        readyTimeoutMs: parseDurationMs(o.readyTimeout, "--ready-timeout"),
         profiling: o.profiling === true,
         log: progress,
       });
@@ -43,7 +44,14 @@ export function registerCluster(program: Command): void {
     .option("--json", "machine-readable output")
     .action(async (o: { stateDir: string; json?: boolean }) => {
       const s = await clusterStatus({ stateDir: o.stateDir });
-      if (o.json) printJson({ running: s.running, ready: s.ready, server: s.state?.server, kubeconfig: s.state?.kubeconfig, detail: s.detail });
+      if (o.json)
+        printJson({
+          running: s.running,
+          ready: s.ready,
+          server: s.state?.server,
+          kubeconfig: s.state?.kubeconfig,
+          detail: s.detail,
+        });
       else console.log(s.detail);
       if (!s.ready) process.exitCode = 1;
     });
@@ -54,7 +62,10 @@ export function registerCluster(program: Command): void {
     .option("--state-dir <dir>", "state directory", localStateDir())
     .action(async (o: { stateDir: string }) => {
       const s = await clusterStatus({ stateDir: o.stateDir });
-      if (!s.state) throw new Error(`local control plane is not running (state: ${o.stateDir}); run \`devreg cluster up\``);
+      if (!s.state)
+        throw new Error(
+          `local control plane is not running (state: ${o.stateDir}); run \`devreg cluster up\``,
+        );
       console.log(`export KUBECONFIG=${s.state.kubeconfig}`);
     });
 }

@@ -13,19 +13,20 @@ import {
   resolveKubeConfig,
 } from "@devreg/kube";
 import { type OperatorHandle, setPairing, startOperator } from "@devreg/operator";
+import type { DevregEnv } from "@devreg/runtime";
 import type { Command } from "commander";
 import { CliError } from "../errors.ts";
-import { componentKubeconfigFor } from "../kube-connect.ts";
-import { printJson, progress } from "../output.ts";
-import { parsePositiveInt, parsePositiveNumber } from "./sim-options.ts";
+import { componentKubeconfigFor, givenKubeconfig } from "../kube-connect.ts";
+import { parsePositiveInt, parsePositiveNumber, port } from "../options.ts";
+import { StatusLine, printJson, progress } from "../output.ts";
 import { progressLine, summaryTable } from "./sim-output.ts";
 
 interface DemoFlags {
   devices: string;
   rate: string;
   namespace: string;
-  mqttPort: string;
-  httpPort: string;
+  mqttPort: number;
+  httpPort: number;
   keep?: boolean;
   json?: boolean;
 }
@@ -35,15 +36,27 @@ interface DemoFlags {
  * control plane → CRD → operator + gateway → pairing window → fleet → window closed →
  * a late device is rejected → clean shutdown (or --keep).
  */
-export function registerDemo(program: Command): void {
+export function registerDemo(program: Command, env: DevregEnv): void {
   program
     .command("demo")
-    .description("run the whole system locally: control plane, operator, gateway, and a fleet of virtual MCUs")
+    .description(
+      "run the whole system locally: control plane, operator, gateway, and a fleet of virtual MCUs",
+    )
     .option("--devices <n>", "virtual MCUs in the fleet", "1000")
     .option("--rate <r>", "devices booted per second", "200")
     .option("--namespace <ns>", "namespace", DEFAULT_NAMESPACE)
-    .option("--mqtt-port <port>", "gateway MQTT port on 127.0.0.1 (0 = any free port)", "0")
-    .option("--http-port <port>", "gateway HTTP POST /enroll port on 127.0.0.1 (0 = any free port)", "0")
+    .option(
+      "--mqtt-port <port>",
+      "gateway MQTT port on 127.0.0.1 (0 = any free port)",
+      port("--mqtt-port"),
+      0,
+    )
+    .option(
+      "--http-port <port>",
+      "gateway HTTP POST /enroll port on 127.0.0.1 (0 = any free port)",
+      port("--http-port"),
+      0,
+    )
     .option("--keep", "keep everything running after the demo, until Ctrl-C, to try kubectl and the CLI")
     .option("--json", "print the fleet summary as JSON on stdout")
     .action(async (flags: DemoFlags, cmd: Command) => {
@@ -51,11 +64,11 @@ export function registerDemo(program: Command): void {
       const rate = parsePositiveNumber(flags.rate, "--rate");
       const say = (l: string) => progress(`[demo] ${l}`);
       const t0 = Date.now();
-      const explicit = (cmd.optsWithGlobals() as { kubeconfig?: string }).kubeconfig;
 
       // 1. A cluster: the one named by --kubeconfig/$KUBECONFIG, else the local control plane.
       let startedCluster = false;
-      let kubeconfig = explicit ?? process.env.KUBECONFIG;
+      const given = givenKubeconfig(cmd, env);
+      let kubeconfig = given;
       if (!kubeconfig) {
         const st = await clusterStatus();
         if (st.ready && st.state) {
@@ -94,15 +107,26 @@ export function registerDemo(program: Command): void {
 
         // 3. Operator and gateway, in this process; on the local control plane each with its
         // own ServiceAccount's token, bound by deploy/'s RBAC (never the admin's credential).
-        const operatorKubeconfig = await componentKubeconfigFor(explicit, "operator", flags.namespace, kubeconfig);
-        const gatewayKubeconfig = await componentKubeconfigFor(explicit, "gateway", flags.namespace, kubeconfig);
-        operator = await startOperator({ kubeconfig: operatorKubeconfig, namespace: flags.namespace, httpPort: 0, httpHost: "127.0.0.1", logLevel: "warn" });
+        const operatorKubeconfig = await componentKubeconfigFor(
+          given,
+          "operator",
+          flags.namespace,
+          kubeconfig,
+        );
+        const gatewayKubeconfig = await componentKubeconfigFor(given, "gateway", flags.namespace, kubeconfig);
+        operator = await startOperator({
+          kubeconfig: operatorKubeconfig,
+          namespace: flags.namespace,
+          httpPort: 0,
+          httpHost: "127.0.0.1",
+          logLevel: "warn",
+        });
         gateway = await startGateway({
           kubeconfig: gatewayKubeconfig,
           namespace: flags.namespace,
           gatewayId: "demo-gateway",
-          mqtt: { host: "127.0.0.1", port: Number(flags.mqttPort) },
-          http: { host: "127.0.0.1", port: Number(flags.httpPort) },
+          mqtt: { host: "127.0.0.1", port: flags.mqttPort },
+          http: { host: "127.0.0.1", port: flags.httpPort },
           admin: { host: "127.0.0.1", port: 0 },
           keyFile: join(localStateDir(), "..", "demo-gateway-key.pem"),
           logLevel: "warn",
@@ -110,22 +134,32 @@ export function registerDemo(program: Command): void {
         const mqttUrl = `mqtt://127.0.0.1:${gateway.mqttPort}`;
         const gatewayKeyB64 = Buffer.from(gateway.publicKey).toString("base64");
         say(`operator running (metrics http://127.0.0.1:${operator.httpPort}/metrics)`);
-        say(`gateway: ${mqttUrl}, HTTP POST http://127.0.0.1:${gateway.httpPort}/enroll, key ${gatewayKeyB64}`);
+        say(
+          `gateway: ${mqttUrl}, HTTP POST http://127.0.0.1:${gateway.httpPort}/enroll, key ${gatewayKeyB64}`,
+        );
 
         // 4. A pairing window, which closes itself.
-        await setPairing(rest, flags.namespace, { enabled: true, forSeconds: 600, fieldManager: "devreg-demo" });
+        await setPairing(rest, flags.namespace, {
+          enabled: true,
+          forSeconds: 600,
+          fieldManager: "devreg-demo",
+        });
         say("pairing window open for 10m");
 
         // 5. The fleet.
         say(`enrolling ${devices} virtual MCUs at ${rate}/s over MQTT`);
-        const tty = process.stderr.isTTY === true;
-        fleet = new Fleet({ count: devices, rate, mqttUrl, gatewayPublicKey: gateway.publicKey, crypto: "node", progressIntervalMs: tty ? 250 : 5000 });
-        fleet.on("progress", (p) => {
-          if (tty) process.stderr.write(`\r\x1b[2K${progressLine(p)}`);
-          else progress(progressLine(p));
+        const status = new StatusLine();
+        fleet = new Fleet({
+          count: devices,
+          rate,
+          mqttUrl,
+          gatewayPublicKey: gateway.publicKey,
+          crypto: "node",
+          progressIntervalMs: status.intervalMs,
         });
+        fleet.on("progress", (p) => status.update(progressLine(p)));
         const summary: FleetSummary = await fleet.run();
-        if (tty) process.stderr.write("\n");
+        status.end(true);
         fleet = undefined;
         if (flags.json) printJson(summary);
         else process.stdout.write(`${summaryTable(summary)}\n`);
@@ -143,14 +177,16 @@ export function registerDemo(program: Command): void {
         });
         const lateOutcome = await late.start();
         await late.stop();
-        say(`late device ${lateOutcome.deviceId}: ${lateOutcome.phase}${lateOutcome.reason ? ` (${lateOutcome.reason})` : ""}`);
+        say(
+          `late device ${lateOutcome.deviceId}: ${lateOutcome.phase}${lateOutcome.reason ? ` (${lateOutcome.reason})` : ""}`,
+        );
 
         ok = summary.outcomes.enrolled === devices && lateOutcome.phase === "rejected";
         say(`${ok ? "done" : "FAILED"} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
         if (flags.keep) {
           say("still running (Ctrl-C stops everything). Try:");
-          say(`  export KUBECONFIG=${kc.getCurrentCluster() ? kubeconfig ?? "" : ""}`);
+          say(`  export KUBECONFIG=${kc.getCurrentCluster() ? (kubeconfig ?? "") : ""}`);
           say(`  kubectl -n ${flags.namespace} get devreg | head`);
           say(`  ./bin/devreg devices list --namespace ${flags.namespace} --phase Rejected`);
           say(`  ./bin/devreg pairing on --for 5m --namespace ${flags.namespace}`);

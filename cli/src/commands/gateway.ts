@@ -1,34 +1,18 @@
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { DEFAULT_NAMESPACE } from "@devreg/kube";
 import { defaultGatewayId, type GatewayOptions, isGatewayError, startGateway } from "@devreg/gateway-mqtt";
-import type { Command } from "commander";
+import type { DevregEnv } from "@devreg/runtime";
+import { type Command, Option } from "commander";
 import { load as loadYaml } from "js-yaml";
-import { CliError } from "../errors.ts";
-import { componentKubeconfigFor } from "../kube-connect.ts";
+import { UsageError } from "../errors.ts";
+import { componentKubeconfigFor, defaultNamespace, givenKubeconfig } from "../kube-connect.ts";
+import { parseDurationMs, port, positive } from "../options.ts";
 import { progress } from "../output.ts";
 
 function defaultKeyFile(): string {
   const base = process.env.XDG_STATE_HOME || join(homedir(), ".local", "state");
   return join(base, "devreg", "gateway", "key.pem");
-}
-
-export function port(name: string): (v: string) => number {
-  return (v) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 0 || n > 65535)
-      throw new CliError(`--${name} must be a port number (0-65535), not ${v}`, 2);
-    return n;
-  };
-}
-
-function positive(name: string): (v: string) => number {
-  return (v) => {
-    const n = Number(v);
-    if (!(n > 0)) throw new CliError(`--${name} must be a positive number, not ${v}`, 2);
-    return n;
-  };
 }
 
 interface GatewayCliOptions {
@@ -46,10 +30,11 @@ interface GatewayCliOptions {
   adminPort: number;
   adminHost: string;
   keyFile: string;
+  /** Milliseconds. */
   decisionTimeout: number;
   maxWrites: number;
   config?: string;
-  logLevel: string;
+  logLevel?: string;
 }
 
 /**
@@ -62,23 +47,22 @@ function readConfigFile(path: string): Partial<GatewayOptions> {
   try {
     text = readFileSync(path, "utf8");
   } catch (e) {
-    throw new CliError(`--config: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, 2);
+    throw new UsageError(`--config: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
   let doc: unknown;
   try {
     doc = loadYaml(text);
   } catch (e) {
-    throw new CliError(`--config: ${path} is not YAML or JSON: ${(e as Error).message.split("\n")[0]}`, 2);
+    throw new UsageError(`--config: ${path} is not YAML or JSON: ${(e as Error).message.split("\n")[0]}`);
   }
   if (doc === null || typeof doc !== "object" || Array.isArray(doc)) {
-    throw new CliError(`--config: ${path} must hold a mapping of settings`, 2);
+    throw new UsageError(`--config: ${path} must hold a mapping of settings`);
   }
   return doc as Partial<GatewayOptions>;
 }
 
 /** The GatewayOptions the flags set; a flag left undefined sets nothing (so a merge keeps what is under it). */
 function gatewayOptionsFrom(o: Partial<GatewayCliOptions>): GatewayOptions {
-  const seconds = (v: number | undefined) => (v === undefined ? undefined : Math.round(v * 1000));
   return {
     namespace: o.namespace,
     gatewayId: o.gatewayId,
@@ -88,7 +72,7 @@ function gatewayOptionsFrom(o: Partial<GatewayCliOptions>): GatewayOptions {
     http: o.http === undefined ? undefined : o.http ? { host: o.host, port: o.httpPort } : false,
     admin: { host: o.adminHost, port: o.adminPort },
     keyFile: o.keyFile,
-    decisionTimeoutMs: seconds(o.decisionTimeout),
+    decisionTimeoutMs: o.decisionTimeout,
     limits: { maxKubeWritesInFlight: o.maxWrites === undefined ? undefined : Math.floor(o.maxWrites) },
     logLevel: o.logLevel as GatewayOptions["logLevel"],
   } as GatewayOptions;
@@ -96,7 +80,14 @@ function gatewayOptionsFrom(o: Partial<GatewayCliOptions>): GatewayOptions {
 
 /** Nested merge of plain objects: flags (b) over the file (a). */
 function mergeSettings<T>(a: T, b: T): T {
-  if (a === null || b === null || typeof a !== "object" || typeof b !== "object" || Array.isArray(a) || Array.isArray(b)) {
+  if (
+    a === null ||
+    b === null ||
+    typeof a !== "object" ||
+    typeof b !== "object" ||
+    Array.isArray(a) ||
+    Array.isArray(b)
+  ) {
     return b === undefined ? a : b;
   }
   const out: Record<string, unknown> = { ...(a as Record<string, unknown>) };
@@ -107,17 +98,13 @@ function mergeSettings<T>(a: T, b: T): T {
 }
 
 /** `devreg gateway`: runs the MQTT/HTTP enrollment gateway until SIGINT/SIGTERM. */
-export function registerGateway(program: Command): void {
+export function registerGateway(program: Command, env: DevregEnv): void {
   program
     .command("gateway")
     .description(
       "run the enrollment gateway (MQTT broker + HTTP) in the foreground; prints its public key for devices to pin",
     )
-    .option(
-      "--namespace <ns>",
-      "namespace of the DeviceRegistrations",
-      process.env.DEVREG_NAMESPACE ?? DEFAULT_NAMESPACE,
-    )
+    .option("--namespace <ns>", "namespace of the DeviceRegistrations", defaultNamespace(env))
     .option(
       "--gateway-id <id>",
       "this replica's id (label value; default: host/pod name)",
@@ -127,17 +114,17 @@ export function registerGateway(program: Command): void {
     .option(
       "--mqtt-port <port>",
       "MQTT 3.1.1 port (TLS when --tls-cert/--tls-key are given)",
-      port("mqtt-port"),
+      port("--mqtt-port"),
       1883,
     )
-    .option("--ws-port <port>", "also serve MQTT over WebSocket on this port", port("ws-port"))
+    .option("--ws-port <port>", "also serve MQTT over WebSocket on this port", port("--ws-port"))
     .option("--ws-path <path>", "WebSocket path", "/mqtt")
     .option("--tls-cert <file>", "PEM certificate for MQTT (and WebSocket)")
     .option("--tls-key <file>", "PEM private key for --tls-cert")
     .option("--tls-ca <file>", "PEM CA bundle to send along")
-    .option("--http-port <port>", "HTTP POST /enroll port", port("http-port"), 8080)
+    .option("--http-port <port>", "HTTP POST /enroll port", port("--http-port"), 8080)
     .option("--no-http", "do not serve HTTP enrollment")
-    .option("--admin-port <port>", "/healthz, /readyz and /metrics port", port("admin-port"), 9090)
+    .option("--admin-port <port>", "/healthz, /readyz and /metrics port", port("--admin-port"), 9090)
     .option(
       "--admin-host <addr>",
       "address the admin port binds (loopback by default; 0.0.0.0 for kubelet probes and scraping)",
@@ -148,44 +135,55 @@ export function registerGateway(program: Command): void {
       "gateway signing key (PEM); generated (0600) when missing",
       process.env.DEVREG_GATEWAY_KEY_FILE ?? defaultKeyFile(),
     )
-    .option(
-      "--decision-timeout <seconds>",
-      "wait this long for the operator before answering pending",
-      positive("decision-timeout"),
-      10,
+    .addOption(
+      new Option(
+        "--decision-timeout <duration>",
+        "wait this long for the operator before answering pending (e.g. 10s, 1500ms; bare seconds)",
+      )
+        .argParser((v) => parseDurationMs(v, "--decision-timeout"))
+        .default(10_000, "10s"),
     )
     .option(
       "--max-writes <n>",
       "Kubernetes writes in flight before devices are told busy",
-      positive("max-writes"),
+      positive("--max-writes"),
       32,
     )
     .option(
       "--config <file>",
-      "YAML or JSON file of further gateway settings (limits, mqtt and http timeouts; see gateway-mqtt/README.md \"Options\"); flags win",
+      'YAML or JSON file of further gateway settings (limits, mqtt and http timeouts; see gateway-mqtt/README.md "Options"); flags win',
     )
-    .option("--log-level <level>", "fatal|error|warn|info|debug|trace|silent", "info")
+    .option(
+      "--log-level <level>",
+      "fatal|error|warn|info|debug|trace|silent (default: $LOG_LEVEL, else info)",
+    )
     .action(async (o: GatewayCliOptions, cmd: Command) => {
       if ((o.tlsCert === undefined) !== (o.tlsKey === undefined))
-        throw new CliError("--tls-cert and --tls-key go together", 2);
-      const { kubeconfig } = cmd.optsWithGlobals<{ kubeconfig?: string }>();
-      const fromFlags = gatewayOptionsFrom(o);
+        throw new UsageError("--tls-cert and --tls-key go together");
+      const fromFlags = gatewayOptionsFrom({ ...o, logLevel: o.logLevel ?? env.logLevel ?? "info" });
       let opts: GatewayOptions = fromFlags;
       if (o.config) {
         // defaults < the file < flags given on the command line (or by environment).
         const given = Object.fromEntries(
           Object.entries(o).filter(([k]) => ["cli", "env"].includes(cmd.getOptionValueSource(k) ?? "")),
         ) as Partial<GatewayCliOptions>;
-        opts = mergeSettings(mergeSettings(fromFlags, readConfigFile(o.config) as GatewayOptions), gatewayOptionsFrom(given));
+        opts = mergeSettings(
+          mergeSettings(fromFlags, readConfigFile(o.config) as GatewayOptions),
+          gatewayOptionsFrom(given),
+        );
       }
-      opts.kubeconfig = await componentKubeconfigFor(kubeconfig, "gateway", opts.namespace ?? o.namespace);
+      opts.kubeconfig = await componentKubeconfigFor(
+        givenKubeconfig(cmd, env),
+        "gateway",
+        opts.namespace ?? o.namespace,
+      );
       opts.logStream = "stderr"; // stdout carries only the public key
       let gw: Awaited<ReturnType<typeof startGateway>>;
       try {
         gw = await startGateway(opts);
       } catch (e) {
         // A bad setting (flag or --config) is a usage error, like the operator's E_CONFIG.
-        if (isGatewayError(e, "E_GW_CONFIG")) throw new CliError(e.message, 2);
+        if (isGatewayError(e, "E_GW_CONFIG")) throw new UsageError(e.message);
         throw e;
       }
       progress(

@@ -6,9 +6,9 @@ import {
   optionsFromEnv,
   startOperator,
 } from "@devreg/operator";
-import { DEFAULT_NAMESPACE } from "@devreg/kube";
-import { CliError } from "../errors.ts";
-import { componentKubeconfigFor } from "../kube-connect.ts";
+import type { DevregEnv } from "@devreg/runtime";
+import { CliError, UsageError } from "../errors.ts";
+import { componentKubeconfigFor, defaultNamespace, givenKubeconfig } from "../kube-connect.ts";
 
 interface Flags {
   namespace?: string;
@@ -23,22 +23,47 @@ interface Flags {
   approvalEvents?: boolean;
 }
 
-export function registerOperator(program: Command): void {
+export function registerOperator(program: Command, env: DevregEnv): void {
   program
     .command("operator")
-    .description("run the DeviceRegistration operator until SIGINT/SIGTERM (flags override DEVREG_* env vars)")
-    .option("-n, --namespace <namespace>", "namespace to watch, of the pairing ConfigMap and the Lease (env DEVREG_NAMESPACE; default device-operator-system)")
-    .option("--concurrency <n>", "registrations reconciled at once (env DEVREG_OPERATOR_CONCURRENCY; default 16)")
-    .option("--http-port <port>", "port of /healthz, /readyz, /metrics; 0 = any free port (env DEVREG_OPERATOR_HTTP_PORT; default 8080)")
+    .description(
+      "run the DeviceRegistration operator until SIGINT/SIGTERM (flags override DEVREG_* env vars)",
+    )
+    .option(
+      "-n, --namespace <namespace>",
+      "namespace to watch, of the pairing ConfigMap and the Lease (env DEVREG_NAMESPACE; default device-operator-system)",
+    )
+    .option(
+      "--concurrency <n>",
+      "registrations reconciled at once (env DEVREG_OPERATOR_CONCURRENCY; default 16)",
+    )
+    .option(
+      "--http-port <port>",
+      "port of /healthz, /readyz, /metrics; 0 = any free port (env DEVREG_OPERATOR_HTTP_PORT; default 8080)",
+    )
     .option("--http-host <host>", "address to bind the HTTP server to (default 0.0.0.0)")
-    .option("--identity <id>", "this replica's name in the Lease and Events (env DEVREG_OPERATOR_IDENTITY or POD_NAME; default hostname_uuid)")
+    .option(
+      "--identity <id>",
+      "this replica's name in the Lease and Events (env DEVREG_OPERATOR_IDENTITY or POD_NAME; default hostname_uuid)",
+    )
     .option("--lease-duration <duration>", "leader lease duration (env DEVREG_LEASE_DURATION; default 15s)")
-    .option("--renew-deadline <duration>", "leader gives up if not renewed in this long (env DEVREG_RENEW_DEADLINE; default 10s)")
-    .option("--retry-period <duration>", "interval between lease attempts (env DEVREG_RETRY_PERIOD; default 2s)")
-    .option("--log-level <level>", "fatal, error, warn, info, debug, trace, silent (env DEVREG_LOG_LEVEL; default info)")
-    .option("--approval-events", "also record an Event per approval; off by default, since a fleet enrolling makes thousands (env DEVREG_APPROVAL_EVENTS=true)")
+    .option(
+      "--renew-deadline <duration>",
+      "leader gives up if not renewed in this long (env DEVREG_RENEW_DEADLINE; default 10s)",
+    )
+    .option(
+      "--retry-period <duration>",
+      "interval between lease attempts (env DEVREG_RETRY_PERIOD; default 2s)",
+    )
+    .option(
+      "--log-level <level>",
+      "fatal, error, warn, info, debug, trace, silent (env DEVREG_LOG_LEVEL; default info)",
+    )
+    .option(
+      "--approval-events",
+      "also record an Event per approval; off by default, since a fleet enrolling makes thousands (env DEVREG_APPROVAL_EVENTS=true)",
+    )
     .action(async (f: Flags, cmd: Command) => {
-      const { kubeconfig } = cmd.optsWithGlobals<{ kubeconfig?: string }>();
       const flags: Record<string, string | undefined> = {
         namespace: f.namespace,
         concurrency: f.concurrency,
@@ -53,15 +78,16 @@ export function registerOperator(program: Command): void {
       };
       const options: Record<string, unknown> = { ...optionsFromEnv(process.env) };
       for (const [k, v] of Object.entries(flags)) if (v !== undefined) options[k] = v;
-      const namespace = typeof options.namespace === "string" ? options.namespace : DEFAULT_NAMESPACE;
-      const componentKc = await componentKubeconfigFor(kubeconfig, "operator", namespace);
+      const namespace = typeof options.namespace === "string" ? options.namespace : defaultNamespace(env);
+      const componentKc = await componentKubeconfigFor(givenKubeconfig(cmd, env), "operator", namespace);
       if (componentKc) options.kubeconfig = componentKc;
 
       let handle: OperatorHandle;
       try {
         handle = await startOperator(options as OperatorOptions);
       } catch (e) {
-        if (isOperatorError(e)) throw new CliError(e.message, e.code === "E_CONFIG" ? 2 : 1);
+        if (isOperatorError(e))
+          throw e.code === "E_CONFIG" ? new UsageError(e.message) : new CliError(e.message);
         throw e;
       }
       await new Promise<void>((resolve) => {

@@ -1,15 +1,10 @@
 import type { Command } from "commander";
 import { OPERATOR_LEASE, PAIRING_CONFIGMAP, isKubeError, type KubeRest, leasePath } from "@devreg/kube";
-import {
-  type PairingReadout,
-  compileSelector,
-  formatDuration,
-  readPairing,
-  setPairing,
-} from "@devreg/operator";
-import { CliError } from "../errors.ts";
-import { parseDurationMs } from "./sim-options.ts";
+import { type PairingReadout, compileSelector, readPairing, setPairing } from "@devreg/operator";
+import { type DevregEnv, formatDuration } from "@devreg/runtime";
+import { UsageError } from "../errors.ts";
 import { defaultNamespace, withConnection } from "../kube-connect.ts";
+import { parseDurationMs } from "../options.ts";
 import { printJson } from "../output.ts";
 
 interface Opts {
@@ -17,14 +12,14 @@ interface Opts {
   json?: boolean;
 }
 
-export function registerPairing(program: Command): void {
+export function registerPairing(program: Command, env: DevregEnv): void {
   const pairing = program
     .command("pairing")
     .description(`open or close the pairing window (ConfigMap ${PAIRING_CONFIGMAP}; see operator/README.md)`);
 
   const common = (c: Command) =>
     c
-      .option("-n, --namespace <namespace>", "the operator's namespace", defaultNamespace())
+      .option("-n, --namespace <namespace>", "the operator's namespace", defaultNamespace(env))
       .option("--json", "machine-readable output");
 
   common(
@@ -33,58 +28,71 @@ export function registerPairing(program: Command): void {
       .description("open the pairing window: new devices get approved until it closes")
       .option("--for <duration>", "how long the window stays open (e.g. 90s, 10m, 1h)", "10m")
       .option("--forever", "no expiry: open until `devreg pairing off`")
-      .option("--max-devices <n>", "the window closes after this many approvals (exact, across operator replicas)")
+      .option(
+        "--max-devices <n>",
+        "the window closes after this many approvals (exact, across operator replicas)",
+      )
       .option(
         "--selector <cel>",
         "only devices matching this CEL expression over model, firmwareVersion, hardwareRevision, serialNumber, deviceId",
       )
       .option("--manual", "manual mode: each new device stays pending until `devreg devices approve|deny`"),
-  ).action(async (o: Opts & { for: string; forever?: boolean; maxDevices?: string; selector?: string; manual?: boolean }, cmd: Command) => {
-    let maxDevices: number | undefined;
-    if (o.maxDevices !== undefined) {
-      if (!/^[1-9]\d{0,8}$/.test(o.maxDevices)) throw new CliError("--max-devices: want a positive integer", 2);
-      maxDevices = Number(o.maxDevices);
-    }
-    if (o.manual && (maxDevices !== undefined || o.selector !== undefined)) {
-      throw new CliError("--manual: an admin decides each device; --max-devices and --selector apply to auto windows", 2);
-    }
-    if (o.selector !== undefined) {
-      const compiled = compileSelector(o.selector);
-      if (!compiled.ok) throw new CliError(`--selector: ${compiled.error}`, 2);
-    }
-    let forSeconds: number | undefined;
-    if (!o.forever) {
-      const ms = parseDurationMs(o.for, "--for");
-      if (ms < 1000) throw new CliError("--for: the window must stay open at least 1s", 2);
-      forSeconds = ms / 1000;
-    }
-    await withConnection(cmd, async ({ rest, namespace }) => {
-      const r = await setPairing(rest, namespace, {
-        enabled: true,
-        forSeconds,
-        maxDevices,
-        selector: o.selector,
-        mode: o.manual ? "manual" : "auto",
-        fieldManager: "devreg-cli",
-      });
-      await report(rest, namespace, r, o.json);
-    });
-  });
-
-  common(pairing.command("off").description("close the pairing window now")).action(async (o: Opts, cmd: Command) => {
-    await withConnection(cmd, async ({ rest, namespace }) => {
-      const r = await setPairing(rest, namespace, { enabled: false, fieldManager: "devreg-cli" });
-      await report(rest, namespace, r, o.json);
-    });
-  });
-
-  common(pairing.command("status").description("is pairing open, until when, approvals used and left, selector")).action(
-    async (o: Opts, cmd: Command) => {
-      await withConnection(cmd, async ({ rest, namespace }) => {
-        await report(rest, namespace, await readPairing(rest, namespace), o.json);
+  ).action(
+    async (
+      o: Opts & { for: string; forever?: boolean; maxDevices?: string; selector?: string; manual?: boolean },
+      cmd: Command,
+    ) => {
+      let maxDevices: number | undefined;
+      if (o.maxDevices !== undefined) {
+        if (!/^[1-9]\d{0,8}$/.test(o.maxDevices))
+          throw new UsageError("--max-devices: want a positive integer");
+        maxDevices = Number(o.maxDevices);
+      }
+      if (o.manual && (maxDevices !== undefined || o.selector !== undefined)) {
+        throw new UsageError(
+          "--manual: an admin decides each device; --max-devices and --selector apply to auto windows",
+        );
+      }
+      if (o.selector !== undefined) {
+        const compiled = compileSelector(o.selector);
+        if (!compiled.ok) throw new UsageError(`--selector: ${compiled.error}`);
+      }
+      let forSeconds: number | undefined;
+      if (!o.forever) {
+        const ms = parseDurationMs(o.for, "--for");
+        if (ms < 1000) throw new UsageError("--for: the window must stay open at least 1s");
+        forSeconds = ms / 1000;
+      }
+      await withConnection(cmd, env, async ({ rest, namespace }) => {
+        const r = await setPairing(rest, namespace, {
+          enabled: true,
+          forSeconds,
+          maxDevices,
+          selector: o.selector,
+          mode: o.manual ? "manual" : "auto",
+          fieldManager: "devreg-cli",
+        });
+        await report(rest, namespace, r, o.json);
       });
     },
   );
+
+  common(pairing.command("off").description("close the pairing window now")).action(
+    async (o: Opts, cmd: Command) => {
+      await withConnection(cmd, env, async ({ rest, namespace }) => {
+        const r = await setPairing(rest, namespace, { enabled: false, fieldManager: "devreg-cli" });
+        await report(rest, namespace, r, o.json);
+      });
+    },
+  );
+
+  common(
+    pairing.command("status").description("is pairing open, until when, approvals used and left, selector"),
+  ).action(async (o: Opts, cmd: Command) => {
+    await withConnection(cmd, env, async ({ rest, namespace }) => {
+      await report(rest, namespace, await readPairing(rest, namespace), o.json);
+    });
+  });
 }
 
 interface LeaseView {
@@ -95,7 +103,9 @@ interface LeaseView {
 /** Who runs the operator (its Lease), so "pairing on" with no operator running does not go unnoticed. */
 async function operatorLease(rest: KubeRest, namespace: string): Promise<LeaseView | undefined> {
   try {
-    const l = await rest.request<{ spec: { holderIdentity?: string; renewTime?: string; leaseDurationSeconds?: number } }>(
+    const l = await rest.request<{
+      spec: { holderIdentity?: string; renewTime?: string; leaseDurationSeconds?: number };
+    }>(
       "GET",
       leasePath(namespace, OPERATOR_LEASE),
     );
@@ -109,13 +119,20 @@ async function operatorLease(rest: KubeRest, namespace: string): Promise<LeaseVi
   }
 }
 
-async function report(rest: KubeRest, namespace: string, r: PairingReadout, json: boolean | undefined): Promise<void> {
+async function report(
+  rest: KubeRest,
+  namespace: string,
+  r: PairingReadout,
+  json: boolean | undefined,
+): Promise<void> {
   const { state } = r;
   const now = Date.now();
-  const secondsLeft = state.open && state.expiresAt ? Math.max(0, Math.floor((state.expiresAt.getTime() - now) / 1000)) : null;
+  const secondsLeft =
+    state.open && state.expiresAt ? Math.max(0, Math.floor((state.expiresAt.getTime() - now) / 1000)) : null;
   const lease = await operatorLease(rest, namespace);
   const win = state.window;
-  const approvalsLeft = win?.maxDevices === undefined ? null : Math.max(0, win.maxDevices - win.approvalsUsed);
+  const approvalsLeft =
+    win?.maxDevices === undefined ? null : Math.max(0, win.maxDevices - win.approvalsUsed);
   if (json) {
     printJson({
       namespace,
@@ -151,6 +168,8 @@ async function report(rest: KubeRest, namespace: string, r: PairingReadout, json
     if (win.selector !== undefined) console.log(`  selector:  ${win.selector}`);
   }
   if (lease && !lease.holder) {
-    process.stderr.write(`note: no operator is running in ${namespace} (no live devreg-operator lease); nothing gets decided\n`);
+    process.stderr.write(
+      `note: no operator is running in ${namespace} (no live devreg-operator lease); nothing gets decided\n`,
+    );
   }
 }

@@ -1,4 +1,5 @@
 import type { FleetProgress, FleetSummary } from "@devreg/firmware-sim";
+import { formatTable } from "../output.ts";
 
 /** One status line: the same text live on a TTY and as plain periodic lines in CI. */
 export function progressLine(p: FleetProgress): string {
@@ -10,17 +11,8 @@ export function progressLine(p: FleetProgress): string {
   );
 }
 
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
-  return rows
-    .map((r) =>
-      r
-        .map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
-        .join("  ")
-        .trimEnd(),
-    )
-    .join("\n");
-}
+/** Latency and error tables: names on the left, numbers right-aligned. */
+const table = (rows: string[][]) => formatTable(rows, { rightAligned: (i) => i > 0 });
 
 export function summaryTable(s: FleetSummary): string {
   const o = s.outcomes;

@@ -8,9 +8,11 @@ import { createGatewaySigner } from "@devreg/protocol";
 import { Command } from "commander";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { type FakeGateway, startFakeGateway } from "../../../firmware-sim/test/support/fake-gateway.ts";
-import { CliError } from "../errors.ts";
+import { CliError, UsageError } from "../errors.ts";
+import { parseDurationMs } from "../options.ts";
+import { runCli } from "../program.ts";
+import { parseGatewayKey } from "./gateway-key.ts";
 import { registerSim } from "./sim.ts";
-import { parseDurationMs, parseGatewayKey } from "./sim-options.ts";
 import { summaryTable } from "./sim-output.ts";
 
 let dir: string;
@@ -45,9 +47,9 @@ describe("--gateway-key", () => {
     expect(parseGatewayKey(`@${join(dir, "k.pem")}`)).toEqual(new Uint8Array(raw));
   });
 
-  it("refuses anything else with one line", () => {
+  it("refuses anything else with one line, as a usage error", () => {
     for (const bad of ["nope", "AAAA", `${b64}x`, "@/definitely/not/here"]) {
-      expect(() => parseGatewayKey(bad)).toThrow(CliError);
+      expect(() => parseGatewayKey(bad)).toThrow(UsageError);
     }
     expect(() => parseGatewayKey("AAAA")).toThrow(
       /^--gateway-key must be the gateway's 32-byte Ed25519 public key/,
@@ -166,5 +168,25 @@ describe("devreg sim", () => {
     await expect(sim("--mqtt", "127.0.0.1:1883", "--gateway-key", key)).rejects.toThrow(
       /^--mqtt must be a URL/,
     );
+  });
+
+  it("exits 2 on every usage error (a bad value, an unknown or missing option, a conflict), 1 on a failure", async () => {
+    vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    const key = Buffer.from(createGatewaySigner().publicKey).toString("base64");
+    const code = (...args: string[]) => runCli(["node", "devreg", "sim", ...args], {});
+    expect(await code("--count", "0", "--gateway-key", key)).toBe(2);
+    expect(await code("--timeout", "soon", "--gateway-key", key)).toBe(2);
+    expect(await code("--crypto", "openssl", "--gateway-key", key)).toBe(2);
+    expect(await code("--gateway-key", "AAAA")).toBe(2);
+    expect(await code("--bogus", "--gateway-key", key)).toBe(2);
+    expect(await code("--count")).toBe(2);
+    expect(await code()).toBe(2); // --gateway-key is required
+    // The simulator's own refusal of an option (E_BAD_OPTION) is a usage error too.
+    expect(
+      await code("--mqtt", "mqtt://192.0.2.1:1883", "--source-addresses", "2", "--gateway-key", key),
+    ).toBe(2);
+    await writeFile(join(dir, "device-00000.json"), "garbage");
+    expect(await code("--mqtt", "mqtt://127.0.0.1:1", "--identities", dir, "--gateway-key", key)).toBe(1);
   });
 });

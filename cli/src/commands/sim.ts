@@ -7,9 +7,10 @@ import {
 } from "@devreg/firmware-sim";
 import type { DeviceMetadata } from "@devreg/protocol";
 import type { Command } from "commander";
-import { CliError } from "../errors.ts";
-import { printJson, progress } from "../output.ts";
-import { parseDurationMs, parseGatewayKey, parseNonNegativeInt, parsePositiveInt, parsePositiveNumber } from "./sim-options.ts";
+import { CliError, UsageError } from "../errors.ts";
+import { parseDurationMs, parseNonNegativeInt, parsePositiveInt, parsePositiveNumber } from "../options.ts";
+import { StatusLine, printJson } from "../output.ts";
+import { parseGatewayKey } from "./gateway-key.ts";
 import { progressLine, summaryTable } from "./sim-output.ts";
 
 interface SimFlags {
@@ -31,6 +32,8 @@ interface SimFlags {
 function cliErrorFor(err: SimError, flags: SimFlags): CliError {
   if (err.code === "E_GATEWAY_KEY_MISMATCH")
     return new CliError(`${err.message}; check --gateway-key ${flags.gatewayKey}`);
+  // An option the simulator cannot use (e.g. --model that is not valid metadata).
+  if (err.code === "E_BAD_OPTION") return new UsageError(err.message);
   return new CliError(err.message);
 }
 
@@ -66,12 +69,12 @@ export function registerSim(program: Command): void {
       const rate = parsePositiveNumber(flags.rate, "--rate");
       const deadlineMs = parseDurationMs(flags.timeout, "--timeout");
       if (!CRYPTO_BACKENDS.includes(flags.crypto as CryptoBackendName)) {
-        throw new CliError(
+        throw new UsageError(
           `--crypto must be ${CRYPTO_BACKENDS.join(" or ")}; got ${JSON.stringify(flags.crypto)}`,
         );
       }
       if (!/^(mqtts?|tcp|ssl|wss?):\/\/[^/]+/.test(flags.mqtt)) {
-        throw new CliError(
+        throw new UsageError(
           `--mqtt must be a URL like mqtt://127.0.0.1:1883; got ${JSON.stringify(flags.mqtt)}`,
         );
       }
@@ -79,7 +82,7 @@ export function registerSim(program: Command): void {
       const metadata: DeviceMetadata = { model: flags.model, firmwareVersion: flags.firmware };
       if (flags.hardware !== undefined) metadata.hardwareRevision = flags.hardware;
 
-      const tty = process.stderr.isTTY === true;
+      const status = new StatusLine();
       let fleet: Fleet;
       try {
         checkMetadata(metadata);
@@ -92,18 +95,16 @@ export function registerSim(program: Command): void {
           metadata,
           crypto: flags.crypto as CryptoBackendName,
           deadlineMs,
-          progressIntervalMs: tty ? 250 : 5000,
-          ...(flags.sourceAddresses !== undefined ? { sourceAddresses: parseNonNegativeInt(flags.sourceAddresses, "--source-addresses") } : {}),
+          progressIntervalMs: status.intervalMs,
+          ...(flags.sourceAddresses !== undefined
+            ? { sourceAddresses: parseNonNegativeInt(flags.sourceAddresses, "--source-addresses") }
+            : {}),
         });
       } catch (err) {
         throw err instanceof SimError ? cliErrorFor(err, flags) : err;
       }
 
-      // Live: one overwritten line on a TTY; CI logs get a plain line every 5 s.
-      fleet.on("progress", (p) => {
-        if (tty) process.stderr.write(`\r\x1b[2K${progressLine(p)}`);
-        else progress(progressLine(p));
-      });
+      fleet.on("progress", (p) => status.update(progressLine(p)));
       const onSigint = () => void fleet.stop();
       process.once("SIGINT", onSigint);
       let summary: Awaited<ReturnType<Fleet["run"]>>;
@@ -113,7 +114,7 @@ export function registerSim(program: Command): void {
         throw err instanceof SimError ? cliErrorFor(err, flags) : err;
       } finally {
         process.off("SIGINT", onSigint);
-        if (tty) process.stderr.write("\r\x1b[2K");
+        status.end();
       }
 
       if (flags.json) printJson(summary);

@@ -11,7 +11,7 @@ export function csvCell(value: string | boolean | undefined): string {
   return `"${text.replaceAll('"', '""')}"`;
 }
 
-export const CSV_COLUMNS = [
+const CSV_COLUMNS = [
   "name",
   "phase",
   "deviceUUID",

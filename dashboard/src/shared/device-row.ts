@@ -80,7 +80,7 @@ export function filterRows(rows: readonly DeviceRow[], f: RowFilter): DeviceRow[
 }
 
 /** The operator's reason for a registration held for an admin in manual mode. */
-export const AWAITING_APPROVAL = "AwaitingApproval";
+const AWAITING_APPROVAL = "AwaitingApproval";
 
 /**
  * Can an admin approve or deny this row from the dashboard? A Pending registration awaiting

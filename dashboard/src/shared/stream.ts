@@ -19,7 +19,7 @@ export interface PairingView {
   extra: Record<string, string>;
 }
 
-export interface PairingWindowView {
+interface PairingWindowView {
   id?: string;
   mode: "auto" | "manual";
   maxDevices?: number;

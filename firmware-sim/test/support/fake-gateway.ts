@@ -21,7 +21,7 @@ import {
 } from "@devreg/protocol";
 import { Aedes } from "aedes";
 
-export type ReplySpec = Pick<
+type ReplySpec = Pick<
   EnrollReply,
   "status" | "deviceUUID" | "reason" | "message" | "retryAfterSeconds"
 > & {
@@ -29,7 +29,7 @@ export type ReplySpec = Pick<
   requestId?: string;
 };
 
-export interface DecideContext {
+interface DecideContext {
   /** 0 for a device's first request, then 1, 2, ... */
   attempt: number;
 }

@@ -31,7 +31,7 @@ export const CONNECT_PROOF_REFUSALS = [
   "connect_replay_full",
 ] as const;
 
-export type ConnectProofRefusal = (typeof CONNECT_PROOF_REFUSALS)[number];
+type ConnectProofRefusal = (typeof CONNECT_PROOF_REFUSALS)[number];
 
 export type ConnectDecision =
   | { ok: true; proof: ConnectProof }

@@ -10,7 +10,7 @@ export interface ConnectionCaps {
   perAddress: number;
 }
 
-export type ConnectionRefusal = "connection_limit" | "address_connection_limit";
+type ConnectionRefusal = "connection_limit" | "address_connection_limit";
 
 export type Admission = { ok: true; release: () => void } | { ok: false; kind: ConnectionRefusal };
 

@@ -22,6 +22,7 @@ import {
   requestTopic,
   verifyEnrollReply,
 } from "@devreg/protocol";
+import { percentile } from "@devreg/runtime";
 import mqtt from "mqtt";
 import mqttPacket from "mqtt-packet";
 
@@ -70,10 +71,10 @@ function sourceAddress(i: number, spec: AttackSpec): string {
   return `127.0.1.${(i % spec.addresses) + 1}`;
 }
 
-function percentile(xs: number[], p: number): number {
-  if (xs.length === 0) return 0;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+/** Median and max close time, by runtime's nearest rank (0 when nothing was closed). */
+function closeTimes(closeMs: readonly number[]): Pick<AttackResult, "closeMsP50" | "closeMsMax"> {
+  const sorted = Float64Array.from(closeMs).sort();
+  return { closeMsP50: percentile(sorted, 50), closeMsMax: percentile(sorted, 100) };
 }
 
 /** Tracks raw sockets: who the server closed, when, and who is left. */
@@ -121,8 +122,7 @@ class SocketLedger {
       opened: this.opened,
       connectFailed: this.connectFailed,
       closedByServer: this.closeMs.length,
-      closeMsP50: percentile(this.closeMs, 50),
-      closeMsMax: percentile(this.closeMs, 100),
+      ...closeTimes(this.closeMs),
       stillOpen: this.live.size,
       detail: this.detail,
     };
@@ -355,8 +355,7 @@ async function garbage(spec: AttackSpec, until: number): Promise<AttackResult> {
     opened,
     connectFailed: failed,
     closedByServer: closeMs.length,
-    closeMsP50: percentile(closeMs, 50),
-    closeMsMax: percentile(closeMs, 100),
+    ...closeTimes(closeMs),
     stillOpen,
     detail,
   };

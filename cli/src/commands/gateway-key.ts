@@ -1,6 +1,5 @@
 import { readFileSync } from "node:fs";
-import { parseDuration } from "@devreg/operator";
-import { CliError } from "../errors.ts";
+import { UsageError } from "../errors.ts";
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const BASE64URL = /^[A-Za-z0-9_-]{43}$/;
@@ -38,54 +37,16 @@ export function parseGatewayKey(arg: string): Uint8Array {
     try {
       raw = readFileSync(path);
     } catch (e) {
-      throw new CliError(
+      throw new UsageError(
         `cannot read --gateway-key file ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
       );
     }
     const key = fromText(raw.toString("utf8")) ?? (raw.length === 32 ? new Uint8Array(raw) : undefined);
-    if (!key) throw new CliError(`${usage}; ${path} holds none of these`);
+    if (!key) throw new UsageError(`${usage}; ${path} holds none of these`);
     return key;
   }
   const key = fromText(arg);
   if (!key)
-    throw new CliError(`${usage}; got ${JSON.stringify(arg.length > 60 ? `${arg.slice(0, 57)}...` : arg)}`);
+    throw new UsageError(`${usage}; got ${JSON.stringify(arg.length > 60 ? `${arg.slice(0, 57)}...` : arg)}`);
   return key;
-}
-
-/**
- * A duration option in devreg's one duration grammar (the operator's: 1500ms, 90s, 10m,
- * 1h30m, 2d, or bare seconds), in milliseconds; a bad one is a usage error (exit 2).
- */
-export function parseDurationMs(arg: string, option: string): number {
-  let ms: number;
-  try {
-    ms = parseDuration(arg);
-  } catch (e) {
-    throw new CliError(`${option}: ${(e as Error).message}`, 2);
-  }
-  if (!(ms > 0)) throw new CliError(`${option} must be greater than 0`, 2);
-  return ms;
-}
-
-export function parsePositiveInt(arg: string, option: string): number {
-  return parseWholeNumber(arg, option, 1);
-}
-
-export function parseNonNegativeInt(arg: string, option: string): number {
-  return parseWholeNumber(arg, option, 0);
-}
-
-function parseWholeNumber(arg: string, option: string, min: number): number {
-  if (!/^\d+$/.test(arg.trim()) || Number(arg) < min) {
-    throw new CliError(`${option} must be a whole number >= ${min}; got ${JSON.stringify(arg)}`);
-  }
-  return Number(arg);
-}
-
-export function parsePositiveNumber(arg: string, option: string): number {
-  const n = Number(arg);
-  if (arg.trim() === "" || !Number.isFinite(n) || n <= 0) {
-    throw new CliError(`${option} must be a number > 0; got ${JSON.stringify(arg)}`);
-  }
-  return n;
 }
