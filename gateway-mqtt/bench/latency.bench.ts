@@ -43,6 +43,7 @@ import {
 } from "@devreg/protocol";
 import mqtt, { type MqttClient } from "mqtt";
 import { pino } from "pino";
+import { sleep } from "@devreg/runtime";
 import { startGateway } from "../src/index.ts";
 
 const DEVICES = Number(process.env.DEVICES ?? 200);
@@ -50,7 +51,6 @@ const RATE = Number(process.env.RATE ?? 20);
 const WARMUP = 20;
 
 const log = (s: string) => process.stderr.write(`[bench] ${s}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 type Stats = { n: number; p50: number; p90: number; p99: number; max: number };
 function stats(xs: number[]): Stats {

@@ -1,6 +1,7 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { waitFor } from "@devreg/runtime";
 import { loadAll as loadAllYaml } from "js-yaml";
 import { KubeError, isKubeError } from "./errors.ts";
 import { CRDS_PATH, DEVREG_API_PATH, NAMESPACES_PATH, crdPath } from "./paths.ts";
@@ -16,7 +17,9 @@ interface Crd {
 /** Reads every CustomResourceDefinition in crds/ (the single source; deploy/ references it too). */
 export function readCrds(dir = CRDS_DIR): Crd[] {
   const out: Crd[] = [];
-  for (const f of readdirSync(dir).filter((f) => f.endsWith(".yaml")).sort()) {
+  for (const f of readdirSync(dir)
+    .filter((f) => f.endsWith(".yaml"))
+    .sort()) {
     for (const doc of loadAllYaml(readFileSync(join(dir, f), "utf8")) as Array<{ kind?: string }>) {
       if (doc?.kind === "CustomResourceDefinition") out.push(doc as unknown as Crd);
     }
@@ -40,24 +43,29 @@ export async function installCrds(rest: KubeRest, timeoutMs = 30_000): Promise<s
     }
   }
   const deadline = Date.now() + timeoutMs;
+  const left = () => Math.max(0, deadline - Date.now());
   for (const name of names) {
-    for (;;) {
-      const cur = await rest.request<Crd>("GET", crdPath(name));
-      if (cur.status?.conditions?.some((c) => c.type === "Established" && c.status === "True")) break;
-      if (Date.now() > deadline) throw new KubeError("E_KUBE_TIMEOUT", `CRD ${name} not established in ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const established = async () =>
+      (await rest.request<Crd>("GET", crdPath(name))).status?.conditions?.some(
+        (c) => c.type === "Established" && c.status === "True",
+      ) === true;
+    await waitFor(established, {
+      timeoutMs: left(),
+      intervalMs: 100,
+      onTimeout: () => new KubeError("E_KUBE_TIMEOUT", `CRD ${name} not established in ${timeoutMs} ms`),
+    });
   }
   // Discovery can lag Established by a moment; wait until the group version lists the resource.
-  for (;;) {
-    try {
-      await rest.request("GET", DEVREG_API_PATH);
-      break;
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  let discoveryError: unknown;
+  const discovered = () =>
+    rest.request("GET", DEVREG_API_PATH).then(
+      () => true,
+      (e: unknown) => {
+        discoveryError = e;
+        return false;
+      },
+    );
+  await waitFor(discovered, { timeoutMs: left(), intervalMs: 100, onTimeout: () => discoveryError as Error });
   return names;
 }
 

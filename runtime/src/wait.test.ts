@@ -18,4 +18,21 @@ describe("waits", () => {
     });
     await waitFor(() => false, { timeoutMs: 1000, abort: () => true });
   });
+
+  it("waitFor takes an async condition, its errors, and the caller's timeout error", async () => {
+    let n = 0;
+    await waitFor(async () => ++n >= 2, { timeoutMs: 1000, intervalMs: 1 });
+    expect(n).toBe(2);
+    const mine = new Error("mine");
+    await expect(waitFor(async () => false, { timeoutMs: 10, onTimeout: () => mine })).rejects.toBe(mine);
+    const broken = new Error("probe broke");
+    await expect(
+      waitFor(
+        async () => {
+          throw broken;
+        },
+        { timeoutMs: 1000 },
+      ),
+    ).rejects.toBe(broken);
+  });
 });

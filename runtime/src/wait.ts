@@ -29,19 +29,28 @@ export interface WaitForOptions {
   what?: string;
   /** Stops waiting early (no error) when this returns true, e.g. on a start-up failure. */
   abort?: () => boolean;
+  /** The error thrown on timeout instead of RuntimeError E_TIMEOUT, so callers keep their own codes. */
+  onTimeout?: () => Error;
 }
 
 /**
- * Resolves once `condition()` is true; throws RuntimeError E_TIMEOUT after `timeoutMs`.
- * For state that has no event to await (an informer's hasSynced, a count reaching zero).
+ * Resolves once `condition()` is true; throws RuntimeError E_TIMEOUT (or `onTimeout()`) after
+ * `timeoutMs`. The condition may be async (a probe); an error it throws ends the wait with that
+ * error. For state that has no event to await (an informer's hasSynced, a count reaching zero).
  */
-export async function waitFor(condition: () => boolean, opts: WaitForOptions): Promise<void> {
+export async function waitFor(
+  condition: () => boolean | Promise<boolean>,
+  opts: WaitForOptions,
+): Promise<void> {
   const deadline = Date.now() + opts.timeoutMs;
   const interval = opts.intervalMs ?? 20;
-  while (!condition()) {
+  while (!(await condition())) {
     if (opts.abort?.()) return;
     if (Date.now() >= deadline) {
-      throw new RuntimeError("E_TIMEOUT", `${opts.what ?? "condition"} not met within ${opts.timeoutMs} ms`);
+      throw (
+        opts.onTimeout?.() ??
+        new RuntimeError("E_TIMEOUT", `${opts.what ?? "condition"} not met within ${opts.timeoutMs} ms`)
+      );
     }
     await sleep(Math.min(interval, Math.max(1, deadline - Date.now())));
   }

@@ -10,16 +10,16 @@ import {
   type ProcessIdentity,
   Registrations,
 } from "@devreg/kube";
+import { isRuntimeError, waitFor } from "@devreg/runtime";
 import { type Child, startChild } from "../env/child-process.ts";
 import { type ComponentEnv, devregCommand, gatewayReadyParser, operatorArgs } from "../env/components.ts";
 import { BenchError } from "../errors.ts";
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Waits until `id` no longer runs (SIGKILL is asynchronous), at most 10 s. */
+/** Waits until `id` no longer runs (SIGKILL is asynchronous), at most 10 s; then goes on either way. */
 async function waitGone(id: ProcessIdentity): Promise<void> {
-  const until = Date.now() + 10_000;
-  while (isStillRunning(id) && Date.now() < until) await sleep(20);
+  await waitFor(() => !isStillRunning(id), { timeoutMs: 10_000, intervalMs: 20 }).catch((e: unknown) => {
+    if (!isRuntimeError(e, "E_TIMEOUT")) throw e;
+  });
 }
 
 /**
@@ -36,7 +36,8 @@ export class ControlPlaneFaults {
   /** SIGKILLs `which`; returns the kill time (epoch ms). */
   async kill(which: ControlPlaneProcess): Promise<number> {
     const where = locateProcess(this.state, which);
-    if (where.state === "gone") throw new BenchError("E_CHILD_DIED", `${which} is not running; cannot inject a fault`);
+    if (where.state === "gone")
+      throw new BenchError("E_CHILD_DIED", `${which} is not running; cannot inject a fault`);
     this.argv.set(which, where.id.argv);
     process.kill(where.id.pid, "SIGKILL");
     const at = Date.now();
@@ -61,17 +62,23 @@ export class ControlPlaneFaults {
  * returns that time (epoch ms). The reference point of "decisions resume ≤ 3 s after the
  * server answers again".
  */
-export async function waitAnswering(admin: KubeRest, namespace: string, timeoutMs = 120_000): Promise<number> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    try {
-      await new Registrations(admin, namespace).list({ limit: 1 }, { timeoutMs: 1000 });
-      return Date.now();
-    } catch {
-      await sleep(100);
-    }
-  }
-  throw new BenchError("E_TIMEOUT", `the control plane did not answer within ${timeoutMs / 1000} s`);
+export async function waitAnswering(
+  admin: KubeRest,
+  namespace: string,
+  timeoutMs = 120_000,
+): Promise<number> {
+  const answers = () =>
+    new Registrations(admin, namespace).list({ limit: 1 }, { timeoutMs: 1000 }).then(
+      () => true,
+      () => false,
+    );
+  await waitFor(answers, {
+    timeoutMs,
+    intervalMs: 100,
+    onTimeout: () =>
+      new BenchError("E_TIMEOUT", `the control plane did not answer within ${timeoutMs / 1000} s`),
+  });
+  return Date.now();
 }
 
 /** A devreg component run as its own process (bin/devreg), restartable with the same arguments. */

@@ -36,10 +36,17 @@ import {
   newRequestId,
   registrationNameForDeviceId,
 } from "@devreg/protocol";
+import { sleep } from "@devreg/runtime";
 import type { ComponentEnv } from "../env/components.ts";
 import { BenchError } from "../errors.ts";
 import { type DecisionLine, firstDecisionAfter, parseDecisionLog } from "./decision-log.ts";
-import { checkInvariants, type DeviceResult, digestChanges, registrationDigest, type Violation } from "./invariants.ts";
+import {
+  checkInvariants,
+  type DeviceResult,
+  digestChanges,
+  registrationDigest,
+  type Violation,
+} from "./invariants.ts";
 import {
   type Component,
   ControlPlaneFaults,
@@ -103,7 +110,13 @@ export interface ChaosReport {
   controlPlaneStartMs: number;
   waves: WaveResult[];
   /** Same identities again, no fault: registrations before -> after (empty = nothing changed). */
-  rerun: { devices: number; changes: string[]; newApprovals: number; uuidMismatches: number; durationMs: number };
+  rerun: {
+    devices: number;
+    changes: string[];
+    newApprovals: number;
+    uuidMismatches: number;
+    durationMs: number;
+  };
   /** A device whose registration carries a dead gateway's label reconnects and is deactivated. */
   deactivation?: { labelledWith: string; deactivatedWithinMs: number | undefined };
   /** `devreg cluster status` after etcd/apiserver were restarted outside it. */
@@ -115,7 +128,6 @@ export interface ChaosReport {
 
 /** The lease settings the suite runs with: the operator's defaults (documented in operator/README.md). */
 const LEASE_DURATION_MS = 15_000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Deployment {
   env: ComponentEnv;
@@ -132,7 +144,11 @@ interface Deployment {
   keyFile: string;
   gatewayIds: string[];
   /** A second gateway whose MQTT listener speaks TLS (self-signed; its devices trust the cert). */
-  tls: { gateway: Component<{ mqttPort: number; adminPort: number; publicKey: string }>; ports: GatewayPorts; caPem: string };
+  tls: {
+    gateway: Component<{ mqttPort: number; adminPort: number; publicKey: string }>;
+    ports: GatewayPorts;
+    caPem: string;
+  };
 }
 
 /** How devices reach a gateway: plain MQTT, or MQTT over TLS with the CA they trust. */
@@ -308,9 +324,24 @@ async function inject(d: Deployment, fault: Fault, opts: ChaosOptions, wave: Wav
       const leader = await waitForLeader(d);
       const killedAt = await leader.kill();
       const probe = canary(d, 60_000);
-      const resumed = await waitFor(() => firstDecisionAfter(decisions(d), killedAt), LEASE_DURATION_MS + 30_000);
-      fig("decisions resume (other replica)", "leader SIGKILL", killedAt, resumed?.time, LEASE_DURATION_MS + 2000);
-      fig("a new device decided", "leader SIGKILL", killedAt, (await probe).decidedAt, LEASE_DURATION_MS + 5000);
+      const resumed = await waitFor(
+        () => firstDecisionAfter(decisions(d), killedAt),
+        LEASE_DURATION_MS + 30_000,
+      );
+      fig(
+        "decisions resume (other replica)",
+        "leader SIGKILL",
+        killedAt,
+        resumed?.time,
+        LEASE_DURATION_MS + 2000,
+      );
+      fig(
+        "a new device decided",
+        "leader SIGKILL",
+        killedAt,
+        (await probe).decidedAt,
+        LEASE_DURATION_MS + 5000,
+      );
       await leader.start(); // same arguments, same identity: it comes back as the standby
       return;
     }
@@ -323,7 +354,13 @@ async function inject(d: Deployment, fault: Fault, opts: ChaosOptions, wave: Wav
       const readyAt = leader.readyAt;
       const probe = canary(d, 60_000);
       const resumed = await waitFor(() => firstDecisionAfter(decisions(d), readyAt));
-      fig("decisions resume (same identity reclaims its lease)", "restarted replica ready", readyAt, resumed?.time, 3000);
+      fig(
+        "decisions resume (same identity reclaims its lease)",
+        "restarted replica ready",
+        readyAt,
+        resumed?.time,
+        3000,
+      );
       fig("a new device decided", "restarted replica ready", readyAt, (await probe).decidedAt, 8000);
       for (const s of standby) await s.start();
       return;
@@ -346,7 +383,13 @@ async function inject(d: Deployment, fault: Fault, opts: ChaosOptions, wave: Wav
         tls ? canary(d, 30_000, tlsVia(d)) : undefined,
       ]);
       fig("a new device approved", "gateway listens", listenAt, probe.approvedAt, 5000);
-      fig("first approval after restart", "gateway listens", listenAt, firstFleetApprovalAfter(listenAt), 5000);
+      fig(
+        "first approval after restart",
+        "gateway listens",
+        listenAt,
+        firstFleetApprovalAfter(listenAt),
+        5000,
+      );
       if (tlsProbe) {
         const tlsAt = d.tls.gateway.readyAt;
         fig("a new device approved over mqtts", "TLS gateway listens", tlsAt, tlsProbe.approvedAt, 5000);
@@ -380,7 +423,10 @@ async function inject(d: Deployment, fault: Fault, opts: ChaosOptions, wave: Wav
   }
 }
 
-async function waitForAsync<T>(probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T | undefined> {
+async function waitForAsync<T>(
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 30_000,
+): Promise<T | undefined> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     const v = await probe().catch(() => undefined);
@@ -420,7 +466,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     await installCrds(admin);
     const namespace = "devreg-chaos";
     await ensureNamespace(admin, namespace);
-    await setPairing(admin, namespace, { enabled: true, forSeconds: 24 * 3600, fieldManager: "devreg-chaos" });
+    await setPairing(admin, namespace, {
+      enabled: true,
+      forSeconds: 24 * 3600,
+      fieldManager: "devreg-chaos",
+    });
     const opEnv: ComponentEnv = {
       namespace,
       workDir,
@@ -481,14 +531,22 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     for (const [i, fault] of opts.faults.entries()) {
       const dir = join(workDir, "ids", `wave-${i}`);
       mkdirSync(dir, { recursive: true });
-      const wave: WaveResult = { fault, devices: opts.devicesPerWave, durationMs: 0, recovery: [], violations: [] };
+      const wave: WaveResult = {
+        fault,
+        devices: opts.devicesPerWave,
+        durationMs: 0,
+        recovery: [],
+        violations: [],
+      };
       const w0 = Date.now();
       let injected: Promise<void> | undefined;
       // A fifth of the gateway-restart wave enrolls over mqtts://, through the TLS gateway's restart.
       const tlsCount = fault === "gateway-kill-same-id" ? Math.ceil(opts.devicesPerWave / 5) : 0;
       const tlsDir = join(dir, "tls");
       const tlsStorm =
-        tlsCount > 0 ? storm(d, tlsDir, tlsCount, Math.max(1, opts.rate / 5), undefined, tlsVia(d)) : undefined;
+        tlsCount > 0
+          ? storm(d, tlsDir, tlsCount, Math.max(1, opts.rate / 5), undefined, tlsVia(d))
+          : undefined;
       if (tlsCount > 0) wave.tlsDevices = tlsCount;
       const outcomes = await storm(d, dir, opts.devicesPerWave, opts.rate, (done) => {
         if (!injected && done >= Math.ceil(opts.devicesPerWave / 3)) {
@@ -507,11 +565,17 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
         allDevices.push(...(await deviceResults(tlsDir, await tlsStorm)));
       }
       const regs = await settle(d);
-      wave.violations = checkInvariants({ devices: allDevices, registrations: regs, decisions: decisions(d) });
+      wave.violations = checkInvariants({
+        devices: allDevices,
+        registrations: regs,
+        decisions: decisions(d),
+      });
       wave.durationMs = Date.now() - w0;
       waves.push(wave);
       const figures = wave.recovery.map((r) => `${r.what} ${r.ms ?? "never"} ms after ${r.from}`).join("; ");
-      log(`wave ${i + 1} (${fault}): ${wave.durationMs} ms; ${figures}; violations: ${wave.violations.length}`);
+      log(
+        `wave ${i + 1} (${fault}): ${wave.durationMs} ms; ${figures}; violations: ${wave.violations.length}`,
+      );
     }
     violations = waves.at(-1)?.violations ?? [];
 
@@ -538,7 +602,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       uuidMismatches,
       durationMs: Date.now() - r0,
     };
-    log(`re-run of ${rerunDevices} identities: ${rerun.changes.length} changes, ${rerun.newApprovals} new approvals`);
+    log(
+      `re-run of ${rerunDevices} identities: ${rerun.changes.length} changes, ${rerun.newApprovals} new approvals`,
+    );
 
     const status = await clusterStatus({ stateDir });
     return {
@@ -591,10 +657,14 @@ async function deactivateWitness(
     const at = Date.now();
     await d.regs.patch(name, { spec: { deactivate: true } });
     const got = await Promise.race([deactivated, sleep(20_000).then(() => undefined)]);
-    log(`witness (labelled ${labelledWith}) deactivated: ${got === undefined ? "notice never arrived" : `${got - at} ms`}`);
+    log(
+      `witness (labelled ${labelledWith}) deactivated: ${got === undefined ? "notice never arrived" : `${got - at} ms`}`,
+    );
     // Let it enroll as active again so the re-run and the invariants see a normal device.
     await d.regs.patch(name, { spec: { deactivate: false } });
-    await waitForAsync(async () => ((await d.regs.get(name)).status?.phase === "Approved" ? true : undefined));
+    await waitForAsync(async () =>
+      (await d.regs.get(name)).status?.phase === "Approved" ? true : undefined,
+    );
     return { labelledWith, deactivatedWithinMs: got === undefined ? undefined : got - at };
   } finally {
     await mcu.stop();

@@ -1,3 +1,4 @@
+import { sleep, waitFor } from "@devreg/runtime";
 import { BenchError } from "../errors.ts";
 
 /** Node flags for a profiled child: a CPU profile on exit, a heap snapshot on SIGUSR2. */
@@ -16,11 +17,10 @@ export async function takeHeapSnapshot(
   timeoutMs = 180_000,
 ): Promise<void> {
   process.kill(pid, "SIGUSR2");
-  const deadline = Date.now() + timeoutMs;
-  await new Promise((r) => setTimeout(r, 1000));
-  while (Date.now() < deadline) {
-    if ((await probe()) !== undefined) return;
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-  throw new BenchError("E_TIMEOUT", `no heap snapshot from pid ${pid} in ${timeoutMs} ms`);
+  await sleep(1000);
+  await waitFor(async () => (await probe()) !== undefined, {
+    timeoutMs: timeoutMs - 1000,
+    intervalMs: 1000,
+    onTimeout: () => new BenchError("E_TIMEOUT", `no heap snapshot from pid ${pid} in ${timeoutMs} ms`),
+  });
 }

@@ -1,4 +1,4 @@
-import { LatencyRecorder, type LatencySummary } from "@devreg/runtime";
+import { LatencyRecorder, type LatencySummary, sleep } from "@devreg/runtime";
 import { errorKind } from "../errors.ts";
 
 /**
@@ -113,10 +113,6 @@ export async function runLoad(opts: LoadOptions): Promise<LoadOutcome> {
     maxStartLagMs: Math.round(maxStartLagMs),
     maxInFlight,
   };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 function round1(x: number): number {

@@ -1,4 +1,5 @@
 import type { VirtualMcu } from "@devreg/firmware-sim";
+import { sleep } from "@devreg/runtime";
 import { runLoad } from "../load/arrivals.ts";
 import { parseGatewayCounts, parseGatewayHeapKiB } from "../metrics/gateway-counts.ts";
 import { increase } from "../metrics/prometheus.ts";
@@ -126,10 +127,6 @@ async function steadyRss(pid: number): Promise<number> {
     if (i < 2) await sleep(300);
   }
   return samples.sort((a, b) => a - b)[1]!;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 function round1(x: number): number {

@@ -5,6 +5,7 @@ import http from "node:http";
 import net from "node:net";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { isRuntimeError, waitFor } from "@devreg/runtime";
 import { ClusterError } from "./errors.ts";
 import {
   cachedApiserverPath,
@@ -15,7 +16,13 @@ import {
   localStateDir,
 } from "./paths.ts";
 import { createPki } from "./pki.ts";
-import { findByArgv, isStillRunning, type ProcessIdentity, processGroupOf, processIdentity } from "./process-identity.ts";
+import {
+  findByArgv,
+  isStillRunning,
+  type ProcessIdentity,
+  processGroupOf,
+  processIdentity,
+} from "./process-identity.ts";
 
 export interface ClusterState {
   stateDir: string;
@@ -53,7 +60,8 @@ export type Located =
 export function locateProcess(st: ClusterState, which: ControlPlaneProcess): Located {
   const recorded = st.processes?.[which];
   const pid = which === "etcd" ? st.etcdPid : st.apiserverPid;
-  if (!recorded) return isAlive(pid) ? { state: "running", id: { pid, startTicks: 0, argv: [] } } : { state: "gone" };
+  if (!recorded)
+    return isAlive(pid) ? { state: "running", id: { pid, startTicks: 0, argv: [] } } : { state: "gone" };
   if (isStillRunning(recorded)) return { state: "running", id: recorded };
   const found = findByArgv(recorded.argv);
   return found[0] ? { state: "restarted", id: found[0] } : { state: "gone" };
@@ -110,18 +118,27 @@ export function freePort(): Promise<number> {
 }
 
 /** Finds kube-apiserver and etcd, building them once per machine when allowed. */
-export function ensureBinaries(opts: { build: boolean; log: (l: string) => void }): { apiserver: string; etcd: string } {
+export function ensureBinaries(opts: { build: boolean; log: (l: string) => void }): {
+  apiserver: string;
+  etcd: string;
+} {
   const bins = { apiserver: cachedApiserverPath(), etcd: cachedEtcdPath() };
   // A binary named by the environment is used as it is, never built.
-  for (const [what, env] of [["kube-apiserver", "DEVREG_KUBE_APISERVER"], ["etcd", "DEVREG_ETCD"]] as const) {
+  for (const [what, env] of [
+    ["kube-apiserver", "DEVREG_KUBE_APISERVER"],
+    ["etcd", "DEVREG_ETCD"],
+  ] as const) {
     const path = process.env[env];
-    if (path && !existsSync(path)) throw new ClusterError("E_MISSING_BINARY", `${what} not found: ${path} (from $${env})`);
+    if (path && !existsSync(path))
+      throw new ClusterError("E_MISSING_BINARY", `${what} not found: ${path} (from $${env})`);
   }
   if (existsSync(bins.apiserver) && existsSync(bins.etcd)) return bins;
   if (!opts.build) {
     throw new ClusterError("E_MISSING_BINARY", `kube-apiserver or etcd not built yet: run ${BUILD_SCRIPT}`);
   }
-  opts.log(`kube-apiserver ${KUBE_VERSION} and etcd ${ETCD_VERSION} are not cached yet; building them once for this machine`);
+  opts.log(
+    `kube-apiserver ${KUBE_VERSION} and etcd ${ETCD_VERSION} are not cached yet; building them once for this machine`,
+  );
   const r = spawnSync("bash", [BUILD_SCRIPT], { stdio: ["ignore", "pipe", "inherit"], encoding: "utf8" });
   if (r.status !== 0 || !existsSync(bins.apiserver) || !existsSync(bins.etcd)) {
     throw new ClusterError("E_BUILD_FAILED", `control plane build failed (see the line above)`);
@@ -168,21 +185,24 @@ async function waitReady(
   timeoutMs: number,
   logFile: string,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
+  const answers = async () => {
     if (!isAlive(pid)) {
       throw new ClusterError(
         what === "etcd" ? "E_ETCD_DIED" : "E_APISERVER_DIED",
         `${what} exited during start-up: ${lastLines(logFile)} (log: ${logFile})`,
       );
     }
-    if (await probe(url, opts)) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new ClusterError(
-    what === "etcd" ? "E_ETCD_NOT_READY" : "E_APISERVER_NOT_READY",
-    `${what} not ready after ${Math.round(timeoutMs / 1000)} s (log: ${logFile})`,
-  );
+    return probe(url, opts);
+  };
+  await waitFor(answers, {
+    timeoutMs,
+    intervalMs: 200,
+    onTimeout: () =>
+      new ClusterError(
+        what === "etcd" ? "E_ETCD_NOT_READY" : "E_APISERVER_NOT_READY",
+        `${what} not ready after ${Math.round(timeoutMs / 1000)} s (log: ${logFile})`,
+      ),
+  });
 }
 
 function kubeconfigYaml(server: string, caPem: string, token: string): string {
@@ -214,8 +234,14 @@ export async function clusterUp(opts: UpOptions = {}): Promise<ClusterState> {
   const readyTimeoutMs = opts.readyTimeoutMs ?? 60_000;
   const existing = readState(stateDir);
   if (existing) {
-    if (locateProcess(existing, "apiserver").state !== "gone" && locateProcess(existing, "etcd").state !== "gone") {
-      throw new ClusterError("E_ALREADY_RUNNING", `already running at ${existing.server} (state: ${stateDir})`);
+    if (
+      locateProcess(existing, "apiserver").state !== "gone" &&
+      locateProcess(existing, "etcd").state !== "gone"
+    ) {
+      throw new ClusterError(
+        "E_ALREADY_RUNNING",
+        `already running at ${existing.server} (state: ${stateDir})`,
+      );
     }
     log(`cleaning stale state from a previous run in ${stateDir}`);
     await clusterDown({ stateDir });
@@ -226,7 +252,11 @@ export async function clusterUp(opts: UpOptions = {}): Promise<ClusterState> {
   const { apiserver: apiserverBin, etcd: etcdBin } = ensureBinaries({ build: opts.build ?? true, log });
   mkdirSync(join(stateDir, "logs"), { recursive: true, mode: 0o700 });
   const pki = createPki(join(stateDir, "pki"));
-  const [etcdClientPort, etcdPeerPort, apiserverPort] = [await freePort(), await freePort(), await freePort()];
+  const [etcdClientPort, etcdPeerPort, apiserverPort] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
 
   const pids: number[] = [];
   const cleanup = async () => {
@@ -265,7 +295,14 @@ export async function clusterUp(opts: UpOptions = {}): Promise<ClusterState> {
       cert: readFileSync(pki.etcdClientCert),
       key: readFileSync(pki.etcdClientKey),
     };
-    await waitReady("etcd", etcdPid, `https://127.0.0.1:${etcdClientPort}/health`, etcdClientTls, readyTimeoutMs, etcdLog);
+    await waitReady(
+      "etcd",
+      etcdPid,
+      `https://127.0.0.1:${etcdClientPort}/health`,
+      etcdClientTls,
+      readyTimeoutMs,
+      etcdLog,
+    );
 
     const apiLog = join(stateDir, "logs", "kube-apiserver.log");
     const apiserverArgs = [
@@ -382,10 +419,13 @@ export async function clusterDown(opts: { stateDir?: string } = {}): Promise<{ s
       stopped = true;
       signalProcess(id, "SIGTERM");
     }
-    const deadline = Date.now() + 10_000;
-    while (ids.some(running) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const allGone = (ms: number, intervalMs: number) =>
+      waitFor(() => !ids.some(running), { timeoutMs: ms, intervalMs }).catch((e: unknown) => {
+        if (!isRuntimeError(e, "E_TIMEOUT")) throw e; // still running: SIGKILL follows, or the state goes anyway
+      });
+    await allGone(10_000, 100);
     for (const id of ids) if (running(id)) signalProcess(id, "SIGKILL");
-    while (ids.some(running) && Date.now() < deadline + 5_000) await new Promise((r) => setTimeout(r, 50));
+    await allGone(5_000, 50);
   }
   rmSync(stateDir, { recursive: true, force: true });
   return { stopped };
