@@ -18,10 +18,15 @@ describe("parseCliArgs", () => {
     expect(json).toBe(true);
   });
 
-  it("--kubeconfig, else $KUBECONFIG from the environment it is given", () => {
-    expect(parseCliArgs([], { kubeconfig: "/env" }).options.kubeconfig).toBe("/env");
-    expect(parseCliArgs(["--kubeconfig", "/flag"], { kubeconfig: "/env" }).options.kubeconfig).toBe("/flag");
+  it("--kubeconfig, and $KUBECONFIG from the environment it is given, kept apart (the latter may be a list)", () => {
+    expect(parseCliArgs([], { kubeconfig: "/a:/b" }).options).toMatchObject({ envKubeconfig: "/a:/b" });
+    expect(parseCliArgs([], { kubeconfig: "/a:/b" }).options.kubeconfig).toBeUndefined();
+    expect(parseCliArgs(["--kubeconfig", "/flag"], { kubeconfig: "/env" }).options).toMatchObject({
+      kubeconfig: "/flag",
+      envKubeconfig: "/env",
+    });
     expect(parseCliArgs([]).options.kubeconfig).toBeUndefined();
+    expect(parseCliArgs([]).options.envKubeconfig).toBeUndefined();
   });
 
   it("--sweep '' turns the sweep off", () => {

@@ -68,7 +68,8 @@ export function parseCliArgs(
     help: values.help ?? false,
     json: values.json ?? false,
     options: {
-      kubeconfig: values.kubeconfig ?? env.kubeconfig,
+      kubeconfig: values.kubeconfig,
+      envKubeconfig: env.kubeconfig,
       quick: values.quick,
       rates: list(values.rates, "--rates"),
       fixedSeconds: positive(values.seconds, "--seconds"),

@@ -9,8 +9,10 @@ export type PhaseGroup = (typeof PHASE_GROUPS)[number];
 export const MAX_SWEEP_DEVICES = 400_000;
 
 export interface BenchOptions {
-  /** Any cluster (the bench command fills in $KUBECONFIG); else a private control plane started (and stopped) for the run. */
+  /** Any cluster's kubeconfig file (--kubeconfig; else envKubeconfig); neither: a private control plane started (and stopped) for the run. */
   kubeconfig?: string;
+  /** $KUBECONFIG as the bench process read it: a colon-separated list; used when kubeconfig is not given. */
+  envKubeconfig?: string;
   /** Smoke-sized run: small counts, sweep capped at 1,000. */
   quick?: boolean;
   /** Fixed arrival rates per second; the first is the light rate the targets use. */

@@ -94,7 +94,11 @@ async function runUntilDone(opts: BenchOptions, hooks: RunHooks): Promise<BenchR
   hooks.cleanup = cleanup;
 
   try {
-    const cluster = await openCluster({ kubeconfig: opts.kubeconfig, log });
+    const cluster = await openCluster({
+      kubeconfig: opts.kubeconfig,
+      envKubeconfig: opts.envKubeconfig,
+      log,
+    });
     cleanups.push(() => cluster.close());
     const { namespace, floorNamespace } = await benchNamespaces(cluster.rest);
     if (cluster.kind === "external")

@@ -22,9 +22,14 @@ export function kubeconfigFlag(cmd: Command): string | undefined {
   return cmd.optsWithGlobals<{ kubeconfig?: string }>().kubeconfig;
 }
 
-/** The kubeconfig a component is told to use as given: the global --kubeconfig, else $KUBECONFIG. */
+/**
+ * The kubeconfig file a component is told to use as given: the global --kubeconfig, else the
+ * file $KUBECONFIG names (the first existing one of its colon-separated list).
+ */
 export function givenKubeconfig(cmd: Command, env: DevregEnv): string | undefined {
-  return kubeconfigFlag(cmd) ?? env.kubeconfig;
+  const flag = kubeconfigFlag(cmd);
+  if (flag || !env.kubeconfig) return flag;
+  return resolveKubeConfig(undefined, env.kubeconfig).origin;
 }
 
 export interface Connection {
@@ -41,7 +46,7 @@ export interface Connection {
  */
 async function connect(cmd: Command, env: DevregEnv): Promise<Connection> {
   const o = cmd.optsWithGlobals<{ kubeconfig?: string; namespace?: string }>();
-  const { kc, origin } = resolveKubeConfig(o.kubeconfig);
+  const { kc, origin } = resolveKubeConfig(o.kubeconfig, env.kubeconfig);
   const rest = await KubeRest.fromKubeConfig(kc, { maxSockets: 4, timeoutMs: 15_000 });
   return { rest, namespace: o.namespace ?? defaultNamespace(env), origin };
 }

@@ -1,4 +1,10 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { resolveKubeConfig } from "@devreg/kube";
+import { readEnv } from "@devreg/runtime";
 import { describe, expect, it } from "vitest";
+import { writeKubeconfig } from "../../kube/test-support/kubeconfig-file.ts";
 import { defaultGatewayId, parseGatewayOptions } from "./config.ts";
 
 describe("gateway options", () => {
@@ -52,5 +58,17 @@ describe("gateway options", () => {
   });
   it("derives a valid label value from the host name", () => {
     expect(defaultGatewayId()).toMatch(/^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/);
+  });
+
+  it("takes a two-file $KUBECONFIG list as a list: the first existing file is used", () => {
+    const dir = mkdtempSync(join(tmpdir(), "devreg-gw-kc-"));
+    const second = writeKubeconfig(join(dir, "second"), "http://127.0.0.1:2");
+    const cfg = parseGatewayOptions({}, readEnv({ KUBECONFIG: `${join(dir, "none")}:${second}` }));
+    expect(resolveKubeConfig(cfg.kubeconfig, cfg.envKubeconfig).origin).toBe(second);
+    // An explicit file wins; the environment's value is kept apart.
+    expect(parseGatewayOptions({ kubeconfig: second }, { kubeconfig: "/x:/y" })).toMatchObject({
+      kubeconfig: second,
+      envKubeconfig: "/x:/y",
+    });
   });
 });

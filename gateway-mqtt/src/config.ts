@@ -41,8 +41,10 @@ const caps = (share: number, ceiling: number, perAddress: number) =>
 const pemOrPath = z.string().min(1);
 
 export const GatewayOptionsSchema = z.object({
-  /** Kubeconfig path; default: resolveKubeConfig order ($KUBECONFIG, local control plane, in-cluster, ~/.kube). */
+  /** One kubeconfig file; default: resolveKubeConfig order (envKubeconfig, local control plane, in-cluster, ~/.kube). */
   kubeconfig: z.string().optional(),
+  /** $KUBECONFIG as the process read it (default: from the env given): a colon-separated list, the first existing file is used. */
+  envKubeconfig: z.string().optional(),
   namespace: z.string().regex(DNS1123_LABEL, "namespace must be a DNS-1123 label").default(DEFAULT_NAMESPACE),
   /** This replica's id: the value of the gateway label on registrations it creates (e.g. the pod name). */
   gatewayId: z
@@ -174,11 +176,13 @@ export type GatewayOptions = z.input<typeof GatewayOptionsSchema>;
 export type GatewayConfig = z.output<typeof GatewayOptionsSchema>;
 
 /**
- * Validates the options once, at start-up. The one place the gateway reads the environment:
- * LOG_LEVEL, when no level is given (and checked like one).
+ * Validates the options once, at start-up. What the gateway takes from the environment (as the
+ * process read it): LOG_LEVEL when no level is given (and checked like one), KUBECONFIG.
  */
 export function parseGatewayOptions(opts: GatewayOptions, env: DevregEnv = readEnv()): GatewayConfig {
-  const withEnv = opts.logLevel === undefined && env.logLevel ? { ...opts, logLevel: env.logLevel } : opts;
+  const withEnv: Record<string, unknown> = { ...opts }; // the env's values are checked like any option
+  if (opts.logLevel === undefined && env.logLevel) withEnv.logLevel = env.logLevel;
+  if (opts.envKubeconfig === undefined && env.kubeconfig) withEnv.envKubeconfig = env.kubeconfig;
   const r = GatewayOptionsSchema.safeParse(withEnv);
   if (!r.success) {
     const issues = r.error.issues.map((i) => `${i.path.join(".") || "(options)"}: ${i.message}`).join("; ");

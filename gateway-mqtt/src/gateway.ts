@@ -1,7 +1,7 @@
 import type { EventEmitter } from "node:events";
 import { KubeRest, resolveKubeConfig } from "@devreg/kube";
 import type { ReplayGuard } from "@devreg/protocol";
-import { Lifecycle, type Logger, createLogger } from "@devreg/runtime";
+import { type DevregEnv, Lifecycle, type Logger, createLogger } from "@devreg/runtime";
 import { Readiness, belowCap, startAdmin } from "./admin.ts";
 import { Broker } from "./broker/broker.ts";
 import { type GatewayConfig, type GatewayOptions, parseGatewayOptions } from "./config.ts";
@@ -51,10 +51,11 @@ interface GatewayCore {
  * the stop list runs last-registered first, so a stop, like a start that failed half way, goes:
  * stop accepting → drain in-flight requests (deadlines shortened to the grace period) → flush
  * and close the broker → close the MQTT, then HTTP listeners → stop the informers → close the
- * Kubernetes client → close the admin port.
+ * Kubernetes client → close the admin port. `env` is the environment as the process read it
+ * (readEnv; read here when not given).
  */
-export async function startGateway(opts: GatewayOptions): Promise<GatewayHandle> {
-  const cfg = parseGatewayOptions(opts);
+export async function startGateway(opts: GatewayOptions, env?: DevregEnv): Promise<GatewayHandle> {
+  const cfg = parseGatewayOptions(opts, env);
   const { gatewayId, namespace } = cfg;
   const log = createLogger({
     component: "gateway-mqtt",
@@ -74,7 +75,10 @@ export async function startGateway(opts: GatewayOptions): Promise<GatewayHandle>
   try {
     const adminPort = await startAdmin(cfg.admin, { registry: metrics.registry, log, readiness, life });
     const kubeOpts = { maxSockets: cfg.limits.maxKubeWritesInFlight + 8, timeoutMs: 15_000 };
-    const rest = await KubeRest.fromKubeConfig(resolveKubeConfig(cfg.kubeconfig).kc, kubeOpts);
+    const rest = await KubeRest.fromKubeConfig(
+      resolveKubeConfig(cfg.kubeconfig, cfg.envKubeconfig).kc,
+      kubeOpts,
+    );
     life.onStop("Kubernetes client", () => rest.close());
     const ports = await startEnrollment(core, rest, readiness, life);
     readiness.markStarted();

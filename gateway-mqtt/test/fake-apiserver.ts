@@ -1,9 +1,10 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import http from "node:http";
 import type net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PAIRING_CONFIGMAP } from "@devreg/kube";
+import { writeKubeconfig } from "../../kube/test-support/kubeconfig-file.ts";
 
 export type CreateBehaviour =
   | { kind: "ok" }
@@ -46,21 +47,7 @@ export class FakeApiserver {
     await new Promise<void>((r) => this.server.listen(0, "127.0.0.1", () => r()));
     this.port = (this.server.address() as net.AddressInfo).port;
     const dir = mkdtempSync(join(tmpdir(), "devreg-fake-api-"));
-    this.kubeconfig = join(dir, "kubeconfig");
-    writeFileSync(
-      this.kubeconfig,
-      [
-        "apiVersion: v1",
-        "kind: Config",
-        "clusters: [{name: fake, cluster: {server: 'http://127.0.0.1:" +
-          this.port +
-          "', insecure-skip-tls-verify: true}}]",
-        "users: [{name: fake, user: {token: fake-token}}]",
-        "contexts: [{name: fake, context: {cluster: fake, user: fake}}]",
-        "current-context: fake",
-        "",
-      ].join("\n"),
-    );
+    this.kubeconfig = writeKubeconfig(join(dir, "kubeconfig"), `http://127.0.0.1:${this.port}`);
   }
 
   /** Lets every hung create finish with 201. */
@@ -99,7 +86,12 @@ export class FakeApiserver {
       const items =
         this.pairing === undefined
           ? []
-          : [{ metadata: { name: PAIRING_CONFIGMAP, namespace: ns, resourceVersion: "1" }, data: this.pairing }];
+          : [
+              {
+                metadata: { name: PAIRING_CONFIGMAP, namespace: ns, resourceVersion: "1" },
+                data: this.pairing,
+              },
+            ];
       this.list(res, items);
       return;
     }

@@ -11,10 +11,12 @@ export interface KubeconfigSource {
 
 /**
  * Which cluster every devreg command talks to, first match wins:
- * 1. `--kubeconfig <path>`; 2. `$KUBECONFIG`; 3. the running local control plane
- * (`devreg cluster up`); 4. in-cluster service account; 5. ~/.kube/config.
+ * 1. `explicitPath` (`--kubeconfig <path>`, one file); 2. `envKubeconfig`, the value of
+ * $KUBECONFIG as the process read it (readEnv): a colon-separated list, the first existing file
+ * is used; 3. the running local control plane (`devreg cluster up`); 4. in-cluster service
+ * account; 5. ~/.kube/config. Reads no KUBECONFIG itself: only process entry points read it.
  */
-export function resolveKubeConfig(explicitPath?: string): KubeconfigSource {
+export function resolveKubeConfig(explicitPath?: string, envKubeconfig?: string): KubeconfigSource {
   const kc = new KubeConfig();
   const fromFile = (path: string, origin: string): KubeconfigSource => {
     if (!existsSync(path)) throw new KubeError("E_KUBECONFIG", `kubeconfig ${path} does not exist`);
@@ -23,14 +25,14 @@ export function resolveKubeConfig(explicitPath?: string): KubeconfigSource {
     } catch (e) {
       throw new KubeError("E_KUBECONFIG", `kubeconfig ${path} is not valid: ${(e as Error).message}`);
     }
-    if (!kc.getCurrentCluster()) throw new KubeError("E_KUBECONFIG", `kubeconfig ${path} has no current cluster`);
+    if (!kc.getCurrentCluster())
+      throw new KubeError("E_KUBECONFIG", `kubeconfig ${path} has no current cluster`);
     return { kc, origin };
   };
   if (explicitPath) return fromFile(explicitPath, explicitPath);
-  const env = process.env.KUBECONFIG;
-  if (env) {
-    const first = env.split(":").find((p) => p && existsSync(p));
-    if (!first) throw new KubeError("E_KUBECONFIG", `KUBECONFIG=${env} names no existing file`);
+  if (envKubeconfig) {
+    const first = envKubeconfig.split(":").find((p) => p && existsSync(p));
+    if (!first) throw new KubeError("E_KUBECONFIG", `KUBECONFIG=${envKubeconfig} names no existing file`);
     return fromFile(first, first);
   }
   const local = localKubeconfigPath();

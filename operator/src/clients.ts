@@ -16,7 +16,7 @@ export interface KubeClients {
  * when the DeviceRegistration CRD is not installed.
  */
 export async function connectClients(cfg: OperatorConfig, log: Logger, lc: Lifecycle): Promise<KubeClients> {
-  const { kc, origin } = resolveKubeConfig(cfg.kubeconfig);
+  const { kc, origin } = resolveKubeConfig(cfg.kubeconfig, cfg.envKubeconfig);
   const api = await KubeRest.fromKubeConfig(kc, { maxSockets: cfg.concurrency + 4 });
   lc.onStop("kube client", () => api.close());
   const events = await KubeRest.fromKubeConfig(kc, { maxSockets: cfg.eventConcurrency });

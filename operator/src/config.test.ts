@@ -1,4 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { resolveKubeConfig } from "@devreg/kube";
+import { readEnv } from "@devreg/runtime";
+import { writeKubeconfig } from "../../kube/test-support/kubeconfig-file.ts";
 import { optionsFromEnv, parseOperatorConfig } from "./config.ts";
 
 describe("parseOperatorConfig", () => {
@@ -61,14 +67,16 @@ describe("parseOperatorConfig", () => {
   });
 
   it("reads the environment; POD_NAME and LOG_LEVEL are fallbacks", () => {
-    expect(optionsFromEnv({ LOG_LEVEL: "debug", DEVREG_LOG_LEVEL: "warn" }).logLevel).toBe("warn");
-    expect(optionsFromEnv({ LOG_LEVEL: "debug" }).logLevel).toBe("debug");
-    const o = optionsFromEnv({
-      DEVREG_NAMESPACE: "fleet",
-      DEVREG_OPERATOR_CONCURRENCY: "8",
-      POD_NAME: "op-0",
-      DEVREG_LEASE_DURATION: "20s",
-    });
+    expect(optionsFromEnv(readEnv({ LOG_LEVEL: "debug", DEVREG_LOG_LEVEL: "warn" })).logLevel).toBe("warn");
+    expect(optionsFromEnv(readEnv({ LOG_LEVEL: "debug" })).logLevel).toBe("debug");
+    const o = optionsFromEnv(
+      readEnv({
+        DEVREG_NAMESPACE: "fleet",
+        DEVREG_OPERATOR_CONCURRENCY: "8",
+        POD_NAME: "op-0",
+        DEVREG_LEASE_DURATION: "20s",
+      }),
+    );
     expect(o).toEqual({ namespace: "fleet", concurrency: "8", identity: "op-0", leaseDurationMs: "20s" });
     expect(parseOperatorConfig(o)).toMatchObject({
       namespace: "fleet",
@@ -80,10 +88,22 @@ describe("parseOperatorConfig", () => {
 
   it("approval Events: off by default, on from a boolean or the env's text; anything else is refused", () => {
     expect(parseOperatorConfig({ approvalEvents: true }).approvalEvents).toBe(true);
-    expect(parseOperatorConfig(optionsFromEnv({ DEVREG_APPROVAL_EVENTS: "true" })).approvalEvents).toBe(true);
-    expect(parseOperatorConfig(optionsFromEnv({ DEVREG_APPROVAL_EVENTS: "false" })).approvalEvents).toBe(
-      false,
-    );
+    expect(
+      parseOperatorConfig(optionsFromEnv(readEnv({ DEVREG_APPROVAL_EVENTS: "true" }))).approvalEvents,
+    ).toBe(true);
+    expect(
+      parseOperatorConfig(optionsFromEnv(readEnv({ DEVREG_APPROVAL_EVENTS: "false" }))).approvalEvents,
+    ).toBe(false);
     expect(() => parseOperatorConfig({ approvalEvents: "yes" })).toThrow(/approvalEvents/);
+  });
+
+  it("a two-file $KUBECONFIG list reaches the kube client as a list: the first existing file is used", () => {
+    const dir = mkdtempSync(join(tmpdir(), "devreg-op-kc-"));
+    const second = writeKubeconfig(join(dir, "second"), "http://127.0.0.1:2");
+    const cfg = parseOperatorConfig(
+      optionsFromEnv(readEnv({ KUBECONFIG: `${join(dir, "none")}:${second}` })),
+    );
+    expect(cfg.kubeconfig).toBeUndefined();
+    expect(resolveKubeConfig(cfg.kubeconfig, cfg.envKubeconfig).origin).toBe(second);
   });
 });

@@ -3,7 +3,7 @@ import { DEFAULT_NAMESPACE, OPERATOR_LEASE } from "@devreg/kube";
 import type { Logger } from "pino";
 import { v4 as uuidv4 } from "uuid";
 import { z } from "zod";
-import { parseDuration, readEnv } from "@devreg/runtime";
+import { type DevregEnv, parseDuration } from "@devreg/runtime";
 import { OperatorError } from "./errors.ts";
 
 const dns1123Label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -23,7 +23,10 @@ const int = (min: number, max: number) => z.coerce.number().int().min(min).max(m
 
 export const operatorConfigSchema = z
   .object({
+    /** One kubeconfig file (--kubeconfig); wins over envKubeconfig. */
     kubeconfig: z.string().min(1).optional(),
+    /** $KUBECONFIG as the process read it: a colon-separated list, the first existing file is used. */
+    envKubeconfig: z.string().min(1).optional(),
     namespace: z.string().max(63).regex(dns1123Label, "must be a DNS-1123 label").default(DEFAULT_NAMESPACE),
     concurrency: int(1, 256).default(16),
     /** 0 picks a free port (tests). */
@@ -118,19 +121,20 @@ export const ENV_VARS = {
 } as const satisfies Partial<Record<keyof OperatorConfig, string>>;
 
 /**
- * Options from the environment (strings; validated by parseOperatorConfig): the one place the
- * operator reads it. POD_NAME and LOG_LEVEL are fallbacks for identity and logLevel
- * (deploy/operator.yaml sets them).
+ * Options from the environment (strings; validated by parseOperatorConfig), as the process read
+ * it once with readEnv. POD_NAME and LOG_LEVEL are fallbacks for identity and logLevel
+ * (deploy/operator.yaml sets them); $KUBECONFIG becomes envKubeconfig.
  */
-export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
-  const shared = readEnv(env);
+export function optionsFromEnv(env: DevregEnv): Record<string, string> {
+  const vars = env.vars ?? {};
   const out: Record<string, string> = {};
-  if (shared.namespace) out.namespace = shared.namespace;
+  if (env.namespace) out.namespace = env.namespace;
+  if (env.kubeconfig) out.envKubeconfig = env.kubeconfig;
   for (const [key, name] of Object.entries(ENV_VARS)) {
-    const v = env[name];
+    const v = vars[name];
     if (v !== undefined && v !== "") out[key] = v;
   }
-  if (!out.identity && env.POD_NAME) out.identity = env.POD_NAME;
-  if (!out.logLevel && shared.logLevel) out.logLevel = shared.logLevel;
+  if (!out.identity && vars.POD_NAME) out.identity = vars.POD_NAME;
+  if (!out.logLevel && env.logLevel) out.logLevel = env.logLevel;
   return out;
 }

@@ -9,6 +9,11 @@ export interface DevregEnv {
   kubeconfig?: string;
   /** LOG_LEVEL: pino level for every component's logger. */
   logLevel?: string;
+  /**
+   * Every DEVREG_* variable and POD_NAME, as set (empty ones left out), for a component's own
+   * settings (the operator's DEVREG_OPERATOR_CONCURRENCY, ...); the component validates them.
+   */
+  vars?: Readonly<Record<string, string>>;
 }
 
 /** Trimmed values; unset and empty are both "not given". */
@@ -24,5 +29,9 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): DevregEnv {
   if (namespace) out.namespace = namespace;
   if (kubeconfig) out.kubeconfig = kubeconfig;
   if (logLevel) out.logLevel = logLevel;
+  const vars = Object.entries(env).filter(
+    (e): e is [string, string] => (e[0].startsWith("DEVREG_") || e[0] === "POD_NAME") && !!e[1],
+  );
+  if (vars.length > 0) out.vars = Object.fromEntries(vars);
   return out;
 }

@@ -27,12 +27,14 @@ export interface BenchCluster {
 }
 
 export async function openCluster(opts: {
+  /** One file (--kubeconfig), else $KUBECONFIG's list; neither: a private control plane. */
   kubeconfig?: string;
+  envKubeconfig?: string;
   log: (l: string) => void;
 }): Promise<BenchCluster> {
-  const external = opts.kubeconfig;
-  if (external) {
-    const { kc, origin } = resolveKubeConfig(external);
+  if (opts.kubeconfig || opts.envKubeconfig) {
+    // origin is the one file used: what the components are given.
+    const { kc, origin } = resolveKubeConfig(opts.kubeconfig, opts.envKubeconfig);
     const rest = await KubeRest.fromKubeConfig(kc);
     opts.log(`using the cluster of ${origin} (${rest.server.origin})`);
     await installCrdsIfAllowed(rest, opts.log);
@@ -93,7 +95,5 @@ export async function benchNamespaces(
 
 /** Best effort: kube-apiserver alone has no namespace controller, so this only marks them. */
 export async function deleteNamespaces(rest: KubeRest, names: string[]): Promise<void> {
-  await Promise.all(
-    names.map((n) => rest.request("DELETE", namespacePath(n)).catch(() => undefined)),
-  );
+  await Promise.all(names.map((n) => rest.request("DELETE", namespacePath(n)).catch(() => undefined)));
 }

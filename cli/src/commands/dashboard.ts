@@ -73,7 +73,7 @@ export function registerDashboard(program: Command, env: DevregEnv): void {
       const { startDashboard, ensureBuilt } = await import("@devreg/dashboard");
       let credential: import("@devreg/dashboard").CredentialSource;
       if (f.login === "link") {
-        credential = { kind: "kubeconfig", kc: resolveKubeConfig(kubeconfigFlag(cmd)).kc };
+        credential = { kind: "kubeconfig", kc: resolveKubeConfig(kubeconfigFlag(cmd), env.kubeconfig).kc };
       } else {
         const host = process.env.KUBERNETES_SERVICE_HOST;
         const server =

@@ -121,16 +121,19 @@ export function registerDemo(program: Command, env: DevregEnv): void {
           httpHost: "127.0.0.1",
           logLevel: "warn",
         });
-        gateway = await startGateway({
-          kubeconfig: gatewayKubeconfig,
-          namespace: flags.namespace,
-          gatewayId: "demo-gateway",
-          mqtt: { host: "127.0.0.1", port: flags.mqttPort },
-          http: { host: "127.0.0.1", port: flags.httpPort },
-          admin: { host: "127.0.0.1", port: 0 },
-          keyFile: join(localStateDir(), "..", "demo-gateway-key.pem"),
-          logLevel: "warn",
-        });
+        gateway = await startGateway(
+          {
+            kubeconfig: gatewayKubeconfig,
+            namespace: flags.namespace,
+            gatewayId: "demo-gateway",
+            mqtt: { host: "127.0.0.1", port: flags.mqttPort },
+            http: { host: "127.0.0.1", port: flags.httpPort },
+            admin: { host: "127.0.0.1", port: 0 },
+            keyFile: join(localStateDir(), "..", "demo-gateway-key.pem"),
+            logLevel: "warn",
+          },
+          env,
+        );
         const mqttUrl = `mqtt://127.0.0.1:${gateway.mqttPort}`;
         const gatewayKeyB64 = Buffer.from(gateway.publicKey).toString("base64");
         say(`operator running (metrics http://127.0.0.1:${operator.httpPort}/metrics)`);

@@ -180,7 +180,7 @@ export function registerGateway(program: Command, env: DevregEnv): void {
       opts.logStream = "stderr"; // stdout carries only the public key
       let gw: Awaited<ReturnType<typeof startGateway>>;
       try {
-        gw = await startGateway(opts);
+        gw = await startGateway(opts, env);
       } catch (e) {
         // A bad setting (flag or --config) is a usage error, like the operator's E_CONFIG.
         if (isGatewayError(e, "E_GW_CONFIG")) throw new UsageError(e.message);

@@ -76,7 +76,7 @@ export function registerOperator(program: Command, env: DevregEnv): void {
         logLevel: f.logLevel,
         approvalEvents: f.approvalEvents ? "true" : undefined,
       };
-      const options: Record<string, unknown> = { ...optionsFromEnv(process.env) };
+      const options: Record<string, unknown> = { ...optionsFromEnv(env) };
       for (const [k, v] of Object.entries(flags)) if (v !== undefined) options[k] = v;
       const namespace = typeof options.namespace === "string" ? options.namespace : defaultNamespace(env);
       const componentKc = await componentKubeconfigFor(givenKubeconfig(cmd, env), "operator", namespace);
