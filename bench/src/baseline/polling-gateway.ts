@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { type KubeRest, Registrations } from "@devreg/kube";
+import { sleep } from "@devreg/runtime";
 
 /**
  * The ORIGINAL design's gateway (the thesis this project grew from, §3.2 and §4): HTTP
@@ -46,7 +47,7 @@ export async function startPollingGateway(opts: PollingGatewayOptions): Promise<
     await regs.create({ metadata: { name, namespace: opts.namespace }, spec: { publicKey } });
     const deadline = Date.now() + timeoutMs;
     while (!stopping && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, interval));
+      await sleep(interval); // the baseline design: poll at a fixed interval
       polls++;
       const st = (await regs.get(name)).status;
       if (st?.phase === "Approved")

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, existsSync, openSync, readFileSync, statSync } from "node:fs";
+import { sleep } from "@devreg/runtime";
 import { BenchError } from "../errors.ts";
 
 export interface ChildSpec<T> {
@@ -90,7 +91,7 @@ export async function startChild<T>(spec: ChildSpec<T>): Promise<{ child: Child;
         `${spec.name} exited before it was ready: ${tail()} (log: ${spec.logFile})`,
       );
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   await child.stop(1000);
   throw new BenchError(
