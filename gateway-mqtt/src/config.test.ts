@@ -38,7 +38,7 @@ describe("gateway options", () => {
   it("binds the admin port to loopback and bounds the edge by default [issue 13]", () => {
     const c = parseGatewayOptions({});
     expect(c.admin.host).toBe("127.0.0.1");
-    expect(c.mqtt).toMatchObject({ connectTimeoutMs: 3_000, maxKeepaliveSeconds: 300 });
+    expect(c.mqtt).toMatchObject({ connectTimeoutMs: 3_000, maxKeepaliveSeconds: 300, listenBacklog: 8_192 });
     expect(c.limits).toMatchObject({ replayPerDevice: 32, notReadyAtCapFraction: 0.9 });
     expect(c.http).toMatchObject({ headersTimeoutMs: 5_000, requestTimeoutMs: 15_000 });
   });

@@ -55,6 +55,13 @@ export const GatewayOptionsSchema = z.object({
     .object({
       host: z.string().default("0.0.0.0"),
       port: port.default(1883),
+      /**
+       * Accept queue of the MQTT listeners (TCP and WebSocket). A fleet reconnecting at once after
+       * a power cut or a gateway restart opens thousands of TCP connections within milliseconds;
+       * Node's default (511) overflows, and each dropped SYN costs its device a kernel
+       * retransmission delay of 1, 3, 7, 15, 31 s. The kernel caps it at net.core.somaxconn.
+       */
+      listenBacklog: z.number().int().min(16).max(65_535).default(8_192),
       /** A connection that has not sent CONNECT within this long is closed [PROTO-5]. */
       connectTimeoutMs: z.number().int().min(100).max(10_000).default(3_000),
       /** [PROTO-5] Largest keepalive accepted in CONNECT; 0 (no keepalive) is always refused. */

@@ -27,12 +27,18 @@ function pem(v: string): string {
   return v.includes("-----BEGIN") ? v : readFileSync(v, "utf8");
 }
 
-export function listen(server: net.Server, port: number, host: string, what: string): Promise<number> {
+export function listen(
+  server: net.Server,
+  port: number,
+  host: string,
+  what: string,
+  backlog?: number,
+): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (e: Error) =>
       reject(new GatewayError("E_GW_LISTEN", `${what} cannot listen on ${host}:${port}: ${errorText(e)}`));
     server.once("error", onError);
-    server.listen(port, host, () => {
+    server.listen({ port, host, ...(backlog !== undefined ? { backlog } : {}) }, () => {
       server.off("error", onError);
       resolve((server.address() as net.AddressInfo).port);
     });
@@ -77,7 +83,7 @@ export async function startMqttListeners(
   if (tlsOpts) tcp.on("secureConnection", onSocket);
   // A failed TLS handshake never reaches the broker; keep it from being an unhandled error.
   tcp.on("tlsClientError", () => {});
-  const mqttPort = await listen(tcp, cfg.mqtt.port, cfg.mqtt.host, "MQTT");
+  const mqttPort = await listen(tcp, cfg.mqtt.port, cfg.mqtt.host, "MQTT", cfg.mqtt.listenBacklog);
 
   let wsServer: http.Server | undefined;
   let wss: WebSocketServer | undefined;
@@ -101,7 +107,13 @@ export async function startMqttListeners(
     });
     wss.on("error", () => {});
     try {
-      wsPort = await listen(wsServer, cfg.ws.port, cfg.ws.host, "MQTT over WebSocket");
+      wsPort = await listen(
+        wsServer,
+        cfg.ws.port,
+        cfg.ws.host,
+        "MQTT over WebSocket",
+        cfg.mqtt.listenBacklog,
+      );
     } catch (e) {
       await closeServer(tcp);
       throw e;
