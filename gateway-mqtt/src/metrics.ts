@@ -5,13 +5,7 @@ export const METRIC_PREFIX = "devreg_gateway_";
 const OUTCOMES = ["approved", "rejected", "pending", "deactivated", "busy", "error"] as const;
 const TRANSPORTS = ["mqtt", "http"] as const;
 export type Transport = (typeof TRANSPORTS)[number];
-const SESSION_CLOSE_REASONS = [
-  "idle",
-  "final_reply",
-  "enrolled_idle",
-  "invalid_frames",
-  "connect_timeout",
-] as const;
+const SESSION_CLOSE_REASONS = ["idle", "final_reply", "enrolled_idle", "invalid_frames", "connect_timeout"] as const;
 export type SessionCloseReason = (typeof SESSION_CLOSE_REASONS)[number];
 
 /** The gateway's metrics on its own registry (several gateways can share a process in tests). */

@@ -1,10 +1,4 @@
-import {
-  type DeviceAllowance,
-  Informer,
-  type KubeRest,
-  allowancesPath,
-  dropManagedFields,
-} from "@devreg/kube";
+import { type DeviceAllowance, Informer, type KubeRest, allowancesPath, dropManagedFields } from "@devreg/kube";
 
 /**
  * The gateway's read-only view of the allowlist (DeviceAllowance objects): which public keys an

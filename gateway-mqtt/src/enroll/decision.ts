@@ -1,9 +1,4 @@
-import {
-  type DeviceRegistration,
-  type RegistrationOutcome,
-  readableReason,
-  registrationOutcome,
-} from "@devreg/kube";
+import { type DeviceRegistration, type RegistrationOutcome, readableReason, registrationOutcome } from "@devreg/kube";
 
 /**
  * What the operator decided for a registration, as the device is told it. The reading of the

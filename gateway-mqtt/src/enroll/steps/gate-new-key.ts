@@ -40,8 +40,7 @@ export async function gateNewKey(
       query: { resourceVersion: "0" },
     });
   } catch (e) {
-    if (!isKubeError(e, "E_KUBE_NOT_FOUND"))
-      return answer(replyForKubeError(target, e, ctx.cfg.busyRetryAfterSeconds));
+    if (!isKubeError(e, "E_KUBE_NOT_FOUND")) return answer(replyForKubeError(target, e, ctx.cfg.busyRetryAfterSeconds));
     const code = ctx.pairing.state()?.code ?? "PairingStateUnknown";
     ctx.metrics.closedRefusals.inc({ code });
     return answer({ ...target, status: "rejected", reason: "PairingDisabled" });

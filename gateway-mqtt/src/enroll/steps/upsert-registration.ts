@@ -118,11 +118,7 @@ export async function upsertRegistration(
 
 /** Sets this replica's gateway label, so its informer (and deactivation push) covers the device. */
 function adopt(ctx: EnrollContext, name: string, timeoutMs: number): Promise<DeviceRegistration> {
-  return ctx.regs.patch(
-    name,
-    { metadata: { labels: { [LABEL_GATEWAY]: ctx.cfg.gatewayId } } },
-    { timeoutMs },
-  );
+  return ctx.regs.patch(name, { metadata: { labels: { [LABEL_GATEWAY]: ctx.cfg.gatewayId } } }, { timeoutMs });
 }
 
 /** Best effort, and only with a free write slot: the reply never waits for it. */
