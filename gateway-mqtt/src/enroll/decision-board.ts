@@ -1,13 +1,7 @@
 import { EventEmitter } from "node:events";
-import {
-  type DeviceRegistration,
-  Informer,
-  LABEL_GATEWAY,
-  type KubeRest,
-  Registrations,
-  dropManagedFields,
-} from "@devreg/kube";
+import { type DeviceRegistration, Informer, LABEL_GATEWAY, type KubeRest, Registrations } from "@devreg/kube";
 import { type Decision, decisionOf } from "./decision.ts";
+import { slimRegistration } from "./slim-registration.ts";
 
 interface Waiter {
   resolve: (d: { decision?: Decision; reg?: DeviceRegistration }) => void;
@@ -65,8 +59,8 @@ export class DecisionBoard extends EventEmitter<DecisionBoardEvents> {
       path: regs.collectionPath(),
       labelSelector: `${LABEL_GATEWAY}=${gatewayId}`,
       resyncMs: 10 * 60_000,
-      // Nothing here reads managedFields (~3.6 KiB of each cached registration, one per device).
-      transform: dropManagedFields,
+      // One cached registration per connected device: keep only what the gateway reads.
+      transform: slimRegistration,
     });
     this.informer.on("add", (obj) => {
       // A registration that arrives already deactivated (adopted from a dead replica after the
