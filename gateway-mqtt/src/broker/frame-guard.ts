@@ -1,4 +1,4 @@
-import { Duplex } from "node:stream";
+import type { Duplex } from "node:stream";
 import { GatewayError } from "../errors.ts";
 
 /**
@@ -51,9 +51,12 @@ export class FrameScanner {
 }
 
 /**
- * Wraps a connection (TCP, TLS or WebSocket stream) so that a packet larger than
- * `maxRemainingLength` destroys the connection before its body is read. Writes pass
- * straight through; reading is flow-controlled from the consumer's `_read`.
+ * Guards a connection (TCP, TLS or WebSocket stream) in place: every chunk Aedes reads
+ * (`conn.read()`, on "readable") passes the scanner first, and a packet larger than
+ * `maxRemainingLength` destroys the connection before its body reaches mqtt-packet's parser.
+ * No wrapper stream: an earlier Duplex wrapper cost each connection a second pair of stream
+ * states and every packet an extra stream hop; writes now go straight to the socket, whose
+ * own writev keeps mqtt-packet's corked chunks in one TCP segment.
  */
 export function guardConnection(
   conn: Duplex,
@@ -61,52 +64,18 @@ export function guardConnection(
   onOversize: (remainingLength: number) => void,
 ): Duplex {
   const scanner = new FrameScanner(maxRemainingLength);
+  const read = conn.read.bind(conn);
   let tripped = false;
-  const guarded = new Duplex({
-    read() {
-      conn.resume();
-    },
-    write(chunk: Buffer, _enc, cb) {
-      if (conn.destroyed) return cb(new GatewayError("E_GW_CLOSED", "connection closed"));
-      conn.write(chunk, cb);
-    },
-    // mqtt-packet writes one packet as several small chunks inside cork()/uncork(): hand
-    // them to the socket as ONE write, or each chunk would wait for the previous one's
-    // write callback and go out as its own TCP segment (measured: ~10 ms per reply under load).
-    writev(chunks, cb) {
-      if (conn.destroyed) return cb(new GatewayError("E_GW_CLOSED", "connection closed"));
-      conn.write(
-        chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk as Buffer)),
-        cb,
-      );
-    },
-    final(cb) {
-      conn.end();
-      cb();
-    },
-    destroy(err, cb) {
-      conn.destroy();
-      cb(err);
-    },
-  });
-  conn.on("data", (chunk: Buffer) => {
-    if (tripped) return;
+  conn.read = (size?: number) => {
+    if (tripped) return null;
+    const chunk: unknown = read(size);
+    if (chunk === null || !(chunk instanceof Uint8Array)) return chunk;
     const over = scanner.feed(chunk);
-    if (over >= 0) {
-      tripped = true;
-      onOversize(over);
-      conn.destroy();
-      guarded.destroy(
-        new GatewayError("E_GW_FRAME_TOO_LARGE", `MQTT packet of ${over} bytes exceeds the limit`),
-      );
-      return;
-    }
-    if (!guarded.push(chunk)) conn.pause();
-  });
-  conn.on("end", () => guarded.push(null));
-  conn.on("error", (e) => guarded.destroy(e));
-  conn.on("close", () => {
-    if (!guarded.destroyed) guarded.destroy();
-  });
-  return guarded;
+    if (over < 0) return chunk;
+    tripped = true;
+    onOversize(over);
+    conn.destroy(new GatewayError("E_GW_FRAME_TOO_LARGE", `MQTT packet of ${over} bytes exceeds the limit`));
+    return null;
+  };
+  return conn;
 }
