@@ -10,7 +10,7 @@ import { createEnrollContext } from "./enroll/context.ts";
 import { EnrollService } from "./enroll/enroll-service.ts";
 import { InformerViews } from "./enroll/views.ts";
 import type { GatewayEvents } from "./events.ts";
-import { startEnrollListener } from "./http/enroll-listener.ts";
+import { createEnrollListener } from "./http/enroll-listener.ts";
 import { type GatewaySigner, loadGatewayKey } from "./key-store.ts";
 import { type ConnectionCaps, ConnectionLimiter } from "./limits/connection-limiter.ts";
 import { RequestAdmission } from "./limits/request-admission.ts";
@@ -150,7 +150,7 @@ async function startEnrollment(
   const http =
     cfg.http === false
       ? undefined
-      : await startEnrollListener(
+      : createEnrollListener(
           {
             settings: cfg.http,
             admit: (remote) => admission.httpRequest(remote),
@@ -163,13 +163,14 @@ async function startEnrollment(
           life,
         );
   await broker.start(life);
+  const httpPort = await http?.listen();
   life.onStop("drain in-flight requests", () => enroll.drain(cfg.stopGraceMs), cfg.stopGraceMs + 6_000);
   life.onStop("stop accepting", () => {
     log.info({ inFlight: enroll.requestsInFlight, waiting: waiting() }, "gateway stopping");
     void broker.stopAccepting();
     http?.stopAccepting();
   });
-  return { mqttPort: broker.mqttPort, wsPort: broker.wsPort, httpPort: http?.port };
+  return { mqttPort: broker.mqttPort, wsPort: broker.wsPort, httpPort };
 }
 
 /** The embedded broker, reporting sessions, refusals and takeovers through the core. */

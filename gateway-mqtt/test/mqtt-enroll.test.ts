@@ -1,7 +1,7 @@
 import { LABEL_DEVICE_ID, LABEL_GATEWAY } from "@devreg/kube";
 import { setPairing } from "@devreg/operator";
 import { describe, expect, it } from "vitest";
-import { metric, startTestGateway, subscribeResult, useGatewaySuite } from "./helpers.ts";
+import { closedByBroker, metric, startTestGateway, subscribeResult, useGatewaySuite } from "./helpers.ts";
 
 // Enrollment over MQTT against the real apiserver and the real operator.
 const t = useGatewaySuite("enroll");
@@ -92,5 +92,12 @@ describe("enroll over MQTT (real operator)", () => {
     const intruder = t.device();
     await intruder.connect(0, { url: `ws://127.0.0.1:${wsGw.wsPort}/mqtt`, subscribe: false });
     expect(await subscribeResult(intruder.client!, d.replyTopic)).toBe(128);
+    // The frame guard holds over WebSocket too: an oversized packet closes the session, counted.
+    const frames = () => metric(wsGw.adminPort, "devreg_gateway_refusals_total", { kind: "frame_too_large" });
+    const before = await frames();
+    const closed = closedByBroker(d.client!);
+    d.client!.publish(d.requestTopic, Buffer.alloc(200_000, 0xa5), { qos: 0 });
+    await closed;
+    expect(await frames()).toBe(before + 1);
   });
 });

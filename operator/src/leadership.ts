@@ -54,7 +54,9 @@ export class Leadership {
   /** Starts campaigning; on stop, steps down (the leader tasks finish) and releases the lease. */
   start(): void {
     this.elector.start();
-    this.lc.onStop("leader election", () => this.elector.stop({ release: this.releaseOnStop }), 60_000);
+    // Waits for in-flight reconciles, then releases the lease: cut short, the release would run
+    // after the kube client closed and failover would wait a whole lease. Bounded only as a backstop.
+    this.lc.onStop("leader election", () => this.elector.stop({ release: this.releaseOnStop }), 10 * 60_000);
   }
 
   /** Resolves once this replica leads with its tasks started, or rejects after `timeoutMs`. */

@@ -70,6 +70,9 @@ export async function startOperator(opts: OperatorOptions = {}): Promise<Operato
 /** Builds the parts in dependency order; each registers how it stops as it starts. */
 async function assemble(cfg: OperatorConfig, log: Logger, lc: Lifecycle): Promise<OperatorHandle> {
   const clients = await connectClients(cfg, log, lc);
+  // Registered before the Event recorder so that, as before, the probes answer until Events are flushed.
+  let healthServer: HealthServer | undefined;
+  lc.onStop("health server", () => healthServer?.close());
   const metrics = createMetrics();
   const recorder = startEventRecorder(clients.events, cfg, log, metrics, lc);
   const recordEvent = recorder.record.bind(recorder);
@@ -82,10 +85,11 @@ async function assemble(cfg: OperatorConfig, log: Logger, lc: Lifecycle): Promis
   recorder.yieldWhile(() => controller.depth > 0);
   const leadership = new Leadership(clients.api, cfg, log, lc, [pairing, controller]);
   observeGauges(metrics, { queueDepth: () => controller.depth, isLeader: () => leadership.isLeader() });
-  const health = await serveHealth(cfg, log, metrics, lc, {
+  const health = await serveHealth(cfg, log, metrics, {
     unhealthy: () => (leadership.healthy() ? undefined : "leader lease not renewed"),
     notReady: () => (lc.stopping ? "stopping" : caches.ready() ? undefined : "caches not synced"),
   });
+  healthServer = health;
 
   caches.start(lc);
   await caches.synced(START_SYNC_TIMEOUT_MS);
@@ -202,7 +206,6 @@ async function serveHealth(
   cfg: OperatorConfig,
   log: Logger,
   metrics: OperatorMetrics,
-  lc: Lifecycle,
   probes: { unhealthy: () => string | undefined; notReady: () => string | undefined },
 ): Promise<HealthServer> {
   let health: HealthServer;
@@ -218,6 +221,5 @@ async function serveHealth(
     if (isRuntimeError(e, "E_LISTEN")) throw new OperatorError("E_HTTP_LISTEN", e.message);
     throw e;
   }
-  lc.onStop("health server", () => health.close());
   return health;
 }

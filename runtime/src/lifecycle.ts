@@ -25,7 +25,7 @@ export class Lifecycle {
     return this.stopped !== undefined;
   }
 
-  /** Registers a stop step. Steps registered after stop() began run at once. */
+  /** Registers a stop step. A step registered after stop() began runs once the list is done. */
   onStop(name: string, stop: () => unknown, timeoutMs = 5_000): void {
     const step = { name, stop, timeoutMs };
     if (this.stopped) void this.stopped.then(() => this.run(step));

@@ -74,27 +74,38 @@ describe("FrameScanner", () => {
 });
 
 describe("guardConnection", () => {
-  it("hands reads through and destroys the connection on an oversized packet", async () => {
-    const conn = new PassThrough();
-    let oversize = 0;
-    const guarded = guardConnection(conn, 1024, (n) => {
-      oversize = n;
+  for (const mode of ["read()", "flowing"] as const) {
+    it(`checks every chunk before a reader sees it (${mode}) and destroys the connection on an oversized packet`, async () => {
+      const conn = new PassThrough();
+      let oversize = 0;
+      const guarded = guardConnection(conn, 1024, (n) => {
+        oversize = n;
+      });
+      expect(guarded).toBe(conn);
+      const errored = new Promise<Error>((r) => guarded.on("error", r));
+      const seen: Buffer[] = [];
+      if (mode === "flowing") guarded.on("data", (c: Buffer) => seen.push(c));
+      else
+        guarded.on("readable", () => {
+          for (let c = guarded.read(); c !== null; c = guarded.read()) seen.push(c as Buffer);
+        });
+      conn.write(publish(10));
+      await new Promise((r) => setImmediate(r));
+      expect(Buffer.concat(seen)).toEqual(publish(10));
+      conn.write(publish(5000));
+      const err = await errored;
+      expect(err).toMatchObject({ code: "E_GW_FRAME_TOO_LARGE" });
+      expect(oversize).toBeGreaterThan(5000);
+      expect(conn.destroyed).toBe(true);
+      expect(Buffer.concat(seen)).toEqual(publish(10));
     });
-    expect(guarded).toBe(conn);
-    const errored = new Promise<Error>((r) => guarded.on("error", r));
-    const reads: Buffer[] = [];
-    const drain = () => {
-      for (let c = guarded.read(); c !== null; c = guarded.read()) reads.push(c as Buffer);
-    };
-    guarded.on("readable", drain);
-    conn.write(publish(10));
-    await new Promise((r) => setImmediate(r));
-    expect(Buffer.concat(reads)).toEqual(publish(10));
-    conn.write(publish(5000));
-    const err = await errored;
-    expect(err).toMatchObject({ code: "E_GW_FRAME_TOO_LARGE" });
-    expect(oversize).toBeGreaterThan(5000);
-    expect(conn.destroyed).toBe(true);
-    expect(Buffer.concat(reads)).toEqual(publish(10));
+  }
+
+  it("fails closed on anything but bytes", async () => {
+    const conn = new PassThrough();
+    guardConnection(conn, 1024, () => {});
+    const errored = new Promise<Error>((r) => conn.on("error", r));
+    expect(conn.push("text" as never)).toBe(false);
+    expect(await errored).toMatchObject({ code: "E_GW_FRAME_TOO_LARGE" });
   });
 });

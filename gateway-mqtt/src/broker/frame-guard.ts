@@ -51,12 +51,14 @@ export class FrameScanner {
 }
 
 /**
- * Guards a connection (TCP, TLS or WebSocket stream) in place: every chunk Aedes reads
- * (`conn.read()`, on "readable") passes the scanner first, and a packet larger than
- * `maxRemainingLength` destroys the connection before its body reaches mqtt-packet's parser.
- * No wrapper stream: an earlier Duplex wrapper cost each connection a second pair of stream
- * states and every packet an extra stream hop; writes now go straight to the socket, whose
- * own writev keeps mqtt-packet's corked chunks in one TCP segment.
+ * Guards a connection (TCP, TLS or WebSocket stream) in place: every chunk the transport hands
+ * to the stream (`push`, called by net/tls for each socket read and by ws for each message)
+ * passes the scanner first, so a packet larger than `maxRemainingLength` destroys the
+ * connection before its body reaches any reader, whether it reads with `read()` (Aedes) or
+ * in flowing mode. Anything but bytes fails closed. No wrapper stream: an earlier Duplex
+ * wrapper cost each connection a second pair of stream states and every packet an extra
+ * stream hop; writes now go straight to the socket, whose own writev keeps mqtt-packet's
+ * corked chunks in one TCP segment.
  */
 export function guardConnection(
   conn: Duplex,
@@ -64,18 +66,17 @@ export function guardConnection(
   onOversize: (remainingLength: number) => void,
 ): Duplex {
   const scanner = new FrameScanner(maxRemainingLength);
-  const read = conn.read.bind(conn);
+  const push = conn.push.bind(conn);
   let tripped = false;
-  conn.read = (size?: number) => {
-    if (tripped) return null;
-    const chunk: unknown = read(size);
-    if (chunk === null || !(chunk instanceof Uint8Array)) return chunk;
-    const over = scanner.feed(chunk);
-    if (over < 0) return chunk;
+  conn.push = (chunk: unknown, encoding?: BufferEncoding) => {
+    if (tripped) return false;
+    if (chunk === null) return push(null);
+    const over = chunk instanceof Uint8Array ? scanner.feed(chunk) : Number.MAX_SAFE_INTEGER;
+    if (over < 0) return push(chunk, encoding);
     tripped = true;
     onOversize(over);
     conn.destroy(new GatewayError("E_GW_FRAME_TOO_LARGE", `MQTT packet of ${over} bytes exceeds the limit`));
-    return null;
+    return false;
   };
   return conn;
 }
