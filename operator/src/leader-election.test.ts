@@ -161,6 +161,28 @@ describe("LeaderElector", () => {
     await b.stop({ release: true });
   });
 
+  it("a stop that arrives while the lease is being won still releases it", async () => {
+    const api = fakeApi();
+    const events: string[] = [];
+    // The first request (the GET/POST that wins the lease) answers only after stop() began.
+    let answer: (() => void) | undefined;
+    const slow = {
+      request: async (...args: Parameters<KubeRest["request"]>) => {
+        if (answer === undefined) await new Promise<void>((r) => (answer = r));
+        return api.rest.request(...args);
+      },
+    } as unknown as KubeRest;
+    const a = elector(slow, "a", events);
+    a.start();
+    await vi.advanceTimersByTimeAsync(1);
+    const stopped = a.stop({ release: true });
+    answer?.();
+    await stopped;
+    expect(a.isLeader()).toBe(false);
+    expect(events).toEqual([]);
+    expect(api.holder()).toBe("");
+  });
+
   it("a leader that cannot renew steps down after renewDeadline", async () => {
     const api = fakeApi();
     const events: string[] = [];

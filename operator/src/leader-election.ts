@@ -66,6 +66,8 @@ export function microTime(d: Date): string {
 export class LeaderElector {
   private leading = false;
   private running = false;
+  /** Won the lease while stop() was already under way: it never led, but stop() still releases. */
+  private acquiredWhileStopping = false;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private observed: { record: string; at: number } | undefined;
@@ -110,6 +112,9 @@ export class LeaderElector {
       this.leading = false;
       await this.opts.onStoppedLeading();
       if (opts.release) await this.release();
+    } else if (this.acquiredWhileStopping && opts.release) {
+      // Won the lease in the same moment stop() came: never led, but free it for a successor.
+      await this.release();
     }
   }
 
@@ -122,7 +127,10 @@ export class LeaderElector {
     while (this.running) {
       if (!this.leading) {
         if ((await this.tryAcquireOrRenew()) === "held") {
-          if (!this.running) break; // stop() arrived mid-request; it releases what we hold
+          if (!this.running) {
+            this.acquiredWhileStopping = true; // stop() arrived mid-request; it releases what we hold
+            break;
+          }
           this.leading = true;
           this.lastRenew = Date.now();
           log.info({ lease: this.opts.name, identity: this.opts.identity }, "became leader");
