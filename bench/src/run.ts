@@ -143,6 +143,15 @@ async function runUntilDone(opts: BenchOptions, hooks: RunHooks): Promise<BenchR
       gateway: gateway.child.pid,
       bench: process.pid,
     };
+    /** A fresh gateway process in place of the current one (its CPU and RSS then start from zero). */
+    const restartGateway = async (logName: string) => {
+      ledger.retire("gateway");
+      await gateway.child.stop();
+      gateway = await startGatewayProcess(env, logName);
+      children.push(gateway.child);
+      pids.gateway = gateway.child.pid;
+      ledger.track("gateway", gateway.child.pid);
+    };
     if (cluster.kind === "external")
       notes.push("external cluster: etcd and kube-apiserver CPU are not visible to the bench");
     const probes: Probes = {
@@ -257,12 +266,7 @@ async function runUntilDone(opts: BenchOptions, hooks: RunHooks): Promise<BenchR
     const sweepEnrolled: DeviceIdentity[] = [];
     if (runs("sweep") && s.sweep.length > 0) {
       // A fresh gateway for the sweep: its RSS baseline then holds no garbage from the phases above.
-      ledger.retire("gateway");
-      await gateway.child.stop();
-      gateway = await startGatewayProcess(env, "gateway-sweep");
-      children.push(gateway.child);
-      pids.gateway = gateway.child.pid;
-      ledger.track("gateway", gateway.child.pid);
+      await restartGateway("gateway-sweep");
       log(`sweep over ${s.sweep.join(", ")} devices (gateway restarted, pid ${gateway.child.pid})`);
       sweep = await runSweep({
         onEnrolled: (id) => sweepEnrolled.push(id),
@@ -295,12 +299,7 @@ async function runUntilDone(opts: BenchOptions, hooks: RunHooks): Promise<BenchR
     }
     if (runs("reconnect") && enrolled.length > 0) {
       // As after a gateway restart: every enrolled device comes back at once.
-      ledger.retire("gateway");
-      await gateway.child.stop();
-      gateway = await startGatewayProcess(env, "gateway-reconnect");
-      children.push(gateway.child);
-      pids.gateway = gateway.child.pid;
-      ledger.track("gateway", gateway.child.pid);
+      await restartGateway("gateway-reconnect");
       log(
         `reconnect: ${enrolled.length} enrolled devices at once (gateway restarted, pid ${gateway.child.pid})`,
       );

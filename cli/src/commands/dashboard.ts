@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import { UsageError } from "../errors.ts";
 import { defaultNamespace, kubeconfigFlag } from "../kube-connect.ts";
 import { port } from "../options.ts";
-import { progress } from "../output.ts";
+import { untilSignal } from "../until-signal.ts";
 
 interface Flags {
   port: number;
@@ -100,15 +100,6 @@ export function registerDashboard(program: Command, env: DevregEnv): void {
           ? `devreg dashboard for namespace ${f.namespace}; open this link (it signs you in once, with this kubeconfig's credential):\n\n    ${dash.loginUrl}\n`
           : `devreg dashboard for namespace ${f.namespace} at ${dash.url}; users sign in with their own bearer token`,
       );
-      await new Promise<void>((resolve) => {
-        const onSignal = (sig: NodeJS.Signals) => {
-          process.off("SIGINT", onSignal);
-          process.off("SIGTERM", onSignal);
-          progress(`${sig}: stopping the dashboard`);
-          dash.close().then(resolve, resolve);
-        };
-        process.on("SIGINT", onSignal);
-        process.on("SIGTERM", onSignal);
-      });
+      await untilSignal("the dashboard", () => dash.close());
     });
 }

@@ -19,6 +19,7 @@ import { CliError } from "../errors.ts";
 import { componentKubeconfigFor, givenKubeconfig } from "../kube-connect.ts";
 import { parsePositiveInt, parsePositiveNumber, port } from "../options.ts";
 import { StatusLine, printJson, progress } from "../output.ts";
+import { untilSignal } from "../until-signal.ts";
 import { progressLine, summaryTable } from "./sim-output.ts";
 
 interface DemoFlags {
@@ -194,10 +195,8 @@ export function registerDemo(program: Command, env: DevregEnv): void {
           say(`  ./bin/devreg devices list --namespace ${flags.namespace} --phase Rejected`);
           say(`  ./bin/devreg pairing on --for 5m --namespace ${flags.namespace}`);
           say(`  ./bin/devreg sim --count 10 --mqtt ${mqttUrl} --gateway-key ${gatewayKeyB64}`);
-          await new Promise<void>((resolve) => {
-            process.once("SIGINT", () => resolve());
-            process.once("SIGTERM", () => resolve());
-          });
+          // Everything is stopped by the shutdown below.
+          await untilSignal("the demo", async () => {});
         }
       } finally {
         await shutdown();

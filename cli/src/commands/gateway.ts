@@ -9,6 +9,7 @@ import { UsageError } from "../errors.ts";
 import { componentKubeconfigFor, defaultNamespace, givenKubeconfig } from "../kube-connect.ts";
 import { parseDurationMs, port, positive } from "../options.ts";
 import { progress } from "../output.ts";
+import { untilSignal } from "../until-signal.ts";
 
 function defaultKeyFile(): string {
   const base = process.env.XDG_STATE_HOME || join(homedir(), ".local", "state");
@@ -194,15 +195,6 @@ export function registerGateway(program: Command, env: DevregEnv): void {
       );
       progress("gateway public key (base64; pin it on devices):");
       process.stdout.write(`${Buffer.from(gw.publicKey).toString("base64")}\n`);
-      await new Promise<void>((resolve) => {
-        const onSignal = (sig: NodeJS.Signals) => {
-          process.off("SIGINT", onSignal);
-          process.off("SIGTERM", onSignal);
-          progress(`${sig}: stopping the gateway`);
-          gw.stop().then(resolve, resolve);
-        };
-        process.on("SIGINT", onSignal);
-        process.on("SIGTERM", onSignal);
-      });
+      await untilSignal("the gateway", () => gw.stop());
     });
 }

@@ -1,14 +1,15 @@
-import type { Command } from "commander";
 import {
+  isOperatorError,
   type OperatorHandle,
   type OperatorOptions,
-  isOperatorError,
   optionsFromEnv,
   startOperator,
 } from "@devreg/operator";
 import type { DevregEnv } from "@devreg/runtime";
+import type { Command } from "commander";
 import { CliError, UsageError } from "../errors.ts";
 import { componentKubeconfigFor, defaultNamespace, givenKubeconfig } from "../kube-connect.ts";
+import { untilSignal } from "../until-signal.ts";
 
 interface Flags {
   namespace?: string;
@@ -90,22 +91,6 @@ export function registerOperator(program: Command, env: DevregEnv): void {
           throw e.code === "E_CONFIG" ? new UsageError(e.message) : new CliError(e.message);
         throw e;
       }
-      await new Promise<void>((resolve) => {
-        let stopping = false;
-        const onSignal = (sig: NodeJS.Signals) => {
-          if (stopping) {
-            process.stderr.write(`devreg: ${sig} again, exiting without a graceful stop\n`);
-            process.exit(130);
-          }
-          stopping = true;
-          handle.stop().then(resolve, (err: Error) => {
-            process.stderr.write(`devreg: error while stopping: ${err.message}\n`);
-            process.exitCode = 1;
-            resolve();
-          });
-        };
-        process.once("SIGINT", onSignal);
-        process.once("SIGTERM", onSignal);
-      });
+      await untilSignal("the operator", () => handle.stop());
     });
 }
