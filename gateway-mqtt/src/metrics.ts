@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { REFUSAL_KINDS, type RefusalKind } from "./broker/refusals.ts";
+import { readListenOverflows } from "./limits/listen-overflows.ts";
 
 export const METRIC_PREFIX = "devreg_gateway_";
 const OUTCOMES = ["approved", "rejected", "pending", "deactivated", "busy", "error"] as const;
@@ -120,6 +121,15 @@ export class GatewayMetrics {
       collect() {
         const r = replay();
         if (r) this.set(r.evicted);
+      },
+    });
+    new Gauge({
+      name: `${METRIC_PREFIX}listen_overflows`,
+      help: "Connections the kernel dropped on a full accept queue (TcpExt ListenOverflows, this network namespace); rising during reconnect storms means mqtt.listenBacklog or net.core.somaxconn is too small",
+      registers,
+      collect() {
+        const n = readListenOverflows();
+        if (n !== undefined) this.set(n);
       },
     });
     this.logLinesSuppressed = new Counter({

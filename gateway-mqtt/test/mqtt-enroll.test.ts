@@ -99,5 +99,8 @@ describe("enroll over MQTT (real operator)", () => {
     d.client!.publish(d.requestTopic, Buffer.alloc(200_000, 0xa5), { qos: 0 });
     await closed;
     expect(await frames()).toBe(before + 1);
+    // A reconnect storm outrunning the accept queue shows on /metrics (mqtt.listenBacklog).
+    const text = await (await fetch(`http://127.0.0.1:${wsGw.adminPort}/metrics`)).text();
+    expect(text).toMatch(/^devreg_gateway_listen_overflows\{[^}]*\} \d+$/m);
   });
 });
