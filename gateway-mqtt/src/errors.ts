@@ -12,6 +12,14 @@ export type GatewayErrorCode =
   | "E_GW_CLOSED"
   /** An MQTT packet exceeded the transport frame limit. */
   | "E_GW_FRAME_TOO_LARGE"
+  /** No CONNECT within the connect timeout after the connection opened. */
+  | "E_GW_CONNECT_TIMEOUT"
+  /** No packet for one and a half keepalive periods [MQTT-3.1.2-24]. */
+  | "E_GW_KEEPALIVE"
+  /** A packet MQTT 3.1.1 or the device protocol does not allow at that point (connection closed). */
+  | "E_GW_PROTOCOL"
+  /** A client that stopped reading what it is sent (connection closed). */
+  | "E_GW_SLOW_READER"
   /** A broker-level refusal (ACL, rate limit, client id); see RefusalKind. */
   | "E_GW_REFUSED"
   /** The gateway is stopping. */

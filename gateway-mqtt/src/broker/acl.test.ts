@@ -35,7 +35,7 @@ describe("checkConnect [PROTO-5]", () => {
 
 describe("checkPublish [PROTO-5]", () => {
   it("allows only the own request topic", () => {
-    expect(checkPublish({ clientId: me, topic: requestTopic(me), retain: false })).toBeNull();
+    expect(checkPublish({ clientId: me, topic: requestTopic(me), retain: false, qos: 1 })).toBeNull();
   });
   it.each([
     ["another device's request topic", requestTopic(other)],
@@ -46,13 +46,23 @@ describe("checkPublish [PROTO-5]", () => {
     ["a trailing slash", `${requestTopic(me)}/`],
     ["another version", `devreg/v2/${me}/enroll`],
   ])("refuses %s", (_what, topic) => {
-    expect(checkPublish({ clientId: me, topic, retain: false })).toBe("publish_topic");
+    expect(checkPublish({ clientId: me, topic, retain: false, qos: 1 })).toBe("publish_topic");
   });
   it("refuses retained requests", () => {
-    expect(checkPublish({ clientId: me, topic: requestTopic(me), retain: true })).toBe("publish_retain");
+    expect(checkPublish({ clientId: me, topic: requestTopic(me), retain: true, qos: 1 })).toBe(
+      "publish_retain",
+    );
+  });
+  it("refuses QoS 2 requests (QoS 1 is the protocol's, 0 is tolerated)", () => {
+    expect(checkPublish({ clientId: me, topic: requestTopic(me), retain: false, qos: 2 })).toBe(
+      "publish_qos",
+    );
+    expect(checkPublish({ clientId: me, topic: requestTopic(me), retain: false, qos: 0 })).toBeNull();
   });
   it("refuses everything for a client id that is not a device id", () => {
-    expect(checkPublish({ clientId: "x", topic: "devreg/v1/x/enroll", retain: false })).toBe("publish_topic");
+    expect(checkPublish({ clientId: "x", topic: "devreg/v1/x/enroll", retain: false, qos: 1 })).toBe(
+      "publish_topic",
+    );
   });
 });
 

@@ -40,12 +40,14 @@ export interface PublishFacts {
   clientId: string;
   topic: string;
   retain: boolean;
+  qos: number;
 }
 
-/** [PROTO-5] Only the client's own request topic, never retained. */
+/** [PROTO-5] Only the client's own request topic, at QoS 0 or 1 (rule 4), never retained. */
 export function checkPublish(p: PublishFacts): RefusalKind | null {
   if (!isValidDeviceId(p.clientId) || parseRequestTopic(p.topic) !== p.clientId) return "publish_topic";
   if (p.retain) return "publish_retain";
+  if (p.qos > 1) return "publish_qos";
   return null;
 }
 

@@ -3,10 +3,11 @@ import type net from "node:net";
 import type { Duplex } from "node:stream";
 import { type ReplayGuard, replyTopic } from "@devreg/protocol";
 import { type Lifecycle, type Logger, sleep, waitFor, within } from "@devreg/runtime";
-import { Aedes, type Client, type PublishPacket } from "aedes";
+import type { IPublishPacket } from "mqtt-packet";
 import type { GatewayConfig } from "../config.ts";
-import { errorText } from "../errors.ts";
+import { errorText, isGatewayError } from "../errors.ts";
 import { checkConnectProof } from "./connect-auth.ts";
+import type { DeviceSession } from "./device-session.ts";
 import { guardConnection } from "./frame-guard.ts";
 import { type HookDeps, createHooks } from "./hooks.ts";
 import type { ConnectionLimiter } from "../limits/connection-limiter.ts";
@@ -14,6 +15,11 @@ import type { SessionCloseReason } from "../metrics.ts";
 import { type MqttListeners, startMqttListeners } from "./listeners.ts";
 import { SessionBindings } from "./session-binding.ts";
 import { SessionTimers } from "./session-limits.ts";
+import { SessionServer } from "./session-server.ts";
+
+/** A device's MQTT session, as the rest of the gateway sees it. */
+export type Client = DeviceSession;
+export type PublishPacket = IPublishPacket;
 
 /** Where a session stands after the gateway's latest step; decides how long it may stay. */
 export type SessionPhase = "request" | "busy" | "pending" | "enrolled" | "final";
@@ -34,36 +40,23 @@ export interface BrokerDeps {
 
 export interface BrokerEvents {
   /**
-   * A request publish the ACL authorized, emitted after the authorizePublish hook answered
-   * Aedes, in arrival order. Not yet rate-limited or decoded: that is the listener's part.
+   * A request publish the ACL authorized, emitted after its PUBACK, in arrival order. Not yet
+   * rate-limited or decoded: that is the listener's part.
    */
   request: [client: Client, packet: PublishPacket, remote: string];
 }
 
 /**
- * Aedes' topic routing, replaced by "deliver nowhere". Nothing published through the broker
- * has a legitimate recipient: a device may publish only its request topic [PROTO-6], a
- * device may subscribe only to its own reply topic [PROTO-5] (so no one can subscribe to a
- * request topic or to `$SYS`), and replies go straight to their one client (publishReply).
- * Routing each request, and the three `$SYS` notices of every session (connect, subscribe,
- * disconnect), through mqemitter, the subscription trie and the persistence was pure cost
- * per enrollment (issue 16). `authorizeForward` stays as the second lock.
- */
-const routeNothing: Aedes["publish"] = (_packet: unknown, client: unknown, done?: (err?: Error) => void) => {
-  const cb = typeof client === "function" ? (client as (err?: Error) => void) : done;
-  cb?.();
-};
-
-/**
- * The embedded Aedes broker: listeners, hooks, and the map of live clients by id (the
- * device id), which replies and deactivation pushes use. Authorized requests leave it as
- * "request" events.
+ * The gateway's MQTT endpoint: listeners, the device sessions (session-server.ts) and their
+ * hooks; the live sessions by id (the device id) are what replies and deactivation pushes
+ * use. Nothing is routed between clients: a device may publish only its request topic
+ * [PROTO-6] and subscribe only to its own reply topic [PROTO-5], and replies go straight to
+ * their one session. Authorized requests leave it as "request" events.
  */
 export class Broker extends EventEmitter<BrokerEvents> {
-  readonly aedes: Aedes;
+  private readonly sessions: SessionServer;
   private mqttListeners?: MqttListeners;
   private listenersClosed?: Promise<void>;
-  private readonly live = new Map<string, Client>();
   private readonly remotes = new WeakMap<object, string>();
   private readonly bindings = new SessionBindings();
   private outstanding = 0;
@@ -84,7 +77,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     const hooks = createHooks({
       cfg,
       remoteOf: (c) => this.remotes.get(c.conn) ?? "unknown",
-      isConnected: (id) => this.live.get(id)?.closed === false,
+      isConnected: (id) => this.sessions.get(id)?.closed === false,
       stopping: deps.stopping,
       refuse: deps.refuse,
       takeover: deps.takeover,
@@ -102,47 +95,30 @@ export class Broker extends EventEmitter<BrokerEvents> {
       bind: (client, decision) =>
         this.bindings.bind(client, decision.proof.deviceId, decision.proof.publicKey),
       hookFailed: (hook, err) => log.error({ hook, err: errorText(err) }, "broker hook failed; refusing"),
-      // Queued before the hook answers Aedes, so requests keep their order even when the
-      // answer lets Aedes parse the connection's next packets at once.
-      authorized: (client, packet) => queueMicrotask(() => this.handOn(client, packet)),
     });
-    this.aedes = new Aedes({
-      ...hooks,
-      // Device ids are 32 characters; Aedes' MQTT 3.1 default of 23 would refuse them.
-      maxClientsIdLength: 64,
-      // A CONNECT must follow the TCP connect promptly; idle half-open sockets are cheap DoS.
-      connectTimeout: cfg.mqtt.connectTimeoutMs,
-      // Devices talk to their two topics only: nothing needs deep topics or big queues.
-      maxTopicLevels: 8,
-      queueLimit: 16,
-      maxInflightInbound: 16,
-      heartbeatInterval: 60_000,
-    });
-    this.aedes.publish = routeNothing;
-    this.aedes.on("client", (c) => {
-      this.live.set(c.id, c);
-      deps.onClientCount(this.live.size);
-      this.timers.arm(c, cfg.mqtt.idleTimeoutMs, "idle");
-    });
-    this.aedes.on("clientDisconnect", (c) => {
-      this.timers.clear(c);
-      if (this.live.get(c.id) === c) this.live.delete(c.id);
-      deps.onClientCount(this.live.size);
-    });
-    this.aedes.on("clientError", (c, err) =>
-      log.debug({ clientId: c.id, err: errorText(err) }, "client error"),
-    );
-    this.aedes.on("connectionError", (_c, err) => {
-      if (err.message === "connect did not arrive in time") deps.sessionClosed("connect_timeout");
-      log.debug({ err: errorText(err) }, "connection error");
-    });
-    // Aedes emits "error" for persistence failures; unhandled it would crash the process.
-    (this.aedes as unknown as NodeJS.EventEmitter).on("error", (err: Error) =>
-      log.error({ err: errorText(err) }, "broker error"),
+    this.sessions = new SessionServer(
+      hooks,
+      {
+        connected: (c) => {
+          deps.onClientCount(this.sessions.size);
+          this.timers.arm(c, cfg.mqtt.idleTimeoutMs, "idle");
+        },
+        disconnected: (c) => {
+          this.timers.clear(c);
+          deps.onClientCount(this.sessions.size);
+        },
+        request: (c, packet) => this.handOn(c, packet),
+        failed: (c, err) => {
+          // A CONNECT must follow the TCP connect promptly; idle half-open sockets are cheap DoS.
+          if (isGatewayError(err, "E_GW_CONNECT_TIMEOUT")) deps.sessionClosed("connect_timeout");
+          log.debug({ clientId: c.id || undefined, err: errorText(err) }, "session ended");
+        },
+      },
+      cfg.mqtt.connectTimeoutMs,
     );
   }
 
-  /** The request's listener never throws into Aedes or the microtask queue. */
+  /** The request's listener never throws into the session's packet handling. */
   private handOn(client: Client, packet: PublishPacket): void {
     try {
       this.emit("request", client, packet, this.remotes.get(client.conn) ?? "unknown");
@@ -164,7 +140,6 @@ export class Broker extends EventEmitter<BrokerEvents> {
       await this.flush(1_000);
       await this.close();
     });
-    await this.aedes.listen();
     this.mqttListeners = await startMqttListeners(
       this.deps.cfg,
       (conn, remote) => this.accept(conn, remote),
@@ -243,7 +218,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
   }
 
   get clientCount(): number {
-    return this.live.size;
+    return this.sessions.size;
   }
 
   private accept(conn: Duplex, remote: string): void {
@@ -254,9 +229,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
     const guarded = guardConnection(conn, this.deps.cfg.limits.maxPacketBytes, (len) =>
       this.deps.refuse("frame_too_large", { remote, detail: `remaining length ${len}` }),
     );
-    guarded.on("error", () => {}); // Aedes attaches its own; this covers the gap before it does.
     this.remotes.set(guarded, remote);
-    this.aedes.handle(guarded);
+    this.sessions.handle(guarded);
   }
 
   /**
@@ -264,28 +238,16 @@ export class Broker extends EventEmitter<BrokerEvents> {
    * this device id at CONNECT [PROTO-41]: replies and deactivation notices go nowhere else.
    */
   client(deviceId: string): Client | undefined {
-    const c = this.live.get(deviceId);
+    const c = this.sessions.get(deviceId);
     return c && !c.closed && this.bindings.isBoundTo(c, deviceId) ? c : undefined;
   }
 
-  /** The client's subscription to its own reply topic, if any (QoS granted). */
-  private replySubscription(client: Client): { qos?: number } | undefined {
-    return (client as unknown as { subscriptions?: Record<string, { qos?: number }> }).subscriptions?.[
-      replyTopic(client.id)
-    ];
-  }
-
-  /** Hands one reply to one client, at the QoS it subscribed with (at most 1), never retained. */
+  /** Hands one reply to one session, at the QoS it subscribed with (at most 1), never retained. */
   private deliver(client: Client, qos: number, frame: Uint8Array, cb: (err?: Error) => void): void {
     client.publish(
-      {
-        cmd: "publish",
-        topic: replyTopic(client.id),
-        payload: Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength),
-        qos: qos > 0 ? 1 : 0,
-        retain: false,
-        dup: false,
-      },
+      replyTopic(client.id),
+      Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength),
+      qos > 0 ? 1 : 0,
       cb,
     );
   }
@@ -299,8 +261,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
    */
   publishReply(deviceId: string, frame: Uint8Array): Promise<boolean> {
     const client = this.client(deviceId);
-    const sub = client ? this.replySubscription(client) : undefined;
-    if (!client || !sub) {
+    const qos = client?.replyQos;
+    if (!client || qos === undefined) {
       this.deps.log.debug(
         { deviceId },
         "reply dropped: device not connected or not subscribed to its reply topic",
@@ -309,7 +271,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     }
     this.outstanding++;
     return new Promise<boolean>((resolve) => {
-      this.deliver(client, sub.qos ?? 0, frame, (err) => {
+      this.deliver(client, qos, frame, (err) => {
         this.outstanding--;
         if (err) this.deps.log.debug({ deviceId, err: errorText(err) }, "reply delivery failed");
         resolve(!err);
@@ -323,12 +285,12 @@ export class Broker extends EventEmitter<BrokerEvents> {
    */
   pushAndDisconnect(client: Client, frame: Uint8Array): Promise<boolean> {
     // [PROTO-41] checked again at delivery: only a session bound to this device's key.
-    const sub = this.bindings.isBoundTo(client, client.id) ? this.replySubscription(client) : undefined;
+    const qos = this.bindings.isBoundTo(client, client.id) ? client.replyQos : undefined;
     return new Promise((resolve) => {
       const close = (sent: boolean) => client.close(() => resolve(sent));
-      if (!sub) return close(false);
+      if (qos === undefined) return close(false);
       this.outstanding++;
-      this.deliver(client, sub.qos ?? 0, frame, (err) => {
+      this.deliver(client, qos, frame, (err) => {
         this.outstanding--;
         close(!err);
       });
@@ -351,6 +313,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
 
   close(): Promise<void> {
     this.timers.clearAll();
-    return new Promise((resolve) => this.aedes.close(() => resolve()));
+    this.sessions.close();
+    return Promise.resolve();
   }
 }

@@ -17,6 +17,8 @@ export const REFUSAL_KINDS = [
   "publish_topic",
   /** PUBLISH with the retain flag: requests are never stored. */
   "publish_retain",
+  /** PUBLISH at QoS 2: requests travel at QoS 1 (or 0) only. */
+  "publish_qos",
   /** PUBLISH over the client's own rate limit (answered "busy" at most once per window; the connection stays). */
   "publish_rate",
   /** Request payload over MAX_REQUEST_BYTES [PROTO-13] (answered with an error reply). */

@@ -1,6 +1,5 @@
 import { KeyedBuckets } from "@devreg/runtime";
-import type { Client, PublishPacket } from "aedes";
-import type { SessionPhase } from "../broker/broker.ts";
+import type { Client, PublishPacket, SessionPhase } from "../broker/broker.ts";
 import { errorText } from "../errors.ts";
 import type { PublishAdmission } from "../limits/request-admission.ts";
 import type { EnrollServiceDeps } from "./enroll-service.ts";
