@@ -92,9 +92,14 @@ export class DeviceSession {
    * bytes are handed to the transport, or with an error if the session cannot take them.
    */
   publish(topic: string, payload: Buffer, qos: 0 | 1, done: Done): void {
-    if (!this.connected || this.closed) return done(new GatewayError("E_GW_CLOSED", "session closed"));
-    if (!this.owner.hooks.forward(this, topic))
-      return done(new GatewayError("E_GW_REFUSED", "not this session's topic"));
+    if (!this.connected || this.closed) {
+      done(new GatewayError("E_GW_CLOSED", "session closed"));
+      return;
+    }
+    if (!this.owner.hooks.forward(this, topic)) {
+      done(new GatewayError("E_GW_REFUSED", "not this session's topic"));
+      return;
+    }
     const messageId = qos === 1 ? this.takeMessageId() : undefined;
     this.send({ cmd: "publish", topic, payload, qos, retain: false, dup: false, messageId }, done);
   }
@@ -121,38 +126,58 @@ export class DeviceSession {
 
   private onPacket(p: Packet): void {
     if (this.closed) return;
-    if (p.cmd === "connect") return this.onConnect(p);
+    if (p.cmd === "connect") {
+      this.onConnect(p);
+      return;
+    }
     // [MQTT-3.1.0-1] nothing before CONNECT.
-    if (!this.connected) return this.fail(protocolError(`${p.cmd} before CONNECT`));
+    if (!this.connected) {
+      this.fail(protocolError(`${p.cmd} before CONNECT`));
+      return;
+    }
     this.timer?.refresh();
     switch (p.cmd) {
       case "publish":
-        return this.onPublish(p);
+        this.onPublish(p);
+        return;
       case "subscribe":
-        return this.onSubscribe(p);
+        this.onSubscribe(p);
+        return;
       case "unsubscribe":
-        return this.onUnsubscribe(p);
+        this.onUnsubscribe(p);
+        return;
       case "pingreq":
-        return this.send({ cmd: "pingresp" });
+        this.send({ cmd: "pingresp" });
+        return;
       case "puback":
         return; // replies are not stored for redelivery: sessions are clean, devices retry [PROTO-5a]
       case "disconnect":
-        return this.close();
+        this.close();
+        return;
       default:
-        return this.fail(protocolError(`unexpected ${p.cmd}`));
+        this.fail(protocolError(`unexpected ${p.cmd}`));
+        return;
     }
   }
 
   private onConnect(p: IConnectPacket): void {
     // [MQTT-3.1.0-2] a second CONNECT is a protocol violation.
-    if (this.connected) return this.fail(protocolError("second CONNECT"));
+    if (this.connected) {
+      this.fail(protocolError("second CONNECT"));
+      return;
+    }
     clearTimeout(this.timer);
     this.timer = undefined;
     this.id = typeof p.clientId === "string" ? p.clientId : "";
-    if (p.protocolVersion !== 3 && p.protocolVersion !== 4)
-      return this.refuseConnect(CONNACK_UNACCEPTABLE_PROTOCOL, "unacceptable protocol version");
+    if (p.protocolVersion !== 3 && p.protocolVersion !== 4) {
+      this.refuseConnect(CONNACK_UNACCEPTABLE_PROTOCOL, "unacceptable protocol version");
+      return;
+    }
     const refusal = this.owner.hooks.connect(this, p);
-    if (refusal) return this.refuseConnect(refusal.returnCode, refusal.message);
+    if (refusal) {
+      this.refuseConnect(refusal.returnCode, refusal.message);
+      return;
+    }
     this.connected = true;
     this.owner.register(this);
     if (this.closed) return;
@@ -173,7 +198,10 @@ export class DeviceSession {
   }
 
   private onPublish(p: IPublishPacket): void {
-    if (!this.owner.hooks.publish(this, p)) return this.close();
+    if (!this.owner.hooks.publish(this, p)) {
+      this.close();
+      return;
+    }
     if (p.qos === 1) this.send({ cmd: "puback", messageId: p.messageId });
     this.owner.request(this, p);
   }
@@ -203,7 +231,8 @@ export class DeviceSession {
       buf = mqttPacket.generate(packet);
     } catch (e) {
       done?.(e as Error);
-      return this.fail(e as Error);
+      this.fail(e as Error);
+      return;
     }
     this.conn.write(buf, done && ((err?: Error | null) => done(err ?? undefined)));
     if (this.conn.writableLength > MAX_UNSENT_BYTES)
