@@ -6,7 +6,7 @@ import { describeError } from "./errors.ts";
 type Register = (program: Command, env: DevregEnv) => void;
 
 /**
- * Commands load on demand: `devreg pairing on` should not load Aedes, the fleet simulator
+ * Commands load on demand: `devreg pairing on` should not load the gateway, the fleet simulator
  * and the operator's metrics just to patch a ConfigMap. Order here is the order in --help.
  */
 const COMMANDS: Record<string, () => Promise<Register>> = {

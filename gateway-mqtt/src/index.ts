@@ -1,5 +1,5 @@
 /**
- * @devreg/gateway-mqtt: the devreg gateway — an embedded Aedes MQTT broker (plus HTTP)
+ * @devreg/gateway-mqtt: the devreg gateway — an MQTT 3.1.1 endpoint for devices (plus HTTP)
  * that verifies signed enroll requests, records DeviceRegistrations and answers each
  * device with the operator's decision, signed with the gateway's key. See README.md.
  */

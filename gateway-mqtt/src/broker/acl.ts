@@ -2,7 +2,7 @@ import { isValidDeviceId, parseRequestTopic, replyTopic } from "@devreg/protocol
 import type { RefusalKind } from "./refusals.ts";
 
 /**
- * Pure ACL decisions; the Aedes hooks (hooks.ts) only translate them. Everything not
+ * Pure ACL decisions; the session hooks (hooks.ts) only translate them. Everything not
  * explicitly allowed is refused: a device may publish only to its own request topic and
  * subscribe only to its own reply topic, exactly, with its device id as client id.
  */

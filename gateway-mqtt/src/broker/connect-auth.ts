@@ -10,7 +10,7 @@ import {
 /**
  * [PROTO-39] [PROTO-40] The CONNECT proof check as a pure decision (time and the replay
  * memory are passed in): accept with the proven key, or refuse with a kind for the
- * metric and a CONNACK return code. The Aedes authenticate hook only translates it.
+ * metric and a CONNACK return code. The connect hook only translates it.
  */
 
 /** Refused CONNECTs by kind; each is counted in devreg_gateway_refusals_total{kind}. */

@@ -4,7 +4,7 @@ import { GatewayError } from "../errors.ts";
 /**
  * Incremental scanner of MQTT fixed headers [MQTT-2.2]: it follows packet boundaries in a
  * byte stream without buffering anything, and reports the first packet whose Remaining
- * Length exceeds the limit. The mqtt-packet parser Aedes uses has no size limit and would
+ * Length exceeds the limit. The mqtt-packet parser has no size limit and would
  * buffer up to 256 MB per packet; this runs before it.
  */
 export class FrameScanner {
@@ -54,7 +54,7 @@ export class FrameScanner {
  * Guards a connection (TCP, TLS or WebSocket stream) in place: every chunk the transport hands
  * to the stream (`push`, called by net/tls for each socket read and by ws for each message)
  * passes the scanner first, so a packet larger than `maxRemainingLength` destroys the
- * connection before its body reaches any reader, whether it reads with `read()` (Aedes) or
+ * connection before its body reaches any reader, whether it reads with `read()` or
  * in flowing mode. Anything but bytes fails closed. No wrapper stream: an earlier Duplex
  * wrapper cost each connection a second pair of stream states and every packet an extra
  * stream hop; writes now go straight to the socket, whose own writev keeps mqtt-packet's

@@ -1,7 +1,7 @@
 import { isValidDeviceId } from "@devreg/protocol";
 
 /**
- * [PROTO-41] Which key each live session proved at CONNECT. Keyed by the Aedes client
+ * [PROTO-41] Which key each live session proved at CONNECT. Keyed by the session
  * object, so a closed session's binding goes with it. Replies and deactivation notices
  * check the binding at delivery: a session that proved no key, or another device's key,
  * gets nothing.
