@@ -63,6 +63,8 @@ export class DeviceSession {
   connected = false;
   /** The QoS granted on the session's one possible subscription (its reply topic), if subscribed. */
   replyQos: number | undefined;
+  /** A refusing CONNACK is on its way out: nothing the client sent after that CONNECT is read [MQTT-3.2.2-5]. */
+  private refused = false;
   private readonly parser = mqttPacket.parser();
   private timer: NodeJS.Timeout | undefined;
   private keepaliveMs = 0;
@@ -76,7 +78,7 @@ export class DeviceSession {
     this.parser.on("packet", (p: Packet) => this.onPacket(p));
     this.parser.on("error", (e: Error) => this.fail(e));
     conn.on("data", (chunk: Buffer) => {
-      if (!this.closed) this.parser.parse(chunk);
+      if (!this.closed && !this.refused) this.parser.parse(chunk);
     });
     conn.on("error", (e: Error) => this.fail(e));
     conn.on("end", () => this.close());
@@ -125,7 +127,7 @@ export class DeviceSession {
   }
 
   private onPacket(p: Packet): void {
-    if (this.closed) return;
+    if (this.closed || this.refused) return;
     if (p.cmd === "connect") {
       this.onConnect(p);
       return;
@@ -193,6 +195,7 @@ export class DeviceSession {
 
   /** The refusing CONNACK goes out, then the connection closes [MQTT-3.2.2-5]. */
   private refuseConnect(returnCode: number, message: string): void {
+    this.refused = true;
     this.owner.failed(this, new GatewayError("E_GW_REFUSED", message));
     this.send({ cmd: "connack", returnCode, sessionPresent: false }, () => this.close());
   }
@@ -203,7 +206,8 @@ export class DeviceSession {
       return;
     }
     if (p.qos === 1) this.send({ cmd: "puback", messageId: p.messageId });
-    this.owner.request(this, p);
+    // Sending the PUBACK may have closed the session (a client that does not read).
+    if (!this.closed) this.owner.request(this, p);
   }
 
   private onSubscribe(p: ISubscribePacket): void {
