@@ -280,6 +280,32 @@ describe("DeviceSession: PUBLISH from the device", () => {
     expect(lb!.of("disconnected").map((e) => e.session)).toEqual([session]);
   });
 
+  it("closes on a QoS 2 PUBLISH even when the hooks let it through: no PUBREC, no request", async () => {
+    const { client } = await (await start()).open();
+    await client.connect();
+    client.send({ ...requestPacket(DEVICE_A, 7), qos: 2 } as Packet);
+    await client.waitClosed();
+    expect(client.packets.map((p) => p.cmd)).toEqual(["connack"]);
+    expect(hooks.calls.publish).toBe(1);
+    expect(lb!.of("request")).toEqual([]);
+    expect(codeOf(lb!.of("failed")[0]?.err)).toBe("E_GW_PROTOCOL");
+  });
+
+  it("a packet the session fails to handle ends that session, not the process", async () => {
+    const { client } = await (
+      await start({
+        subscribe: () => {
+          throw new Error("hook bug");
+        },
+      })
+    ).open();
+    await client.connect();
+    client.send({ cmd: "subscribe", messageId: 3, subscriptions: [{ topic: REPLY, qos: 1 }] });
+    await client.waitClosed();
+    expect(client.packets.map((p) => p.cmd)).toEqual(["connack"]);
+    expect(lb!.of("failed").map((e) => e.err?.message)).toContain("hook bug");
+  });
+
   it("emits no request when sending its PUBACK closed the session (slow reader)", async () => {
     const { client, session } = await (await start()).open();
     await client.connect();

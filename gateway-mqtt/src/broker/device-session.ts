@@ -78,7 +78,13 @@ export class DeviceSession {
     this.parser.on("packet", (p: Packet) => this.onPacket(p));
     this.parser.on("error", (e: Error) => this.fail(e));
     conn.on("data", (chunk: Buffer) => {
-      if (!this.closed && !this.refused) this.parser.parse(chunk);
+      if (this.closed || this.refused) return;
+      try {
+        this.parser.parse(chunk);
+      } catch (e) {
+        // A bug in handling one packet ends this session, never the process.
+        this.fail(e instanceof Error ? e : new Error(String(e)));
+      }
     });
     conn.on("error", (e: Error) => this.fail(e));
     conn.on("end", () => this.close());
@@ -203,6 +209,11 @@ export class DeviceSession {
   private onPublish(p: IPublishPacket): void {
     if (!this.owner.hooks.publish(this, p)) {
       this.close();
+      return;
+    }
+    // Whatever the hooks allow, the QoS 2 flow (PUBREC/PUBREL) is not spoken here.
+    if (p.qos > 1) {
+      this.fail(protocolError("QoS 2 publish"));
       return;
     }
     if (p.qos === 1) this.send({ cmd: "puback", messageId: p.messageId });
