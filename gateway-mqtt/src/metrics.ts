@@ -6,7 +6,13 @@ export const METRIC_PREFIX = "devreg_gateway_";
 const OUTCOMES = ["approved", "rejected", "pending", "deactivated", "busy", "error"] as const;
 const TRANSPORTS = ["mqtt", "http"] as const;
 export type Transport = (typeof TRANSPORTS)[number];
-const SESSION_CLOSE_REASONS = ["idle", "final_reply", "enrolled_idle", "invalid_frames", "connect_timeout"] as const;
+const SESSION_CLOSE_REASONS = [
+  "idle",
+  "final_reply",
+  "enrolled_idle",
+  "invalid_frames",
+  "connect_timeout",
+] as const;
 export type SessionCloseReason = (typeof SESSION_CLOSE_REASONS)[number];
 
 /** The gateway's metrics on its own registry (several gateways can share a process in tests). */
@@ -123,6 +129,16 @@ export class GatewayMetrics {
         if (r) this.set(r.evicted);
       },
     });
+    const cached = () => this.cachedSource?.();
+    new Gauge({
+      name: `${METRIC_PREFIX}registrations_cached`,
+      help: "DeviceRegistrations in this replica's informer cache: its own (label gateway) that the operator has written a phase to",
+      registers,
+      collect() {
+        const n = cached();
+        if (n !== undefined) this.set(n);
+      },
+    });
     new Gauge({
       name: `${METRIC_PREFIX}listen_overflows`,
       help: "Connections the kernel dropped on a full accept queue (TcpExt ListenOverflows, this network namespace); rising during reconnect storms means mqtt.listenBacklog or net.core.somaxconn is too small",
@@ -149,6 +165,9 @@ export class GatewayMetrics {
 
   /** Where the replay gauges read their values at scrape time. */
   replaySource?: () => { size: number; evicted: number };
+
+  /** Where registrations_cached reads the decision board's cache size at scrape time. */
+  cachedSource?: () => number;
 
   refused(kind: RefusalKind): void {
     this.refusals.inc({ kind });

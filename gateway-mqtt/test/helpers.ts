@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { type KubeRest, Registrations } from "@devreg/kube";
 import {
@@ -306,6 +307,24 @@ export function uuid4(): string {
   b[8] = (b[8]! & 0x3f) | 0x80;
   const h = b.toString("hex");
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/**
+ * kube-apiserver's own apiserver_request_total, summed over the series that carry every pair of
+ * `labels` (e.g. verb POST, resource deviceregistrations, code 409); scraped with the admin kubeconfig.
+ */
+export function apiserverRequests(kubeconfig: string, labels: Record<string, string>): number {
+  const text = execFileSync("kubectl", ["--kubeconfig", kubeconfig, "get", "--raw", "/metrics"], {
+    encoding: "utf8",
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  let n = 0;
+  for (const line of text.split("\n")) {
+    if (line.startsWith("apiserver_request_total{") && wanted.every((w) => line.includes(w)))
+      n += Number(line.slice(line.lastIndexOf(" ") + 1));
+  }
+  return n;
 }
 
 /** Scrapes /metrics and returns one sample's value (0 when absent). */

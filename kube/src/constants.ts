@@ -14,6 +14,9 @@ export const PAIRING_CONFIGMAP = "devreg-pairing";
 /** The operator's leader-election Lease (its default `--lease-name`); the CLI reads it to see who leads. */
 export const OPERATOR_LEASE = "devreg-operator";
 
+/** The CRD's selectableFields entry (.status.phase): usable in field selectors of list and watch. */
+export const FIELD_PHASE = "status.phase";
+
 /** Labels the gateway puts on registrations it creates. */
 export const LABEL_DEVICE_ID = "devices.example.com/device-id";
 export const LABEL_GATEWAY = "devices.example.com/gateway";

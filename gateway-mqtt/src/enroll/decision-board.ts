@@ -1,5 +1,12 @@
 import { EventEmitter } from "node:events";
-import { type DeviceRegistration, Informer, LABEL_GATEWAY, type KubeRest, Registrations } from "@devreg/kube";
+import {
+  type DeviceRegistration,
+  FIELD_PHASE,
+  Informer,
+  LABEL_GATEWAY,
+  type KubeRest,
+  Registrations,
+} from "@devreg/kube";
 import { type Decision, decisionOf } from "./decision.ts";
 import { slimRegistration } from "./slim-registration.ts";
 
@@ -15,20 +22,38 @@ export interface WaitResult {
   reg?: DeviceRegistration;
 }
 
+/**
+ * What the board's list+watch asks the apiserver for: this replica's registrations (label) that
+ * the operator has written a phase to (the CRD's selectableFields). A phase that is missing
+ * selects as "", so a registration this replica has just created is not sent to it until the
+ * operator's status write, which then arrives as ADDED: one watch event per enrollment instead
+ * of two (ADDED, then MODIFIED). Pending ones (manual mode, AwaitingApproval) stay selected:
+ * their re-enrolls are answered from the cache, with the operator's reason, without a request.
+ */
+export function boardSelection(gatewayId: string): { labelSelector: string; fieldSelector: string } {
+  return { labelSelector: `${LABEL_GATEWAY}=${gatewayId}`, fieldSelector: `${FIELD_PHASE}!=` };
+}
+
 export interface DecisionBoardEvents {
   /**
-   * A registration this replica owns changed to a new decision; also one that arrives
-   * already deactivated (listed at start, or adopted from a dead replica after the decision),
-   * whose connected device is still owed the notice.
+   * A cached registration this replica owns changed to a new decision; also one that arrives
+   * deactivated (listed at start, adopted from a dead replica after the decision, or deactivated
+   * before the operator ever wrote its status), whose connected device is still owed the notice.
+   * A registration entering the selection with any other decision is not announced: only the
+   * deactivation notice listens, and waiters and followers are resolved either way.
    */
   decided: [reg: DeviceRegistration, decision: Decision, previous: Decision | undefined];
 }
 
 /**
- * ONE shared list+watch over this replica's DeviceRegistrations (label gateway=<id>) and
- * the requests waiting on them. A waiting request costs a map entry and a timer — never a
- * request to the apiserver: decisions arrive through the informer's single watch, and the
- * informer's add and update events are the board's only feed.
+ * ONE shared list+watch over this replica's DeviceRegistrations (boardSelection) and the
+ * requests waiting on them. A waiting request costs a map entry and a timer — never a request
+ * to the apiserver: decisions arrive through the informer's single watch, and the informer's
+ * add and update events are the board's only feed. The cache holds only registrations with a
+ * phase: one without (just created, or the operator not there yet) is known from the create's
+ * or a GET's answer, never from the cache. The watch's DELETED events (a registration deleted,
+ * or leaving the selection: relabelled by another replica, its phase removed) only drop the
+ * cached copy; nothing here acts on a deletion.
  */
 export class DecisionBoard extends EventEmitter<DecisionBoardEvents> {
   readonly informer: Informer<DeviceRegistration>;
@@ -57,14 +82,15 @@ export class DecisionBoard extends EventEmitter<DecisionBoardEvents> {
     this.path = regs.collectionPath();
     this.informer = new Informer<DeviceRegistration>(rest, {
       path: regs.collectionPath(),
-      labelSelector: `${LABEL_GATEWAY}=${gatewayId}`,
+      ...boardSelection(gatewayId),
       resyncMs: 10 * 60_000,
       // One cached registration per connected device: keep only what the gateway reads.
       transform: slimRegistration,
     });
     this.informer.on("add", (obj) => {
       // A registration that arrives already deactivated (adopted from a dead replica after the
-      // operator's decision, or listed at start) still owes its connected device the notice.
+      // operator's decision, listed at start, or entering the selection with the operator's first
+      // status write) still owes its connected device the notice.
       const now = decisionOf(obj);
       if (now?.status === "deactivated") this.tell(obj, now, undefined);
       this.observe(obj);
@@ -90,7 +116,7 @@ export class DecisionBoard extends EventEmitter<DecisionBoardEvents> {
     return this.count;
   }
 
-  /** The cached copy of a registration this replica owns. */
+  /** The cached copy of a registration this replica owns, if the operator has written its phase. */
   cached(name: string): DeviceRegistration | undefined {
     return this.informer.get(this.keyPrefix + name);
   }
@@ -120,8 +146,8 @@ export class DecisionBoard extends EventEmitter<DecisionBoardEvents> {
   }
 
   /**
-   * Waits until `name` is decided or `deadline` (epoch ms) passes. Register BEFORE the
-   * write that creates or adopts the object: its watch event may beat the write's answer.
+   * Waits until `name` is decided or `deadline` (epoch ms) passes. A decision whose watch event
+   * beat the caller's write (or GET) is already in the cache and answers at once.
    */
   wait(name: string, deadline: number): Promise<WaitResult> {
     const cached = this.cached(name);

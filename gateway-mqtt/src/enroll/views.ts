@@ -25,11 +25,15 @@ export class InformerViews {
   readonly board: DecisionBoard;
   readonly pairing: PairingView;
   readonly allowlist: AllowlistView;
+  /** Why the registrations last failed to list or watch (e.g. a CRD without selectableFields: 400). */
+  private lastListError: Error | undefined;
 
   constructor(private readonly deps: InformerViewsDeps) {
     const { rest, cfg, log, metrics, reporter } = deps;
     this.board = new DecisionBoard(rest, cfg.namespace, cfg.gatewayId, (n) => metrics.waiting.set(n));
+    metrics.cachedSource = () => this.board.informer.size;
     this.board.informer.on("error", (err, retryInMs) => {
+      this.lastListError = err;
       metrics.informerErrors.inc();
       log.warn({ err: errorText(err), retryInMs }, "registration informer failed; retrying");
       reporter.emit("kubeError", err);
@@ -76,7 +80,7 @@ export class InformerViews {
       const ns = this.deps.cfg.namespace;
       throw new GatewayError(
         "E_GW_KUBE_UNAVAILABLE",
-        `registrations in ${ns} could not be listed: ${errorText(e)}`,
+        `registrations in ${ns} could not be listed: ${errorText(this.lastListError ?? e)}`,
       );
     }
     const { log } = this.deps;

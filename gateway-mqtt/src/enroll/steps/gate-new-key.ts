@@ -16,6 +16,7 @@ export interface Gated {
  * a count in devreg_gateway_closed_refusals_total. What the operator would decide anyway.
  *
  * - In this replica's cache, or pairing admits new keys, or the key is pre-registered: go on.
+ *   (The cache holds only registrations with a phase; one still without is found by the read.)
  * - Otherwise ONE read (GET by name) tells whether another replica or an admin holds a
  *   registration for it; only a 404 is refused. Existing devices keep their answers. The read
  *   is served from the apiserver's watch cache (resourceVersion "0": no etcd round trip); at
@@ -40,7 +41,8 @@ export async function gateNewKey(
       query: { resourceVersion: "0" },
     });
   } catch (e) {
-    if (!isKubeError(e, "E_KUBE_NOT_FOUND")) return answer(replyForKubeError(target, e, ctx.cfg.busyRetryAfterSeconds));
+    if (!isKubeError(e, "E_KUBE_NOT_FOUND"))
+      return answer(replyForKubeError(target, e, ctx.cfg.busyRetryAfterSeconds));
     const code = ctx.pairing.state()?.code ?? "PairingStateUnknown";
     ctx.metrics.closedRefusals.inc({ code });
     return answer({ ...target, status: "rejected", reason: "PairingDisabled" });

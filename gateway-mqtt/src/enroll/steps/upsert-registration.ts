@@ -31,13 +31,16 @@ function specFor(req: EnrollRequest): DeviceRegistration["spec"] {
 /**
  * Step 6: make sure the DeviceRegistration exists, owned (labelled) by this replica.
  *
- * - Already in this replica's informer cache (a re-enroll here): no apiserver call at all.
+ * - Already in this replica's informer cache (a re-enroll here, once the operator has written a
+ *   phase): no apiserver call at all.
  * - Otherwise create it [PROTO-3: name = "dev-" + deviceId]; the write takes one of the
  *   bounded slots, and no free slot means "busy" now, not a queue.
- * - 409 AlreadyExists (a re-enroll that landed on another replica, or an admin's object):
- *   GET it. A decided one is answered at once (and adopted in the background); an
- *   undecided one is adopted — its gateway label is set to this replica — so this
- *   replica's one informer delivers the decision. See README "Scale-out".
+ * - 409 AlreadyExists: GET it. It may be this replica's own registration that the operator has
+ *   not written yet (the informer does not select those: DecisionBoard), a re-enroll that
+ *   landed on another replica, or an admin's object. Ours: wait for it. Another's: a decided
+ *   one is answered at once (and adopted in the background); an undecided one is adopted —
+ *   its gateway label is set to this replica — so this replica's one informer delivers the
+ *   decision. See README "Scale-out".
  */
 export async function upsertRegistration(
   ctx: EnrollContext,
@@ -118,7 +121,11 @@ export async function upsertRegistration(
 
 /** Sets this replica's gateway label, so its informer (and deactivation push) covers the device. */
 function adopt(ctx: EnrollContext, name: string, timeoutMs: number): Promise<DeviceRegistration> {
-  return ctx.regs.patch(name, { metadata: { labels: { [LABEL_GATEWAY]: ctx.cfg.gatewayId } } }, { timeoutMs });
+  return ctx.regs.patch(
+    name,
+    { metadata: { labels: { [LABEL_GATEWAY]: ctx.cfg.gatewayId } } },
+    { timeoutMs },
+  );
 }
 
 /** Best effort, and only with a free write slot: the reply never waits for it. */
