@@ -104,6 +104,21 @@ describe("request admission", () => {
     expect(refused).toEqual(["global_rate"]);
   });
 
+  it("a request decided in the cache skips the gateway-wide bucket and the waiting cap, not the per-device one", () => {
+    const { a, state, refused } = admission();
+    for (const d of ["a", "b", "c"]) expect(a.verified(req(d), "mqtt", {})).toBeUndefined();
+    expect(a.verified(req("d"), "mqtt", {})?.status).toBe("busy"); // gateway-wide bucket empty
+    expect(a.verified(req("e"), "mqtt", {}, true)).toBeUndefined();
+    state.waiting = 5;
+    expect(a.verified(req("f"), "mqtt", {}, true)).toBeUndefined();
+    expect(a.verified(req("g"), "http", { remote: "r" }, true)).toBeUndefined();
+    expect(a.verified(req("g"), "http", { remote: "r" }, true)).toBeUndefined(); // per-device burst 2
+    expect(a.verified(req("g"), "http", { remote: "r" }, true)?.message).toMatch(/rate limit/);
+    state.stopping = true;
+    expect(a.verified(req("h"), "mqtt", {}, true)?.message).toMatch(/shutting down/);
+    expect(refused).toEqual(["global_rate", "publish_rate"]);
+  });
+
   it("sheds ShuttingDown after verification while stopping, and GatewayBusy at the waiting cap", () => {
     const { a, state } = admission();
     state.waiting = 5;

@@ -1,4 +1,5 @@
-import type { EnrollRequest } from "@devreg/protocol";
+import { isDecided } from "@devreg/kube";
+import { type EnrollRequest, registrationNameForDeviceId } from "@devreg/protocol";
 import type { Transport } from "../../metrics.ts";
 import { type EnrollContext, type Step, answer, next } from "../context.ts";
 import type { IncomingRequest } from "./verify-request.ts";
@@ -13,6 +14,7 @@ export function admit(
   inc: IncomingRequest,
   transport: Transport,
 ): Step<EnrollRequest> {
-  const busy = ctx.admission.verified(req, transport, inc);
+  const cached = ctx.board.cached(registrationNameForDeviceId(req.deviceId));
+  const busy = ctx.admission.verified(req, transport, inc, isDecided(cached?.status?.phase));
   return busy ? answer(busy) : next(req);
 }
