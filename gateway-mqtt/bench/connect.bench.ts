@@ -21,10 +21,8 @@ import {
 } from "@devreg/protocol";
 import { Lifecycle, silentLogger } from "@devreg/runtime";
 import mqtt from "mqtt";
-import { Broker } from "../src/broker/broker.ts";
+import { startBenchBroker } from "./bench-broker.ts";
 import { checkConnectProof } from "../src/broker/connect-auth.ts";
-import { parseGatewayOptions } from "../src/config.ts";
-import { ConnectionLimiter } from "../src/limits/connection-limiter.ts";
 
 const CONNECTS = Number(process.env.CONNECTS ?? 2000);
 const PARALLEL = 8;
@@ -66,27 +64,7 @@ async function clientMain(port: number): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const cfg = parseGatewayOptions({
-    mqtt: { host: "127.0.0.1", port: 0 },
-    limits: {
-      connectGlobal: { ratePerSecond: 1e6, burst: 1e6 },
-      connectPerAddress: { ratePerSecond: 1e6, burst: 1e6 },
-    },
-  });
-  const replay = new ReplayGuard();
-  const broker = new Broker({
-    cfg,
-    log: silentLogger(),
-    stopping: () => false,
-    refuse: () => {},
-    takeover: () => {},
-    onClientCount: () => {},
-    replay,
-    connections: new ConnectionLimiter(cfg.limits.mqttConnections),
-    sessionClosed: () => {},
-  });
-  const life = new Lifecycle();
-  await broker.start(life);
+  const { broker, life } = await startBenchBroker();
 
   // The proof check alone, in-process.
   const sample = proofs(2000);

@@ -24,9 +24,7 @@ import {
 } from "@devreg/protocol";
 import { Lifecycle, silentLogger } from "@devreg/runtime";
 import mqtt from "mqtt";
-import { Broker } from "../src/broker/broker.ts";
-import { parseGatewayOptions } from "../src/config.ts";
-import { ConnectionLimiter } from "../src/limits/connection-limiter.ts";
+import { startBenchBroker } from "./bench-broker.ts";
 
 const SESSIONS = Number(process.env.SESSIONS ?? 4000);
 const PARALLEL = Number(process.env.PARALLEL ?? 16);
@@ -70,31 +68,12 @@ async function clientMain(port: number): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const cfg = parseGatewayOptions({
-    mqtt: { host: "127.0.0.1", port: 0 },
-    limits: {
-      connectGlobal: { ratePerSecond: 1e6, burst: 1e6 },
-      connectPerAddress: { ratePerSecond: 1e6, burst: 1e6 },
-    },
-  });
-  const broker = new Broker({
-    cfg,
-    log: silentLogger(),
-    stopping: () => false,
-    refuse: () => {},
-    takeover: () => {},
-    onClientCount: () => {},
-    replay: new ReplayGuard(),
-    connections: new ConnectionLimiter(cfg.limits.mqttConnections),
-    sessionClosed: () => {},
-  });
+  const { broker, life } = await startBenchBroker();
   let answered = 0;
   broker.on("request", (client) => {
     answered++;
     void broker.publishReply(client.id, REPLY);
   });
-  const life = new Lifecycle();
-  await broker.start(life);
 
   const child = fork(fileURLToPath(import.meta.url), ["client", String(broker.mqttPort)], {
     execArgv: ["--import", "tsx"],
