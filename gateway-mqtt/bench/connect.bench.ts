@@ -19,7 +19,6 @@ import {
   generateDeviceKeyPair,
   newNonce,
 } from "@devreg/protocol";
-import { Lifecycle, silentLogger } from "@devreg/runtime";
 import mqtt from "mqtt";
 import { startBenchBroker } from "./bench-broker.ts";
 import { checkConnectProof } from "../src/broker/connect-auth.ts";

@@ -14,7 +14,6 @@
 import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import {
-  ReplayGuard,
   deviceIdFromPublicKey,
   encodeConnectProofWithNode,
   generateDeviceKeyPair,
@@ -22,7 +21,6 @@ import {
   replyTopic,
   requestTopic,
 } from "@devreg/protocol";
-import { Lifecycle, silentLogger } from "@devreg/runtime";
 import mqtt from "mqtt";
 import { startBenchBroker } from "./bench-broker.ts";
 
