@@ -9,13 +9,19 @@ export type DashboardErrorCode =
   | "E_BAD_REQUEST"
   | "E_NOT_FOUND"
   /** A bound on what signed-in users can make the dashboard hold (sessions, live streams). */
-  | "E_LIMIT";
+  | "E_LIMIT"
+  /** Too many sign-in attempts from one address or on the whole dashboard (429 + Retry-After). */
+  | "E_RATE_LIMITED"
+  /** Too many sign-ins being checked at once: answered at once, not queued (429 + Retry-After). */
+  | "E_BUSY";
 
 export class DashboardError extends Error {
   override readonly name = "DashboardError";
   constructor(
     readonly code: DashboardErrorCode,
     message: string,
+    /** Sent as Retry-After when set. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
   }

@@ -1,7 +1,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { KubeError } from "@devreg/kube";
-import { type Logger, createLogger } from "@devreg/runtime";
+import { type BucketSpec, LogGate, type Logger, createLogger } from "@devreg/runtime";
 import {
   changePairing,
   deleteDevice,
@@ -15,6 +15,7 @@ import { type Asset, loadAssets } from "./assets.ts";
 import { DashboardError } from "./errors.ts";
 import { MetricsSampler, type MetricsTargets } from "./metrics-sampler.ts";
 import { type CredentialSource, SESSION_COOKIE, type Session, Sessions } from "./sessions.ts";
+import { DEFAULT_SIGN_IN_LIMITS, SignInAdmission } from "./sign-in-admission.ts";
 import { CSRF_HEADER, type SessionInfo, type StreamMessage } from "./shared/stream.ts";
 import { LiveStream } from "./streams.ts";
 
@@ -42,8 +43,19 @@ export interface DashboardOptions {
    * Bounds on what signed-in users can make the dashboard hold. A live stream is one
    * apiserver watch plus a cached copy of every registration (a few MB at 10,000 devices).
    * Defaults: 64 sessions, 16 live streams in all, 4 per session.
+   * And on what strangers can make it do by trying to sign in (each bearer attempt is a new
+   * client and a SelfSubjectReview at the API server): attempts per client address, failed
+   * and successful alike (default burst 10, then 1 per 6 s), on the whole dashboard (burst 30,
+   * then 1/s), and being checked at once (4; one more is answered busy at once). README.md.
    */
-  limits?: { sessions?: number; streams?: number; streamsPerSession?: number };
+  limits?: {
+    sessions?: number;
+    streams?: number;
+    streamsPerSession?: number;
+    signInsPerAddress?: BucketSpec;
+    signIns?: BucketSpec;
+    signInsInFlight?: number;
+  };
 }
 
 export interface DashboardHandle {
@@ -91,7 +103,7 @@ export function originAllowed(origin: string | undefined, host: string | undefin
 function httpStatusOf(e: unknown): number {
   if (e instanceof DashboardError) {
     return (
-      { E_UNAUTHENTICATED: 401, E_LOGIN_TOKEN: 403, E_CSRF: 403, E_BAD_REQUEST: 400, E_NOT_FOUND: 404, E_LIMIT: 429 } as Record<string, number>
+      { E_UNAUTHENTICATED: 401, E_LOGIN_TOKEN: 403, E_CSRF: 403, E_BAD_REQUEST: 400, E_NOT_FOUND: 404, E_LIMIT: 429, E_RATE_LIMITED: 429, E_BUSY: 429 } as Record<string, number>
     )[e.code] ?? 500;
   }
   if (e instanceof KubeError) return e.status && e.status >= 400 && e.status < 600 ? e.status : 502;
@@ -124,6 +136,14 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
   const maxStreams = opts.limits?.streams ?? 16;
   const maxStreamsPerSession = opts.limits?.streamsPerSession ?? 4;
   const streamsOf = new Map<string, number>();
+  const signIns = new SignInAdmission({
+    ...DEFAULT_SIGN_IN_LIMITS,
+    perAddress: opts.limits?.signInsPerAddress ?? DEFAULT_SIGN_IN_LIMITS.perAddress,
+    global: opts.limits?.signIns ?? DEFAULT_SIGN_IN_LIMITS.global,
+    inFlight: opts.limits?.signInsInFlight ?? DEFAULT_SIGN_IN_LIMITS.inFlight,
+  });
+  // A flood of refusals writes a few lines per reason, then one with the count it skipped.
+  const refusalLog = new LogGate(log, { burst: 5, ratePerSecond: 0.1 });
   const sampler = new MetricsSampler(opts.metrics ?? {}, opts.metricsIntervalMs);
   const streams = new Set<{ write: (m: StreamMessage) => void }>();
   sampler.on("point", (p) => {
@@ -149,13 +169,34 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
     res.end(a.body);
   };
 
+  /**
+   * One sign-in attempt, admitted before its body is read and before any client or apiserver
+   * request. The address is the socket's: the dashboard knows no trusted proxies, so behind an
+   * Ingress or a port-forward everyone shares the proxy's address (and its bucket).
+   */
+  const signingIn = async (req: http.IncomingMessage, attempt: () => Promise<Session>): Promise<Session> => {
+    const remote = req.socket.remoteAddress ?? "unknown";
+    const d = signIns.attempt(remote);
+    if (d.kind === "refuse") {
+      refusalLog.line(`signin_refused:${d.reason}`, "warn", { remote, reason: d.reason, refused: signIns.refusedTotal }, "sign-in refused");
+      throw new DashboardError(d.reason === "busy" ? "E_BUSY" : "E_RATE_LIMITED", d.message, d.retryAfterSeconds);
+    }
+    try {
+      return await attempt();
+    } finally {
+      d.release();
+    }
+  };
+
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     // Probes (the kubelet calls the pod IP): no session, no data.
     if (req.url === "/healthz" || req.url === "/readyz") {
       // What the bounds hold now (no session data): sessions and live streams against their caps.
       res
         .writeHead(200, { "content-type": "text/plain" })
-        .end(`ok sessions=${sessions.size} streams=${live.size} max_streams=${maxStreams}\n`);
+        .end(
+          `ok sessions=${sessions.size} streams=${live.size} max_streams=${maxStreams} signins_in_flight=${signIns.inFlight} signins_refused=${signIns.refusedTotal}\n`,
+        );
       return;
     }
     const host = req.headers.host;
@@ -173,7 +214,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
         serveAsset(res, assets.get("/index.html") as Asset);
         return;
       }
-      const s = await sessions.loginWithToken(presented);
+      const s = await signingIn(req, () => sessions.loginWithToken(presented));
       log.info({ user: s.user }, "signed in with the start-up link");
       res.writeHead(303, { ...SECURITY_HEADERS, location: "/", "set-cookie": cookie(s.id), "cache-control": "no-store" });
       res.end();
@@ -194,9 +235,11 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
       throw new DashboardError("E_CSRF", "cross-origin request refused");
     }
     if (method === "POST" && path === "/api/login") {
-      const body = (await readJson(req)) as { token?: unknown };
-      if (typeof body?.token !== "string") throw new DashboardError("E_BAD_REQUEST", "token must be text");
-      const s = await sessions.loginWithBearer(body.token.trim());
+      const s = await signingIn(req, async () => {
+        const body = (await readJson(req)) as { token?: unknown };
+        if (typeof body?.token !== "string") throw new DashboardError("E_BAD_REQUEST", "token must be text");
+        return sessions.loginWithBearer(body.token.trim());
+      });
       log.info({ user: s.user }, "signed in with a bearer token");
       json(res, 200, { user: s.user }, { "set-cookie": cookie(s.id) });
       return;
@@ -307,7 +350,9 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
         res.end();
         return;
       }
-      json(res, status, { code, message: (e as Error).message });
+      const retryAfter: Record<string, string> =
+        e instanceof DashboardError && e.retryAfterSeconds !== undefined ? { "retry-after": String(e.retryAfterSeconds) } : {};
+      json(res, status, { code, message: (e as Error).message }, retryAfter);
     });
   });
   server.keepAliveTimeout = 5_000;

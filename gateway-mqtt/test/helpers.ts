@@ -314,6 +314,11 @@ export function uuid4(): string {
  * `labels` (e.g. verb POST, resource deviceregistrations, code 409); scraped with the admin kubeconfig.
  */
 export function apiserverRequests(kubeconfig: string, labels: Record<string, string>): number {
+  return apiserverMetric(kubeconfig, "apiserver_request_total", labels);
+}
+
+/** kube-apiserver's counter `name` summed over the series that carry every pair of `labels`. */
+export function apiserverMetric(kubeconfig: string, name: string, labels: Record<string, string>): number {
   const text = execFileSync("kubectl", ["--kubeconfig", kubeconfig, "get", "--raw", "/metrics"], {
     encoding: "utf8",
     maxBuffer: 256 * 1024 * 1024,
@@ -321,7 +326,7 @@ export function apiserverRequests(kubeconfig: string, labels: Record<string, str
   const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
   let n = 0;
   for (const line of text.split("\n")) {
-    if (line.startsWith("apiserver_request_total{") && wanted.every((w) => line.includes(w)))
+    if (line.startsWith(`${name}{`) && wanted.every((w) => line.includes(w)))
       n += Number(line.slice(line.lastIndexOf(" ") + 1));
   }
   return n;
