@@ -58,6 +58,11 @@ export async function startMqttListeners(
   onConnection: ConnectionHandler,
   admit: SocketAdmission,
 ): Promise<MqttListeners> {
+  // [PROTO-5a] A connection that has not sent CONNECT soon is closed: the session's timer
+  // starts once the transport hands the connection over, so the TLS handshake and the
+  // WebSocket upgrade get the same time. Node's defaults let a socket that sends nothing hold
+  // its connection slot: 120 s for a TLS handshake, for ever before an HTTP request.
+  const handshakeMs = cfg.mqtt.connectTimeoutMs;
   let tlsOpts: tls.TlsOptions | undefined;
   if (cfg.tls) {
     try {
@@ -65,6 +70,7 @@ export async function startMqttListeners(
         cert: pem(cfg.tls.cert),
         key: pem(cfg.tls.key),
         ca: cfg.tls.ca ? pem(cfg.tls.ca) : undefined,
+        handshakeTimeout: handshakeMs,
       };
     } catch (e) {
       throw new GatewayError("E_GW_LISTEN", `TLS material: ${errorText(e)}`);
@@ -81,15 +87,25 @@ export async function startMqttListeners(
     if (!tlsOpts) onSocket(socket);
   });
   if (tlsOpts) tcp.on("secureConnection", onSocket);
-  // A failed TLS handshake never reaches the broker; keep it from being an unhandled error.
-  tcp.on("tlsClientError", () => {});
+  // A failed or timed-out TLS handshake never reaches the broker. Node leaves the socket open
+  // to this listener (a handshake timeout would not close it at all).
+  tcp.on("tlsClientError", (_err: Error, socket: tls.TLSSocket) => socket.destroy());
   const mqttPort = await listen(tcp, cfg.mqtt.port, cfg.mqtt.host, "MQTT", cfg.mqtt.listenBacklog);
 
   let wsServer: http.Server | undefined;
   let wss: WebSocketServer | undefined;
   let wsPort: number | undefined;
   if (cfg.ws) {
-    wsServer = tlsOpts ? https.createServer(tlsOpts) : http.createServer();
+    const upgradeLimits: http.ServerOptions = {
+      headersTimeout: handshakeMs,
+      requestTimeout: handshakeMs,
+      connectionsCheckingInterval: Math.min(1_000, handshakeMs),
+    };
+    wsServer = tlsOpts
+      ? https.createServer({ ...tlsOpts, ...upgradeLimits })
+      : http.createServer(upgradeLimits);
+    // A socket silent this long before its upgrade is closed (ws clears it once upgraded).
+    wsServer.timeout = handshakeMs;
     wsServer.prependListener("connection", (socket: net.Socket) => void admit(socket));
     wsServer.on("request", (_req, res) => {
       res.writeHead(426, { "content-type": "text/plain" }).end("MQTT over WebSocket only\n");
