@@ -96,17 +96,24 @@ export async function startMqttListeners(
   let wss: WebSocketServer | undefined;
   let wsPort: number | undefined;
   if (cfg.ws) {
-    const upgradeLimits: http.ServerOptions = {
-      headersTimeout: handshakeMs,
-      requestTimeout: handshakeMs,
-      connectionsCheckingInterval: Math.min(1_000, handshakeMs),
+    wsServer = tlsOpts ? https.createServer(tlsOpts) : http.createServer();
+    // The upgrade must come within handshakeMs of the connection (of the TLS handshake over
+    // TLS); the session's own timer takes over once it came. A deadline, not an idle timeout:
+    // a request head sent a byte at a time does not extend it.
+    const upgradeDeadlines = new WeakMap<net.Socket, NodeJS.Timeout>();
+    const startDeadline = (socket: net.Socket) => {
+      const t = setTimeout(() => socket.destroy(), handshakeMs);
+      t.unref();
+      upgradeDeadlines.set(socket, t);
+      socket.once("close", () => clearTimeout(t));
     };
-    wsServer = tlsOpts
-      ? https.createServer({ ...tlsOpts, ...upgradeLimits })
-      : http.createServer(upgradeLimits);
-    // A socket silent this long before its upgrade is closed (ws clears it once upgraded).
-    wsServer.timeout = handshakeMs;
-    wsServer.prependListener("connection", (socket: net.Socket) => void admit(socket));
+    wsServer.prependListener("connection", (socket: net.Socket) => {
+      if (admit(socket) && !tlsOpts) startDeadline(socket);
+    });
+    if (tlsOpts) {
+      wsServer.prependListener("secureConnection", startDeadline);
+      wsServer.on("tlsClientError", (_err: Error, socket: tls.TLSSocket) => socket.destroy());
+    }
     wsServer.on("request", (_req, res) => {
       res.writeHead(426, { "content-type": "text/plain" }).end("MQTT over WebSocket only\n");
     });
@@ -117,6 +124,7 @@ export async function startMqttListeners(
       maxPayload: Math.max(65_536, cfg.limits.maxPacketBytes * 4),
     });
     wss.on("connection", (ws, req) => {
+      clearTimeout(upgradeDeadlines.get(req.socket));
       req.socket.setNoDelay(true);
       const stream = createWebSocketStream(ws);
       onConnection(stream, req.socket.remoteAddress ?? "unknown");
