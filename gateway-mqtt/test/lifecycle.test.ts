@@ -10,6 +10,7 @@ import { FakeApiserver } from "./fake-apiserver.ts";
 import {
   Cleanup,
   TEST_LOG_LEVEL,
+  closedByBroker,
   type TestEnv,
   TestDevice,
   startTestGateway,
@@ -138,5 +139,38 @@ describe("pending, then decided (SPEC §14.3)", () => {
       status: "approved",
       deviceUUID: uuid,
     });
+  });
+
+  it("[PROTO-5a] after a late approval the device keeps its session; after a late rejection it is closed soon", async () => {
+    const gw = await startTestGateway(env, perTest, {
+      decisionTimeoutMs: 300,
+      mqtt: { host: "127.0.0.1", port: 0, closeAfterFinalReplyMs: 300, idleTimeoutMs: 1_000 },
+    });
+    const approved = new TestDevice();
+    const rejected = new TestDevice();
+    perTest.add(() => approved.close());
+    perTest.add(() => rejected.close());
+    for (const d of [approved, rejected]) {
+      await d.connect(gw.mqttPort);
+      const first = d.nextReply();
+      await d.publishRaw(d.request().frame);
+      expect(verifiedReply(await first, gw.publicKey, d.deviceId).status).toBe("pending");
+    }
+    const lateApproval = approved.nextReply();
+    const lateRejection = rejected.nextReply();
+    const rejectedClosed = closedByBroker(rejected.client!, 3_000);
+    await env.regs.patchStatus(`dev-${approved.deviceId}`, { phase: "Approved", deviceUUID: uuid4() });
+    await env.regs.patchStatus(`dev-${rejected.deviceId}`, {
+      phase: "Rejected",
+      reason: "DeniedByAdmin",
+      message: "denied",
+      decidedBy: "admin:test",
+    });
+    expect(verifiedReply(await lateApproval, gw.publicKey, approved.deviceId).status).toBe("approved");
+    expect(verifiedReply(await lateRejection, gw.publicKey, rejected.deviceId).status).toBe("rejected");
+    await rejectedClosed;
+    // Past closeAfterFinalReplyMs and idleTimeoutMs: an approved device may stay to hear a deactivation.
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(approved.client?.connected).toBe(true);
   });
 });

@@ -438,6 +438,42 @@ describe("DeviceSession: ending", () => {
     expect(lb!.of("request")).toEqual([]);
   });
 
+  it.each<[string, Packet[]]>([
+    ["a packet before CONNECT", []],
+    ["a refused CONNECT", [connectPacket(DEVICE_A, { clientId: "refuse-me" })]],
+    ["DISCONNECT", [connectPacket(), { cmd: "disconnect" }]],
+  ])(
+    "reads no further into a write once the session ended (%s): the rest of it is not parsed",
+    async (_name, head) => {
+      // Count every packet the session's parser emits, whoever listens.
+      const real = mqttPacket.parser;
+      const emitted: string[] = [];
+      const spy = vi.spyOn(mqttPacket, "parser").mockImplementation((opts) => {
+        const parser = real(opts);
+        const emit = parser.emit.bind(parser);
+        parser.emit = (event: string | symbol, ...args: unknown[]) => {
+          if (event === "packet") emitted.push((args[0] as Packet).cmd);
+          return emit(event, ...args);
+        };
+        return parser;
+      });
+      try {
+        const { client, session } = await (
+          await start({ connect: (s) => (s.id === "refuse-me" ? refuseWith(5) : null) })
+        ).open();
+        const flood = Buffer.alloc(20_000, Buffer.from([0xc0, 0x00])); // 10,000 PINGREQs
+        client.sendBytes(Buffer.concat([...head.map((p) => mqttPacket.generate(p)), flood]));
+        await client.waitClosed();
+        expect(session.closed).toBe(true);
+        // The packet that ended the session, and at most the one after it; not 10,000.
+        expect(emitted.length).toBeLessThanOrEqual(head.length + 2);
+        expect(client.packets.filter((p) => p.cmd === "pingresp")).toEqual([]);
+      } finally {
+        spy.mockRestore();
+      }
+    },
+  );
+
   it.each([
     ["an invalid packet type after CONNECT", true],
     ["an invalid packet type before CONNECT", false],

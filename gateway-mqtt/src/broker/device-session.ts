@@ -45,6 +45,9 @@ export interface SessionOwner {
 
 type Done = (err?: Error) => void;
 
+/** Thrown out of the parser's packet listener to end a parse() early (see the listener). */
+const STOP_READING = new Error("session stopped reading");
+
 /**
  * One device's MQTT 3.1.1 session, for exactly what a device does [PROTO-5]: CONNECT with its
  * proof, SUBSCRIBE to its reply topic, PUBLISH requests at QoS 0 or 1, PINGREQ, UNSUBSCRIBE,
@@ -75,13 +78,19 @@ export class DeviceSession {
     readonly conn: Duplex,
     connectTimeoutMs: number,
   ) {
-    this.parser.on("packet", (p: Packet) => this.onPacket(p));
+    this.parser.on("packet", (p: Packet) => {
+      // Nothing more is read once the session closed or refused its CONNECT: stopping the
+      // parser spares it the rest of the chunk, up to some 30,000 packets per 64 KiB read.
+      if (this.closed || this.refused) throw STOP_READING;
+      this.onPacket(p);
+    });
     this.parser.on("error", (e: Error) => this.fail(e));
     conn.on("data", (chunk: Buffer) => {
       if (this.closed || this.refused) return;
       try {
         this.parser.parse(chunk);
       } catch (e) {
+        if (e === STOP_READING) return;
         // A bug in handling one packet ends this session, never the process.
         this.fail(e instanceof Error ? e : new Error(String(e)));
       }
@@ -119,7 +128,6 @@ export class DeviceSession {
       this.connected = false;
       clearTimeout(this.timer);
       this.timer = undefined;
-      this.parser.removeAllListeners("packet");
       this.conn.destroy();
       this.owner.ended(this);
     }

@@ -1,3 +1,4 @@
+import net from "node:net";
 import { PassThrough } from "node:stream";
 import fc from "fast-check";
 import mqttPacket from "mqtt-packet";
@@ -14,6 +15,10 @@ function publish(payloadBytes: number): Buffer {
     retain: false,
     dup: false,
   });
+}
+
+async function until(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 5_000 && !cond(); i++) await new Promise((r) => setImmediate(r));
 }
 
 function splitAt(buf: Buffer, cuts: number[]): Buffer[] {
@@ -100,6 +105,58 @@ describe("guardConnection", () => {
       expect(Buffer.concat(seen)).toEqual(publish(10));
     });
   }
+
+  it("hands readers whole packets only, however the stream is split", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 900 }), { minLength: 1, maxLength: 6 }),
+        fc.array(fc.nat(), { maxLength: 40 }),
+        (sizes, cuts) => {
+          const packets = [...sizes.map(publish), mqttPacket.generate({ cmd: "pingreq" })];
+          const stream = Buffer.concat(packets);
+          const conn = new PassThrough();
+          guardConnection(conn, 1024, () => {});
+          const seen: Buffer[] = [];
+          conn.on("data", (c: Buffer) => seen.push(c));
+          for (const chunk of splitAt(stream, cuts)) conn.push(chunk);
+          // Every chunk a reader sees ends where a packet ends, and nothing is lost or added.
+          const ends = new Set(packets.map((_, i) => Buffer.concat(packets.slice(0, i + 1)).length));
+          let at = 0;
+          for (const c of seen) {
+            at += c.length;
+            if (!ends.has(at)) return false;
+          }
+          return Buffer.concat(seen).equals(stream);
+        },
+      ),
+    );
+  });
+
+  it("holds a packet sent one byte per TCP segment until it is whole: the reader gets one chunk", async () => {
+    const tcp = net.createServer();
+    await new Promise<void>((r) => tcp.listen(0, "127.0.0.1", r));
+    const accepted = new Promise<net.Socket>((r) => tcp.once("connection", r));
+    const client = net.connect((tcp.address() as net.AddressInfo).port, "127.0.0.1");
+    client.setNoDelay(true);
+    const server = guardConnection(await accepted, 4096, () => {});
+    let reads = 0;
+    server.prependListener("data", () => reads++); // counts what the guard lets through
+    const seen: Buffer[] = [];
+    server.on("data", (c: Buffer) => seen.push(c));
+    const packet = publish(4000);
+    for (const byte of packet.subarray(0, -1)) {
+      client.write(Buffer.from([byte]));
+      await new Promise((r) => setImmediate(r));
+    }
+    await new Promise((r) => setTimeout(r, 20));
+    expect(seen).toEqual([]); // thousands of reads, none of them handed on
+    client.write(packet.subarray(-1));
+    await until(() => seen.length > 0);
+    expect(reads).toBe(1);
+    expect(seen).toEqual([packet]);
+    client.destroy();
+    await new Promise<void>((r) => tcp.close(() => r()));
+  });
 
   it("fails closed on anything but bytes", async () => {
     const conn = new PassThrough();

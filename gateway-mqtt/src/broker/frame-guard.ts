@@ -3,8 +3,8 @@ import { GatewayError } from "../errors.ts";
 
 /**
  * Incremental scanner of MQTT fixed headers [MQTT-2.2]: it follows packet boundaries in a
- * byte stream without buffering anything, and reports the first packet whose Remaining
- * Length exceeds the limit. The mqtt-packet parser has no size limit and would
+ * byte stream without buffering anything, reports the first packet whose Remaining Length
+ * exceeds the limit, and where in each chunk the last whole packet ends. The mqtt-packet parser has no size limit and would
  * buffer up to 256 MB per packet; this runs before it.
  */
 export class FrameScanner {
@@ -13,12 +13,15 @@ export class FrameScanner {
   private multiplier = 1;
   private lengthBytes = 0;
   private remaining = 0;
+  /** Bytes of the last chunk fed, from its start, up to the end of the last packet that ended in it (0: none did). */
+  wholeBytes = 0;
 
   constructor(readonly maxRemainingLength: number) {}
 
   /** Feeds a chunk; returns the offending Remaining Length, or -1 if every packet is within bounds. */
   feed(chunk: Uint8Array): number {
     let i = 0;
+    this.wholeBytes = 0;
     while (i < chunk.length) {
       if (this.state === "type") {
         i++;
@@ -35,6 +38,7 @@ export class FrameScanner {
         if ((b & 0x80) === 0) {
           this.remaining = this.length;
           this.state = this.remaining === 0 ? "type" : "body";
+          if (this.remaining === 0) this.wholeBytes = i;
         } else if (this.lengthBytes >= 4) {
           // [MQTT-2.2.3] at most four length bytes: a malformed packet.
           return Number.MAX_SAFE_INTEGER;
@@ -43,7 +47,10 @@ export class FrameScanner {
         const take = Math.min(this.remaining, chunk.length - i);
         i += take;
         this.remaining -= take;
-        if (this.remaining === 0) this.state = "type";
+        if (this.remaining === 0) {
+          this.state = "type";
+          this.wholeBytes = i;
+        }
       }
     }
     return -1;
@@ -59,6 +66,11 @@ export class FrameScanner {
  * wrapper cost each connection a second pair of stream states and every packet an extra
  * stream hop; writes now go straight to the socket, whose own writev keeps mqtt-packet's
  * corked chunks in one TCP segment.
+ *
+ * Readers get whole packets only: the bytes of an unfinished packet are held here, copied into
+ * one buffer, until it is complete. mqtt-packet's parser would keep every chunk of it as it came
+ * (a Buffer object of about 190 bytes of heap per read), so a 4 KiB packet sent one byte per
+ * TCP segment made its session hold some 750 KiB.
  */
 export function guardConnection(
   conn: Duplex,
@@ -67,16 +79,56 @@ export function guardConnection(
 ): Duplex {
   const scanner = new FrameScanner(maxRemainingLength);
   const push = conn.push.bind(conn);
+  const partial = new PartialPacket();
   let tripped = false;
   conn.push = (chunk: unknown, encoding?: BufferEncoding) => {
     if (tripped) return false;
     if (chunk === null) return push(null);
     const over = chunk instanceof Uint8Array ? scanner.feed(chunk) : Number.MAX_SAFE_INTEGER;
-    if (over < 0) return push(chunk, encoding);
+    if (over < 0) {
+      const bytes = chunk as Uint8Array;
+      const whole = scanner.wholeBytes;
+      let more = true;
+      if (whole > 0)
+        more = push(partial.take(whole === bytes.length ? bytes : bytes.subarray(0, whole)), encoding);
+      if (whole < bytes.length) partial.add(bytes.subarray(whole));
+      return more;
+    }
     tripped = true;
+    partial.clear();
     onOversize(over);
     conn.destroy(new GatewayError("E_GW_FRAME_TOO_LARGE", `MQTT packet of ${over} bytes exceeds the limit`));
     return false;
   };
   return conn;
+}
+
+/** The bytes of one unfinished packet, in one buffer that grows by doubling (never pins a read's buffer). */
+class PartialPacket {
+  private buf: Buffer | undefined;
+  private len = 0;
+
+  add(bytes: Uint8Array): void {
+    const need = this.len + bytes.length;
+    if (!this.buf || need > this.buf.length) {
+      const grown = Buffer.allocUnsafe(Math.max(need, 2 * (this.buf?.length ?? 0), 64));
+      this.buf?.copy(grown, 0, 0, this.len);
+      this.buf = grown;
+    }
+    this.buf.set(bytes, this.len);
+    this.len = need;
+  }
+
+  /** `rest` preceded by the held bytes, if any; nothing is held afterwards. */
+  take(rest: Uint8Array): Uint8Array {
+    if (!this.buf) return rest;
+    const out = Buffer.concat([this.buf.subarray(0, this.len), rest]);
+    this.clear();
+    return out;
+  }
+
+  clear(): void {
+    this.buf = undefined;
+    this.len = 0;
+  }
 }

@@ -58,6 +58,11 @@ export async function startMqttListeners(
   onConnection: ConnectionHandler,
   admit: SocketAdmission,
 ): Promise<MqttListeners> {
+  // [PROTO-5a] A connection that has not sent CONNECT soon is closed: the session's timer
+  // starts once the transport hands the connection over, so the TLS handshake and the
+  // WebSocket upgrade get the same time. Node's defaults let a socket that sends nothing hold
+  // its connection slot: 120 s for a TLS handshake, for ever before an HTTP request.
+  const handshakeMs = cfg.mqtt.connectTimeoutMs;
   let tlsOpts: tls.TlsOptions | undefined;
   if (cfg.tls) {
     try {
@@ -65,6 +70,7 @@ export async function startMqttListeners(
         cert: pem(cfg.tls.cert),
         key: pem(cfg.tls.key),
         ca: cfg.tls.ca ? pem(cfg.tls.ca) : undefined,
+        handshakeTimeout: handshakeMs,
       };
     } catch (e) {
       throw new GatewayError("E_GW_LISTEN", `TLS material: ${errorText(e)}`);
@@ -81,8 +87,9 @@ export async function startMqttListeners(
     if (!tlsOpts) onSocket(socket);
   });
   if (tlsOpts) tcp.on("secureConnection", onSocket);
-  // A failed TLS handshake never reaches the broker; keep it from being an unhandled error.
-  tcp.on("tlsClientError", () => {});
+  // A failed or timed-out TLS handshake never reaches the broker. Node leaves the socket open
+  // to this listener (a handshake timeout would not close it at all).
+  tcp.on("tlsClientError", (_err: Error, socket: tls.TLSSocket) => socket.destroy());
   const mqttPort = await listen(tcp, cfg.mqtt.port, cfg.mqtt.host, "MQTT", cfg.mqtt.listenBacklog);
 
   let wsServer: http.Server | undefined;
@@ -90,7 +97,23 @@ export async function startMqttListeners(
   let wsPort: number | undefined;
   if (cfg.ws) {
     wsServer = tlsOpts ? https.createServer(tlsOpts) : http.createServer();
-    wsServer.prependListener("connection", (socket: net.Socket) => void admit(socket));
+    // The upgrade must come within handshakeMs of the connection (of the TLS handshake over
+    // TLS); the session's own timer takes over once it came. A deadline, not an idle timeout:
+    // a request head sent a byte at a time does not extend it.
+    const upgradeDeadlines = new WeakMap<net.Socket, NodeJS.Timeout>();
+    const startDeadline = (socket: net.Socket) => {
+      const t = setTimeout(() => socket.destroy(), handshakeMs);
+      t.unref();
+      upgradeDeadlines.set(socket, t);
+      socket.once("close", () => clearTimeout(t));
+    };
+    wsServer.prependListener("connection", (socket: net.Socket) => {
+      if (admit(socket) && !tlsOpts) startDeadline(socket);
+    });
+    if (tlsOpts) {
+      wsServer.prependListener("secureConnection", startDeadline);
+      wsServer.on("tlsClientError", (_err: Error, socket: tls.TLSSocket) => socket.destroy());
+    }
     wsServer.on("request", (_req, res) => {
       res.writeHead(426, { "content-type": "text/plain" }).end("MQTT over WebSocket only\n");
     });
@@ -101,6 +124,7 @@ export async function startMqttListeners(
       maxPayload: Math.max(65_536, cfg.limits.maxPacketBytes * 4),
     });
     wss.on("connection", (ws, req) => {
+      clearTimeout(upgradeDeadlines.get(req.socket));
       req.socket.setNoDelay(true);
       const stream = createWebSocketStream(ws);
       onConnection(stream, req.socket.remoteAddress ?? "unknown");

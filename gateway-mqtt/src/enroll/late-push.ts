@@ -2,6 +2,7 @@ import type { Broker } from "../broker/broker.ts";
 import type { Reporter } from "../reporter.ts";
 import type { EnrollContext } from "./context.ts";
 import { decidedReply } from "./replies.ts";
+import { phaseOf } from "./session-phase.ts";
 import { signReply } from "./steps/sign-reply.ts";
 
 export interface LatePushDeps {
@@ -14,7 +15,7 @@ export interface LatePushDeps {
 /**
  * SPEC §14.3: after a "pending" answer over MQTT, the decision is published later on the same
  * reply topic with the same requestId, if it comes within latePushMs and the device is still
- * connected. The session then ends its wait ("final").
+ * connected. The session then takes the phase of the decision (an approved device may stay).
  */
 export class LatePushes {
   constructor(private readonly deps: LatePushDeps) {}
@@ -35,9 +36,9 @@ export class LatePushes {
       );
       ctx.metrics.latePushes.inc();
       void broker.publishReply(deviceId, signed.frame).then(() => {
-        const c = broker.client(deviceId);
-        if (c) broker.sessionPhase(c, "final");
         const { status, reason } = signed.reply;
+        const c = broker.client(deviceId);
+        if (c) broker.sessionPhase(c, phaseOf(status));
         reporter.emit("replied", { transport: "mqtt", deviceId, requestId, status, reason, ms: 0 });
       });
     });

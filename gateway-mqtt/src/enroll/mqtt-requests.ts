@@ -5,17 +5,9 @@ import type { PublishAdmission } from "../limits/request-admission.ts";
 import type { EnrollServiceDeps } from "./enroll-service.ts";
 import { LatePushes } from "./late-push.ts";
 import { type EnrollResult, type IncomingRequest, runEnroll, shedRequest } from "./pipeline.ts";
+import { phaseOf } from "./session-phase.ts";
 
 type MqttRequest = IncomingRequest & { topicDeviceId: string; clientId: string };
-
-const phaseOf = (status: string): SessionPhase =>
-  status === "pending"
-    ? "pending"
-    : status === "busy"
-      ? "busy"
-      : status === "approved"
-        ? "enrolled"
-        : "final";
 
 /**
  * The MQTT requests the broker authorized: admitted, run through the pipeline, answered on the
