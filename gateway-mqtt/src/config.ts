@@ -134,6 +134,11 @@ export const GatewayOptionsSchema = z.object({
       maxWaiting: z.number().int().min(1).default(10_000),
       /** Largest MQTT packet (Remaining Length) read at all; larger ones close the connection. */
       maxPacketBytes: z.number().int().min(64).default(4096),
+      /**
+       * MQTT packets one connection may send (any kind). A device sends about five per request
+       * plus one per keepalive; past this the connection is destroyed before the packet is parsed.
+       */
+      packetsPerConnection: bucket(20, 100),
       publishPerClient: bucket(1, 5),
       publishGlobal: bucket(1000, 2000),
       connectGlobal: bucket(500, 1000),

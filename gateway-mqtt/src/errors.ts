@@ -10,6 +10,8 @@ export type GatewayErrorCode =
   | "E_GW_KUBE_UNAVAILABLE"
   /** A connection was closed under us (write after close). */
   | "E_GW_CLOSED"
+  /** A connection sent MQTT packets faster than limits.packetsPerConnection allows (destroyed). */
+  | "E_GW_PACKET_RATE"
   /** An MQTT packet exceeded the transport frame limit. */
   | "E_GW_FRAME_TOO_LARGE"
   /** No CONNECT within the connect timeout after the connection opened. */

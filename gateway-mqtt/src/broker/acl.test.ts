@@ -14,19 +14,28 @@ const other = deviceIdFromPublicKey(generateDeviceKeyPair(new Uint8Array(32).fil
 
 describe("checkConnect [PROTO-5]", () => {
   it("accepts a device id without a will", () => {
-    expect(checkConnect({ clientId: me, hasWill: false })).toBeNull();
+    expect(checkConnect({ clientId: me, hasWill: false, protocolVersion: 4 })).toBeNull();
   });
   it.each(["", "aedes_123", me.toUpperCase(), `${me}0`, me.slice(1), "#", "+", `${me.slice(0, 31)}/`])(
     "refuses client id %j as identifier rejected",
     (clientId) => {
-      expect(checkConnect({ clientId, hasWill: false })).toMatchObject({
+      expect(checkConnect({ clientId, hasWill: false, protocolVersion: 4 })).toMatchObject({
         kind: "client_id",
         returnCode: CONNACK_IDENTIFIER_REJECTED,
       });
     },
   );
+  it.each([5, 0, 2, 6, 255])("refuses protocol level %i with CONNACK 1", (protocolVersion) => {
+    expect(checkConnect({ clientId: me, hasWill: false, protocolVersion })).toMatchObject({
+      kind: "protocol_version",
+      returnCode: 1,
+    });
+  });
+  it("accepts MQTT 3.1 (level 3) as well as 3.1.1", () => {
+    expect(checkConnect({ clientId: me, hasWill: false, protocolVersion: 3 })).toBeNull();
+  });
   it("refuses a will", () => {
-    expect(checkConnect({ clientId: me, hasWill: true })).toMatchObject({
+    expect(checkConnect({ clientId: me, hasWill: true, protocolVersion: 4 })).toMatchObject({
       kind: "will",
       returnCode: CONNACK_NOT_AUTHORIZED,
     });

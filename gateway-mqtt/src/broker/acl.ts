@@ -8,6 +8,7 @@ import type { RefusalKind } from "./refusals.ts";
  */
 
 /** MQTT CONNACK return codes [MQTT-3.2.2.3]. */
+export const CONNACK_UNACCEPTABLE_PROTOCOL = 1;
 export const CONNACK_IDENTIFIER_REJECTED = 2;
 export const CONNACK_NOT_AUTHORIZED = 5;
 
@@ -20,10 +21,19 @@ export interface ConnectRefusal {
 export interface ConnectFacts {
   clientId: string;
   hasWill: boolean;
+  /** The CONNECT's protocol level: 3 (MQTT 3.1) or 4 (3.1.1); 5 and anything else are refused. */
+  protocolVersion: number;
 }
 
-/** [PROTO-5] The MQTT client id must be a device id; wills are not allowed. */
+/** [PROTO-5] MQTT 3.1 or 3.1.1; the MQTT client id must be a device id; wills are not allowed. */
 export function checkConnect(c: ConnectFacts): ConnectRefusal | null {
+  if (c.protocolVersion !== 3 && c.protocolVersion !== 4) {
+    return {
+      kind: "protocol_version",
+      returnCode: CONNACK_UNACCEPTABLE_PROTOCOL,
+      message: "unacceptable protocol version (MQTT 3.1.1 only)",
+    };
+  }
   if (!isValidDeviceId(c.clientId)) {
     return {
       kind: "client_id",

@@ -226,8 +226,12 @@ export class Broker extends EventEmitter<BrokerEvents> {
       conn.destroy();
       return;
     }
-    const guarded = guardConnection(conn, this.deps.cfg.limits.maxPacketBytes, (len) =>
-      this.deps.refuse("frame_too_large", { remote, detail: `remaining length ${len}` }),
+    const { limits } = this.deps.cfg;
+    const guarded = guardConnection(
+      conn,
+      limits.maxPacketBytes,
+      (len) => this.deps.refuse("frame_too_large", { remote, detail: `remaining length ${len}` }),
+      { packets: limits.packetsPerConnection, onOverRate: () => this.deps.refuse("packet_rate", { remote }) },
     );
     this.remotes.set(guarded, remote);
     this.sessions.handle(guarded);

@@ -62,12 +62,12 @@ describe("DeviceSession: CONNECT", () => {
     expect(lb!.server.get(DEVICE_A)).toBeUndefined();
   });
 
-  it("answers an MQTT 5 CONNECT with CONNACK 1 and closes, without asking the hooks", async () => {
+  it("answers an MQTT 5 CONNECT with CONNACK 1 and closes, even when the hooks accept it", async () => {
     const { client, session } = await (await start()).open();
     client.send(connectPacket(DEVICE_A, { protocolVersion: 5 }));
     expect(await client.next()).toMatchObject({ cmd: "connack", returnCode: 1 });
     await client.waitClosed();
-    expect(hooks.calls.connect).toBe(0);
+    expect(hooks.calls.connect).toBe(1);
     expect(session.connected).toBe(false);
     expect(lb!.of("connected")).toEqual([]);
   });
@@ -94,7 +94,7 @@ describe("DeviceSession: CONNECT", () => {
     expect(client.packets.map((p) => [p.cmd, (p as { returnCode?: number }).returnCode])).toEqual([
       ["connack", 1],
     ]);
-    expect(hooks.calls.connect).toBe(0);
+    expect(hooks.calls.connect).toBe(1);
     expect(lb!.of("connected")).toEqual([]);
   });
 
@@ -210,6 +210,42 @@ describe("DeviceSession: SUBSCRIBE and UNSUBSCRIBE", () => {
     expect(session.replyQos).toBe(1);
     expect(session.closed).toBe(false);
   });
+
+  it("closes on a SUBSCRIBE or UNSUBSCRIBE without filters [MQTT-3.8.3-3]", async () => {
+    for (const bytes of [
+      [0x82, 0x02, 0x00, 0x02],
+      [0xa2, 0x02, 0x00, 0x02],
+    ]) {
+      const { client } = await (await start()).open();
+      await client.connect();
+      client.sendBytes(Buffer.from(bytes));
+      await client.waitClosed();
+      expect(client.packets.map((p) => p.cmd)).toEqual(["connack"]);
+      expect(hooks.calls.subscribe).toBe(0);
+      await lb!.stop();
+    }
+  });
+
+  it.each([9, 1000])(
+    "closes on a SUBSCRIBE or UNSUBSCRIBE with %i filters (1 to 8 allowed), asking no hook",
+    async (n) => {
+      for (const cmd of ["subscribe", "unsubscribe"] as const) {
+        const { client } = await (await start()).open();
+        await client.connect();
+        const topics = Array.from({ length: n }, (_, i) => `${REPLY}${i}`);
+        client.send(
+          (cmd === "subscribe"
+            ? { cmd, messageId: 2, subscriptions: topics.map((topic) => ({ topic, qos: 1 })) }
+            : { cmd, messageId: 2, unsubscriptions: topics }) as Packet,
+        );
+        await client.waitClosed();
+        expect(client.packets.map((p) => p.cmd)).toEqual(["connack"]);
+        expect(hooks.calls.subscribe).toBe(0);
+        expect(codeOf(lb!.of("failed")[0]?.err)).toBe("E_GW_PROTOCOL");
+        await lb!.stop();
+      }
+    },
+  );
 
   it("a refused filter alone grants nothing", async () => {
     const { client, session } = await (await start()).open();

@@ -8,10 +8,14 @@ import mqttPacket, {
 } from "mqtt-packet";
 import { replyTopic } from "@devreg/protocol";
 import { GatewayError } from "../errors.ts";
-import type { ConnectRefusal } from "./acl.ts";
+import { CONNACK_UNACCEPTABLE_PROTOCOL, type ConnectRefusal } from "./acl.ts";
 
-/** MQTT 3.1.1 CONNACK 1 [MQTT-3.2.2.3]: the server does not speak the client's protocol level. */
-const CONNACK_UNACCEPTABLE_PROTOCOL = 1;
+/**
+ * Topic filters one SUBSCRIBE or UNSUBSCRIBE may carry. A device needs one (its reply topic);
+ * each filter costs an ACL check and a refusal line, so a packet of a thousand would be a
+ * thousand of them for one token of the connection's packet rate.
+ */
+const MAX_FILTERS_PER_PACKET = 8;
 /** SUBACK failure code [MQTT-3.9.3]. */
 export const SUBACK_FAILURE = 0x80;
 /**
@@ -185,13 +189,16 @@ export class DeviceSession {
     clearTimeout(this.timer);
     this.timer = undefined;
     this.id = typeof p.clientId === "string" ? p.clientId : "";
-    if (p.protocolVersion !== 3 && p.protocolVersion !== 4) {
-      this.refuseConnect(CONNACK_UNACCEPTABLE_PROTOCOL, "unacceptable protocol version");
-      return;
-    }
+    // The hooks see every CONNECT first, so each refusal (an unsupported level included) is
+    // charged to the connect rate and counted.
     const refusal = this.owner.hooks.connect(this, p);
     if (refusal) {
       this.refuseConnect(refusal.returnCode, refusal.message);
+      return;
+    }
+    // Whatever the hooks allow, only MQTT 3.1/3.1.1 is spoken here.
+    if (p.protocolVersion !== 3 && p.protocolVersion !== 4) {
+      this.refuseConnect(CONNACK_UNACCEPTABLE_PROTOCOL, "unacceptable protocol version");
       return;
     }
     this.connected = true;
@@ -230,6 +237,11 @@ export class DeviceSession {
   }
 
   private onSubscribe(p: ISubscribePacket): void {
+    // [MQTT-3.8.3-3] at least one filter; more than a device could need is refused outright.
+    if (p.subscriptions.length === 0 || p.subscriptions.length > MAX_FILTERS_PER_PACKET) {
+      this.fail(protocolError(`SUBSCRIBE with ${p.subscriptions.length} filters`));
+      return;
+    }
     const granted = p.subscriptions.map((s) => {
       const q = this.owner.hooks.subscribe(this, s.topic, s.qos);
       if (q !== SUBACK_FAILURE) this.replyQos = q;
@@ -239,6 +251,11 @@ export class DeviceSession {
   }
 
   private onUnsubscribe(p: IUnsubscribePacket): void {
+    // [MQTT-3.10.3-2] at least one filter; the same bound as SUBSCRIBE.
+    if (p.unsubscriptions.length === 0 || p.unsubscriptions.length > MAX_FILTERS_PER_PACKET) {
+      this.fail(protocolError(`UNSUBSCRIBE with ${p.unsubscriptions.length} filters`));
+      return;
+    }
     if (p.unsubscriptions.includes(replyTopic(this.id))) this.replyQos = undefined;
     this.send({ cmd: "unsuback", messageId: p.messageId, granted: [] });
   }

@@ -3,7 +3,7 @@ import { PassThrough } from "node:stream";
 import fc from "fast-check";
 import mqttPacket from "mqtt-packet";
 import { describe, expect, it } from "vitest";
-import { FrameScanner, guardConnection } from "./frame-guard.ts";
+import { FrameScanner, OVER_PACKET_RATE, guardConnection } from "./frame-guard.ts";
 
 function publish(payloadBytes: number): Buffer {
   return mqttPacket.generate({
@@ -79,6 +79,38 @@ describe("FrameScanner", () => {
 });
 
 describe("guardConnection", () => {
+  it("destroys a connection past its packet budget before the packet that overran it is read", async () => {
+    const conn = new PassThrough();
+    let overRate = 0;
+    guardConnection(conn, 1024, () => {}, {
+      packets: { ratePerSecond: 0.001, burst: 5 },
+      onOverRate: () => overRate++,
+    });
+    const errored = new Promise<Error>((r) => conn.on("error", r));
+    const seen: Buffer[] = [];
+    conn.on("data", (c: Buffer) => seen.push(c));
+    const ping = mqttPacket.generate({ cmd: "pingreq" });
+    conn.push(Buffer.concat([ping, ping, ping]));
+    conn.push(Buffer.concat([ping, ping]));
+    await new Promise((r) => setImmediate(r));
+    expect(Buffer.concat(seen).length).toBe(5 * ping.length); // the budget's five
+    conn.push(Buffer.concat(Array.from({ length: 1000 }, () => ping)));
+    expect(await errored).toMatchObject({ code: "E_GW_PACKET_RATE" });
+    expect(overRate).toBe(1);
+    expect(conn.destroyed).toBe(true);
+    expect(Buffer.concat(seen).length).toBe(5 * ping.length); // none of the flood reached the reader
+  });
+
+  it("counts packets, not chunks: a packet split over many reads costs one token", () => {
+    let taken = 0;
+    const s = new FrameScanner(4096, { tryTake: () => ++taken <= 2 });
+    const p = publish(300);
+    for (const b of p) expect(s.feed(Uint8Array.of(b))).toBe(-1);
+    expect(taken).toBe(1);
+    expect(s.feed(p)).toBe(-1);
+    expect(s.feed(p)).toBe(OVER_PACKET_RATE);
+  });
+
   for (const mode of ["read()", "flowing"] as const) {
     it(`checks every chunk before a reader sees it (${mode}) and destroys the connection on an oversized packet`, async () => {
       const conn = new PassThrough();

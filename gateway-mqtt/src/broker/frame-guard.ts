@@ -1,5 +1,9 @@
 import type { Duplex } from "node:stream";
+import { type BucketSpec, TokenBucket } from "@devreg/runtime";
 import { GatewayError } from "../errors.ts";
+
+/** What {@link FrameScanner.feed} returns when a packet starts over the connection's packet rate. */
+export const OVER_PACKET_RATE = -2;
 
 /**
  * Incremental scanner of MQTT fixed headers [MQTT-2.2]: it follows packet boundaries in a
@@ -16,9 +20,16 @@ export class FrameScanner {
   /** Bytes of the last chunk fed, from its start, up to the end of the last packet that ended in it (0: none did). */
   wholeBytes = 0;
 
-  constructor(readonly maxRemainingLength: number) {}
+  constructor(
+    readonly maxRemainingLength: number,
+    /** Charged once per packet: a packet without a token stops the scan (OVER_PACKET_RATE). */
+    private readonly packets?: { tryTake(): boolean },
+  ) {}
 
-  /** Feeds a chunk; returns the offending Remaining Length, or -1 if every packet is within bounds. */
+  /**
+   * Feeds a chunk; returns the offending Remaining Length, OVER_PACKET_RATE, or -1 if every
+   * packet is within bounds.
+   */
   feed(chunk: Uint8Array): number {
     let i = 0;
     this.wholeBytes = 0;
@@ -36,6 +47,7 @@ export class FrameScanner {
         this.lengthBytes++;
         if (this.length > this.maxRemainingLength) return this.length;
         if ((b & 0x80) === 0) {
+          if (this.packets && !this.packets.tryTake()) return OVER_PACKET_RATE;
           this.remaining = this.length;
           this.state = this.remaining === 0 ? "type" : "body";
           if (this.remaining === 0) this.wholeBytes = i;
@@ -76,8 +88,14 @@ export function guardConnection(
   conn: Duplex,
   maxRemainingLength: number,
   onOversize: (remainingLength: number) => void,
+  /**
+   * Packets the connection may send (token bucket): past it the connection is destroyed before
+   * the packet is parsed. Each packet costs the gateway a parse and often a write, so a client
+   * pipelining small packets (64 KiB of PINGREQs is 32,768 answers) would hold the event loop.
+   */
+  rate?: { packets: BucketSpec; onOverRate(): void },
 ): Duplex {
-  const scanner = new FrameScanner(maxRemainingLength);
+  const scanner = new FrameScanner(maxRemainingLength, rate && new TokenBucket(rate.packets));
   const push = conn.push.bind(conn);
   const partial = new PartialPacket();
   let tripped = false;
@@ -85,7 +103,7 @@ export function guardConnection(
     if (tripped) return false;
     if (chunk === null) return push(null);
     const over = chunk instanceof Uint8Array ? scanner.feed(chunk) : Number.MAX_SAFE_INTEGER;
-    if (over < 0) {
+    if (over === -1) {
       const bytes = chunk as Uint8Array;
       const whole = scanner.wholeBytes;
       let more = true;
@@ -96,6 +114,11 @@ export function guardConnection(
     }
     tripped = true;
     partial.clear();
+    if (over === OVER_PACKET_RATE) {
+      rate?.onOverRate();
+      conn.destroy(new GatewayError("E_GW_PACKET_RATE", "too many MQTT packets on this connection"));
+      return false;
+    }
     onOversize(over);
     conn.destroy(new GatewayError("E_GW_FRAME_TOO_LARGE", `MQTT packet of ${over} bytes exceeds the limit`));
     return false;

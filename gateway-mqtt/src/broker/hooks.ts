@@ -82,8 +82,11 @@ export function createHooks(deps: HookDeps): SessionHooks {
         });
       }
       const refusal =
-        checkConnect({ clientId: session.id, hasWill: packet.will != null }) ??
-        checkKeepalive(packet.keepalive ?? 0, cfg.mqtt.maxKeepaliveSeconds);
+        checkConnect({
+          clientId: session.id,
+          hasWill: packet.will != null,
+          protocolVersion: packet.protocolVersion ?? 0,
+        }) ?? checkKeepalive(packet.keepalive ?? 0, cfg.mqtt.maxKeepaliveSeconds);
       if (refusal) return refuse(refusal);
       // [PROTO-39] [PROTO-40] proof of key possession, before a session with this id is touched
       // (a duplicate is closed only once this CONNECT is accepted). Sessions are always clean:

@@ -7,6 +7,8 @@ import { CONNECT_PROOF_REFUSALS } from "./connect-auth.ts";
 export const REFUSAL_KINDS = [
   /** preConnect: too many CONNECTs globally or from one remote address. */
   "connect_rate",
+  /** CONNECT at a protocol level other than MQTT 3.1/3.1.1 (CONNACK 1). */
+  "protocol_version",
   /** CONNECT whose client id is not a device id [PROTO-5]. */
   "client_id",
   /** CONNECT carrying a will message (would publish to a topic later, unchecked). */
@@ -25,6 +27,8 @@ export const REFUSAL_KINDS = [
   "payload_too_large",
   /** MQTT packet over the transport frame limit (connection destroyed unread). */
   "frame_too_large",
+  /** MQTT packets on one connection over limits.packetsPerConnection (connection destroyed unread). */
+  "packet_rate",
   /** SUBSCRIBE to anything but the client's own reply topic, wildcards and $SYS included [PROTO-5]. */
   "subscribe_topic",
   /** The gateway-wide request rate is exhausted (answered "busy"). */

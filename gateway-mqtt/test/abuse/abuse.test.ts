@@ -288,6 +288,19 @@ describe("abuse: issue 13's attacks against a gateway with default limits", () =
     expect(r.logLines).toBeLessThanOrEqual(8 * (20 + (5 * (r.durationMs + 20_000)) / 1000));
   });
 
+  it("pipelined packet floods: each client is cut off at its packet budget, before its packets are parsed", async () => {
+    const r = await underAttack("packet-flood", 20, 6_000, gw.mqttPort);
+    expect(r.result.stillOpen).toBe(0);
+    expect(r.result.closedByServer).toBe(r.result.opened);
+    expect(r.result.detail.connack_0 ?? 0).toBe(r.result.opened);
+    // 32,768 PINGREQs per write; the budget (burst 100) trips inside the first: none is answered.
+    expect(r.result.detail.pingresp ?? 0).toBe(0);
+    expect(
+      await metric(gw.adminPort, "devreg_gateway_refusals_total", { kind: "packet_rate" }),
+    ).toBeGreaterThanOrEqual(r.result.opened);
+    expect(r.loopDelayMaxMs, "the event loop stays responsive").toBeLessThanOrEqual(500);
+  });
+
   it("over the publish rate: signed busy with retryAfterSeconds at most once per window, connection kept", async () => {
     const r = await underAttack("publish-rate", 1, 6_000, gw.mqttPort);
     expect(r.result.stillOpen).toBe(1);

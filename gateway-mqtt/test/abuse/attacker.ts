@@ -32,7 +32,8 @@ export type AttackKind =
   | "idle-mqtt"
   | "replay-flood"
   | "garbage"
-  | "publish-rate";
+  | "publish-rate"
+  | "packet-flood";
 
 export interface AttackSpec {
   kind: AttackKind;
@@ -138,13 +139,22 @@ class SocketLedger {
  * credentials [PROTO-37]: attackers that hold a real key get past the proof check, so what is
  * measured is the session limit under test, not the proof refusal.
  */
-export function provenDevice(): { deviceId: string; keyPair: DeviceKeyPair; username: string; password: Buffer } {
+export function provenDevice(): {
+  deviceId: string;
+  keyPair: DeviceKeyPair;
+  username: string;
+  password: Buffer;
+} {
   const jwk = generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" });
   const publicKey = new Uint8Array(Buffer.from(jwk.x ?? "", "base64url"));
   const secretKey = new Uint8Array(Buffer.concat([Buffer.from(jwk.d ?? "", "base64url"), publicKey]));
   const keyPair = { publicKey, secretKey };
   const deviceId = deviceIdFromPublicKey(publicKey);
-  const proof = encodeConnectProofWithNode({ keyPair, nonce: newNonce(), timestamp: Math.floor(Date.now() / 1000) });
+  const proof = encodeConnectProofWithNode({
+    keyPair,
+    nonce: newNonce(),
+    timestamp: Math.floor(Date.now() / 1000),
+  });
   return { deviceId, keyPair, username: deviceId, password: Buffer.from(proof) };
 }
 
@@ -416,6 +426,52 @@ async function publishRate(spec: AttackSpec, until: number): Promise<AttackResul
   };
 }
 
+/**
+ * Proven MQTT clients that pipeline small packets: after CONNECT, 64 KiB of PINGREQs (32,768
+ * packets) per write, every 100 ms, until the gateway closes them. Each packet would cost the
+ * gateway a parse and an answer; counts the PINGRESPs that came back.
+ */
+async function packetFlood(spec: AttackSpec, until: number): Promise<AttackResult> {
+  const ledger = new SocketLedger();
+  const pings = Buffer.alloc(64 * 1024);
+  for (let i = 0; i < pings.length; i += 2) pings[i] = 0xc0; // PINGREQ, remaining length 0
+  await inBatches(spec.count, 50, (i) =>
+    ledger.open(spec.port, sourceAddress(i, spec), (s) => {
+      const parser = mqttPacket.parser({ protocolVersion: 4 });
+      let timer: NodeJS.Timeout | undefined;
+      parser.on("packet", (p) => {
+        if (p.cmd === "pingresp") ledger.count("pingresp");
+        if (p.cmd !== "connack") return;
+        ledger.count(`connack_${(p as { returnCode?: number }).returnCode ?? 0}`);
+        const flood = () => {
+          if (s.destroyed || Date.now() > until) return clearInterval(timer);
+          s.write(pings);
+          ledger.count("floodWrites");
+        };
+        flood();
+        timer = setInterval(flood, 100);
+      });
+      s.on("data", (b) => parser.parse(b));
+      s.once("close", () => clearInterval(timer));
+      const { deviceId, username, password } = provenDevice();
+      s.write(
+        mqttPacket.generate({
+          cmd: "connect",
+          protocolId: "MQTT",
+          protocolVersion: 4,
+          clean: true,
+          clientId: deviceId,
+          username,
+          password,
+          keepalive: 60,
+        }),
+      );
+    }),
+  );
+  await hold(spec, until);
+  return ledger.result(spec.kind);
+}
+
 const ATTACKS: Record<AttackKind, (spec: AttackSpec, until: number) => Promise<AttackResult>> = {
   "half-open": halfOpen,
   "slow-http": slowHttp,
@@ -423,6 +479,7 @@ const ATTACKS: Record<AttackKind, (spec: AttackSpec, until: number) => Promise<A
   "replay-flood": replayFlood,
   garbage,
   "publish-rate": publishRate,
+  "packet-flood": packetFlood,
 };
 
 async function main(): Promise<void> {
