@@ -158,6 +158,21 @@ export function provenDevice(): {
   return { deviceId, keyPair, username: deviceId, password: Buffer.from(proof) };
 }
 
+/** A raw MQTT 3.1.1 CONNECT of a fresh proven device (see provenDevice). */
+function provenConnect(keepalive: number): Buffer {
+  const { deviceId, username, password } = provenDevice();
+  return mqttPacket.generate({
+    cmd: "connect",
+    protocolId: "MQTT",
+    protocolVersion: 4,
+    clean: true,
+    clientId: deviceId,
+    username,
+    password,
+    keepalive,
+  });
+}
+
 /** An MQTT.js client from a chosen loopback source address (its own options cannot set one). */
 export function mqttFrom(
   port: number,
@@ -239,19 +254,7 @@ async function idleMqtt(spec: AttackSpec, until: number): Promise<AttackResult> 
       });
       s.on("data", (b) => parser.parse(b));
       // A valid proof [PROTO-39]: keepalive 60 sessions are accepted, and then closed when idle.
-      const { deviceId, username, password } = provenDevice();
-      s.write(
-        mqttPacket.generate({
-          cmd: "connect",
-          protocolId: "MQTT",
-          protocolVersion: 4,
-          clean: true,
-          clientId: deviceId,
-          username,
-          password,
-          keepalive,
-        }),
-      );
+      s.write(provenConnect(keepalive));
     }),
   );
   await hold(spec, until);
@@ -453,19 +456,7 @@ async function packetFlood(spec: AttackSpec, until: number): Promise<AttackResul
       });
       s.on("data", (b) => parser.parse(b));
       s.once("close", () => clearInterval(timer));
-      const { deviceId, username, password } = provenDevice();
-      s.write(
-        mqttPacket.generate({
-          cmd: "connect",
-          protocolId: "MQTT",
-          protocolVersion: 4,
-          clean: true,
-          clientId: deviceId,
-          username,
-          password,
-          keepalive: 60,
-        }),
-      );
+      s.write(provenConnect(60));
     }),
   );
   await hold(spec, until);
