@@ -2,7 +2,7 @@ import type { Broker } from "../broker/broker.ts";
 import type { Reporter } from "../reporter.ts";
 import type { EnrollContext } from "./context.ts";
 import { decidedReply } from "./replies.ts";
-import { phaseOf } from "./session-phase.ts";
+import { sessionPhaseAfter } from "./session-phase.ts";
 import { signReply } from "./steps/sign-reply.ts";
 
 export interface LatePushDeps {
@@ -38,7 +38,7 @@ export class LatePushes {
       void broker.publishReply(deviceId, signed.frame).then(() => {
         const { status, reason } = signed.reply;
         const c = broker.client(deviceId);
-        if (c) broker.sessionPhase(c, phaseOf(status));
+        if (c) broker.sessionPhase(c, sessionPhaseAfter(status));
         reporter.emit("replied", { transport: "mqtt", deviceId, requestId, status, reason, ms: 0 });
       });
     });

@@ -5,7 +5,7 @@ import type { PublishAdmission } from "../limits/request-admission.ts";
 import type { EnrollServiceDeps } from "./enroll-service.ts";
 import { LatePushes } from "./late-push.ts";
 import { type EnrollResult, type IncomingRequest, runEnroll, shedRequest } from "./pipeline.ts";
-import { phaseOf } from "./session-phase.ts";
+import { sessionPhaseAfter } from "./session-phase.ts";
 
 type MqttRequest = IncomingRequest & { topicDeviceId: string; clientId: string };
 
@@ -108,6 +108,6 @@ export class MqttRequests {
       reason,
       ms: performance.now() - t0,
     });
-    return phaseOf(status);
+    return sessionPhaseAfter(status);
   }
 }
