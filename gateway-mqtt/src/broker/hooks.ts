@@ -34,7 +34,7 @@ export interface HookDeps {
   hookFailed(hook: string, err: unknown): void;
 }
 
-/** CONNACK 5 for a CONNECT the gateway failed to decide (a bug): refused, never let in. */
+/** CONNACK 5 for a CONNECT the gateway failed to decide (a bug, logged by hookFailed; not counted as a refusal kind): refused, never let in. */
 const HOOK_FAILED: ConnectRefusal = { kind: "client_id", returnCode: 5, message: "connect check failed" };
 
 /**
