@@ -12,6 +12,9 @@ const SESSION_CLOSE_REASONS = [
   "enrolled_idle",
   "invalid_frames",
   "connect_timeout",
+  "keepalive_timeout",
+  "protocol_error",
+  "slow_reader",
 ] as const;
 export type SessionCloseReason = (typeof SESSION_CLOSE_REASONS)[number];
 

@@ -140,6 +140,21 @@ describe("MQTT sessions [PROTO-5a]", () => {
     await waitFor(async () => (await open(g, "mqtt")) === 0, 2_000, "slot released");
   });
 
+  it("protocol violations close the connection and are counted; an honest device enrolls meanwhile", async () => {
+    const g = await startTestGateway(t.env, t.perTest);
+    // A PINGREQ before CONNECT, and a packet of reserved type 0 that the parser refuses.
+    const before = await rawSocket(g.mqttPort, "127.0.0.6");
+    before.write(Buffer.from([0xc0, 0x00]));
+    await peerGone(before);
+    const reserved = await rawSocket(g.mqttPort, "127.0.0.7");
+    reserved.write(Buffer.from([0x00, 0x00]));
+    await peerGone(reserved);
+    const honest = t.device();
+    await honest.connect(g.mqttPort);
+    expect((await honest.enroll(g.publicKey)).status).toBe("approved");
+    await waitFor(async () => (await closedSessions(g, "protocol_error")) === 2, 2_000, "both counted");
+  });
+
   it("a session is closed soon after its final reply, and an idle one after the idle timeout", async () => {
     const g = await startTestGateway(t.env, t.perTest, {
       mqtt: { host: "127.0.0.1", port: 0, closeAfterFinalReplyMs: 300, idleTimeoutMs: 1_000 },
@@ -174,10 +189,14 @@ describe("MQTT sessions [PROTO-5a]", () => {
     expect(await closedSessions(g, "final_reply")).toBe(0);
     expect(await closedSessions(g, "idle")).toBe(0);
     const notice = d.nextReply(10_000);
-    await t.env.rest.request("PATCH", `/apis/devices.example.com/v1alpha1/namespaces/${t.env.ns}/deviceregistrations/dev-${d.deviceId}`, {
-      body: { spec: { deactivate: true } },
-      contentType: "application/merge-patch+json",
-    });
+    await t.env.rest.request(
+      "PATCH",
+      `/apis/devices.example.com/v1alpha1/namespaces/${t.env.ns}/deviceregistrations/dev-${d.deviceId}`,
+      {
+        body: { spec: { deactivate: true } },
+        contentType: "application/merge-patch+json",
+      },
+    );
     // [PROTO-28] an unsolicited notice: "deactivated", or error/Deactivated where the codec needs a requestId.
     const n = verifiedReply(await notice, g.publicKey, d.deviceId);
     expect(n.status === "deactivated" || (n.status === "error" && n.reason === "Deactivated")).toBe(true);
@@ -219,7 +238,12 @@ describe("MQTT sessions [PROTO-5a]", () => {
     const reply = d.nextReply(10_000);
     const closed = closedByBroker(d.client!, 5_000); // far below the 20 s idle timeout
     // A final answer other than approved (an approved device may keep its session).
-    await regs.patchStatus(`dev-${d.deviceId}`, { phase: "Rejected", reason: "DeniedByAdmin", message: "denied", decidedBy: "admin:test" });
+    await regs.patchStatus(`dev-${d.deviceId}`, {
+      phase: "Rejected",
+      reason: "DeniedByAdmin",
+      message: "denied",
+      decidedBy: "admin:test",
+    });
     expect(verifiedReply(await reply, g.publicKey, d.deviceId, requestId).status).toBe("rejected");
     await closed;
     expect(await closedSessions(g, "final_reply")).toBe(1);

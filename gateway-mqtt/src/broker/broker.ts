@@ -5,7 +5,7 @@ import { type ReplayGuard, replyTopic } from "@devreg/protocol";
 import { type Lifecycle, type Logger, sleep, waitFor, within } from "@devreg/runtime";
 import type { IPublishPacket } from "mqtt-packet";
 import type { GatewayConfig } from "../config.ts";
-import { errorText, isGatewayError } from "../errors.ts";
+import { errorText } from "../errors.ts";
 import { checkConnectProof } from "./connect-auth.ts";
 import type { DeviceSession } from "./device-session.ts";
 import { guardConnection } from "./frame-guard.ts";
@@ -14,7 +14,7 @@ import type { ConnectionLimiter } from "../limits/connection-limiter.ts";
 import type { SessionCloseReason } from "../metrics.ts";
 import { type MqttListeners, startMqttListeners } from "./listeners.ts";
 import { SessionBindings } from "./session-binding.ts";
-import { SessionTimers } from "./session-limits.ts";
+import { SessionTimers, closeReasonOf } from "./session-limits.ts";
 import { SessionServer } from "./session-server.ts";
 
 /** A device's MQTT session, as the rest of the gateway sees it. */
@@ -109,8 +109,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
         },
         request: (c, packet) => this.handOn(c, packet),
         failed: (c, err) => {
-          // A CONNECT must follow the TCP connect promptly; idle half-open sockets are cheap DoS.
-          if (isGatewayError(err, "E_GW_CONNECT_TIMEOUT")) deps.sessionClosed("connect_timeout");
+          const reason = closeReasonOf(err);
+          if (reason) deps.sessionClosed(reason);
           log.debug({ clientId: c.id || undefined, err: errorText(err) }, "session ended");
         },
       },

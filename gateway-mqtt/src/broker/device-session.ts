@@ -88,7 +88,8 @@ export class DeviceSession {
       if (this.closed || this.refused) throw STOP_READING;
       this.onPacket(p);
     });
-    this.parser.on("error", (e: Error) => this.fail(e));
+    // What mqtt-packet cannot parse is a protocol violation like any other.
+    this.parser.on("error", (e: Error) => this.fail(protocolError(e.message)));
     conn.on("data", (chunk: Buffer) => {
       if (this.closed || this.refused) return;
       try {

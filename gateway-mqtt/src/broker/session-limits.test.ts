@@ -1,6 +1,18 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { CONNACK_NOT_AUTHORIZED } from "./acl.ts";
-import { SessionTimers, checkKeepalive } from "./session-limits.ts";
+import { GatewayError } from "../errors.ts";
+import { SessionTimers, checkKeepalive, closeReasonOf } from "./session-limits.ts";
+
+describe("closeReasonOf", () => {
+  it("names what the session layer ends on its own, and nothing else", () => {
+    expect(closeReasonOf(new GatewayError("E_GW_CONNECT_TIMEOUT", "x"))).toBe("connect_timeout");
+    expect(closeReasonOf(new GatewayError("E_GW_KEEPALIVE", "x"))).toBe("keepalive_timeout");
+    expect(closeReasonOf(new GatewayError("E_GW_PROTOCOL", "x"))).toBe("protocol_error");
+    expect(closeReasonOf(new GatewayError("E_GW_SLOW_READER", "x"))).toBe("slow_reader");
+    expect(closeReasonOf(new GatewayError("E_GW_REFUSED", "x"))).toBeUndefined();
+    expect(closeReasonOf(new Error("ECONNRESET"))).toBeUndefined();
+  });
+});
 
 describe("checkKeepalive [PROTO-5a]", () => {
   it.each([1, 60, 300])("accepts %i s", (k) => expect(checkKeepalive(k, 300)).toBeNull());

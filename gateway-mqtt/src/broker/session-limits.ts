@@ -1,4 +1,21 @@
+import { type GatewayErrorCode, isGatewayError } from "../errors.ts";
 import type { SessionCloseReason } from "../metrics.ts";
+
+const CLOSED_BECAUSE: Partial<Record<GatewayErrorCode, SessionCloseReason>> = {
+  E_GW_CONNECT_TIMEOUT: "connect_timeout",
+  E_GW_KEEPALIVE: "keepalive_timeout",
+  E_GW_PROTOCOL: "protocol_error",
+  E_GW_SLOW_READER: "slow_reader",
+};
+
+/**
+ * The devreg_gateway_sessions_closed_total reason for a session the session layer ended on its
+ * own (timeouts, protocol violations, a peer that does not read); undefined for the rest
+ * (refusals are counted as refusals, socket errors are the peer's).
+ */
+export function closeReasonOf(err: unknown): SessionCloseReason | undefined {
+  return isGatewayError(err) ? CLOSED_BECAUSE[err.code] : undefined;
+}
 import { CONNACK_NOT_AUTHORIZED, type ConnectRefusal } from "./acl.ts";
 
 /**
