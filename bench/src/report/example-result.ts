@@ -114,6 +114,9 @@ export function exampleResult(overrides: Partial<BenchResult> = {}): BenchResult
       examplePhase("devreg", { mode: "burst" }, 80, 300),
       examplePhase("floor", { mode: "burst", of: "isolated" }, 35, 450),
       examplePhase("devreg", { mode: "burst", of: "isolated" }, 70, 400),
+      // The heavy rate of settings.rates: the keep-up target's phase.
+      examplePhase("floor", { mode: "fixed", ratePerSec: 100 }, 5, 99.8),
+      examplePhase("devreg", { mode: "fixed", ratePerSec: 100 }, 10, 99.4),
     ],
     sweep: [exampleSweepPoint(100, 30), exampleSweepPoint(1000, 18)],
     cpuTotal: [{ role: "kube-apiserver", cpuSeconds: 100, sharePct: 100, cores: 0.33 }],

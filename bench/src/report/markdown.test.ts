@@ -16,6 +16,16 @@ describe("renderMarkdown", () => {
     for (const t of r.targets) expect(md).toContain(t.description);
   });
 
+  it("states each target met, not met or not measured", () => {
+    expect(md).toContain(
+      "| devreg keeps up with 100/s arrivals | every request ok, >= 95.0/s (95% of the arrival rate), max start lag < 1 s | 200/200 ok, 99.4/s (99.4%), max start lag 0 ms | yes |",
+    );
+    expect(md).toContain(
+      "| gateway CPU per enrollment, devreg burst | <= 1.5 ms | 25.00 ms (isolated 25.00 ms) | **no** |",
+    );
+    expect(md).toContain("| - | not measured: no operator CPU sample in devreg-burst | n/a |");
+  });
+
   it("states the polling interval and the machine load, so readers can judge noise", () => {
     expect(md).toContain("every 1000 ms");
     expect(md).toContain("0.50 at start, 1.50 at end");
