@@ -2,7 +2,8 @@
  * Writes protocol/vectors/*.json from fixed seeds, nonces and timestamps.
  * Run: `npm run gen-vectors -w @devreg/protocol` (or `tsx scripts/gen-vectors.ts` in protocol/).
  * Output is byte-for-byte reproducible; tests re-check the committed files and never run this.
- * Device frames are signed with tweetnacl, gateway frames with node:crypto.
+ * Device frames are signed with tweetnacl, gateway frames with libsodium (the gateway's signer),
+ * and the few signatures no conforming signer makes with scripts/ed25519-craft.ts.
  */
 import { writeFileSync } from "node:fs";
 import nacl from "tweetnacl";
@@ -10,8 +11,10 @@ import { cborHead, concatBytes } from "../src/cbor-codec.ts";
 import { EDDSA_PROTECTED_HEADER, parseSign1, type Sign1Parts, sigStructure } from "../src/cose-sign1.ts";
 import { connectProofText } from "../src/connect-proof.ts";
 import { encodeConnectProof, generateDeviceKeyPair } from "../src/device.ts";
+import { isSmallOrderKey } from "../src/ed25519-rules.ts";
 import { createGatewaySigner } from "../src/gateway.ts";
 import { fromHex, toHex } from "../src/hex.ts";
+import { IDENTITY_R, isOnCurve, signWithR, torsionR } from "./ed25519-craft.ts";
 import {
   deviceIdFromPublicKey,
   type EnrollReply,
@@ -126,6 +129,22 @@ function malleate(frame: Uint8Array): Uint8Array {
   }
   return out;
 }
+
+/** Device A's payload under a signature with the R of `nonce` (see ed25519-craft.ts). */
+function deviceSignedWithR(payload: Uint8Array, nonce: { r: bigint; R: Uint8Array }): Uint8Array {
+  const sig = signWithR(
+    fromHex(DEVICE_A_SEED),
+    deviceA.publicKey,
+    sigStructure(EDDSA_PROTECTED_HEADER, payload),
+    nonce,
+  );
+  return sign1Raw(EDDSA_PROTECTED_HEADER, Uint8Array.of(0xa0), payload, sig);
+}
+
+/** y = p + 3: a non-canonical encoding of a curve point that is not of small order. */
+const NON_CANONICAL_KEY = fromHex(`f0${"ff".repeat(30)}7f`);
+if (!isOnCurve(NON_CANONICAL_KEY) || isSmallOrderKey(NON_CANONICAL_KEY))
+  throw new Error("NON_CANONICAL_KEY must be a curve point outside the small-order list");
 
 // ---------------------------------------------------------------- requests
 interface RequestCase {
@@ -423,6 +442,34 @@ const negatives: NegativeCase[] = [
       fromHex("01".padEnd(128, "0")),
     ),
     expectedError: "E_BAD_KEY",
+  },
+  {
+    name: "req-small-order-r",
+    kind: "request",
+    description:
+      "Signed by device A's key with the nonce r = 0: R is the identity point 01 00..00 and S = k·a. The cofactorless " +
+      "equation holds, so TweetNaCl and OpenSSL alone accept it; libsodium refuses a small-order R, and so does every " +
+      "gateway (PROTO-20). Only the key's owner can make one.",
+    frame: deviceSignedWithR(map(requestEntries()), IDENTITY_R),
+    expectedError: "E_BAD_SIGNATURE",
+  },
+  {
+    name: "req-torsion-r",
+    kind: "request",
+    description:
+      "Signed by device A's key with R = r·B + T, T of order 8, S = r + k·a: only the cofactored equation holds. " +
+      "TweetNaCl, OpenSSL and libsodium all check the cofactorless one.",
+    frame: deviceSignedWithR(map(requestEntries()), torsionR(123456789n)),
+    expectedError: "E_BAD_SIGNATURE",
+  },
+  {
+    name: "req-non-canonical-key",
+    kind: "request",
+    description:
+      "Public key f0ff..ff7f (y = p + 3, a curve point not of small order), payload signed by device A. libsodium " +
+      "refuses such a key outright; no one knows its discrete log, so no signature verifies with it in any library.",
+    frame: req(requestEntries(NON_CANONICAL_KEY)),
+    expectedError: "E_BAD_SIGNATURE",
   },
   {
     name: "req-short-public-key",
@@ -1103,6 +1150,13 @@ const connectNegatives: ConnectNegative[] = [
     name: "con-non-canonical-s",
     description: "Valid proof with S replaced by S + L.",
     password: malleate(goodProof),
+    expectedError: "E_BAD_SIGNATURE",
+  },
+  {
+    name: "con-small-order-r",
+    description:
+      "Valid payload signed by device A's key with the nonce r = 0 (R the identity point), as req-small-order-r.",
+    password: deviceSignedWithR(map(proofEntries()), IDENTITY_R),
     expectedError: "E_BAD_SIGNATURE",
   },
   {

@@ -16,9 +16,11 @@ import {
   generateDeviceKeyPair,
   ReplayGuard,
 } from "./index.ts";
+import { decodeConnectProofWithOpenssl, decodeEnrollRequestWithOpenssl } from "./openssl-twin.ts";
 import { connectVectors, requestVectors } from "./test-vectors.ts";
 
-const decoders = [decodeConnectProof, decodeConnectProofWithNacl];
+/** The gateway (libsodium) and its tweetnacl and OpenSSL twins. */
+const decoders = [decodeConnectProof, decodeConnectProofWithNacl, decodeConnectProofWithOpenssl];
 const minimal = connectVectors.valid[0]!;
 
 describe("CONNECT proof vectors", () => {
@@ -41,7 +43,7 @@ describe("CONNECT proof vectors", () => {
       expect(v.passwordText).toMatch(/^[A-Za-z0-9_-]+$/);
     });
 
-    it(`[PROTO-39] ${v.name}: both gateway implementations accept it, raw or as text, and bind the key`, () => {
+    it(`[PROTO-39] ${v.name}: the gateway and its twins accept it, raw or as text, and bind the key`, () => {
       const forms = [fromHex(v.password), new TextEncoder().encode(v.passwordText)];
       for (const [decode, password] of decoders.flatMap((d) => forms.map((p) => [d, p] as const))) {
         const r = decode(
@@ -73,7 +75,7 @@ describe("CONNECT proof vectors", () => {
   });
 
   for (const v of connectVectors.invalid) {
-    it(`[PROTO-39] ${v.name}: both implementations refuse with ${v.expectedError}`, () => {
+    it(`[PROTO-39] ${v.name}: the gateway and its twins refuse with ${v.expectedError}`, () => {
       const creds: ConnectCredentials = {
         clientId: v.clientId ?? minimal.clientId,
         username: v.username === null ? undefined : (v.username ?? minimal.username),
@@ -163,8 +165,12 @@ describe("refusal and binding", () => {
 
 describe("[PROTO-15] Sig_structure head", () => {
   for (const v of requestVectors.accepted) {
-    it(`${v.name}: both implementations accept it (the Sig_structure uses the shortest head)`, () => {
-      for (const decode of [decodeEnrollRequest, decodeEnrollRequestWithNacl]) {
+    it(`${v.name}: the gateway and its twins accept it (the Sig_structure uses the shortest head)`, () => {
+      for (const decode of [
+        decodeEnrollRequest,
+        decodeEnrollRequestWithNacl,
+        decodeEnrollRequestWithOpenssl,
+      ]) {
         const r = decode(fromHex(v.frame), { nowSeconds: v.nowSeconds, expectedDeviceId: v.deviceId });
         expect(r.ok ? "ok" : r.error.code).toBe("ok");
       }

@@ -2,7 +2,7 @@
  * [PROTO-37] … [PROTO-39] Proof of key possession at MQTT CONNECT: username = deviceId =
  * client id, password = a COSE_Sign1 by the device key over {clientId, publicKey, nonce,
  * timestamp}. Shared by both sides; the crypto is passed in (tweetnacl on the device,
- * node:crypto on the gateway), as for requests.
+ * libsodium on the gateway), as for requests.
  */
 import { cborUint, decodeCbor, encodeCbor } from "./cbor-codec.ts";
 import {
@@ -13,7 +13,7 @@ import {
 } from "./constants.ts";
 import { EDDSA_PROTECTED_HEADER, encodeSign1, parseSign1, sigStructure } from "./cose-sign1.ts";
 import { isValidDeviceId } from "./device-id-format.ts";
-import { hasCanonicalS } from "./ed25519-rules.ts";
+import { hasCanonicalS, hasSmallOrderR } from "./ed25519-rules.ts";
 import { fail, ok, type ProtocolErrorCode, type Result } from "./errors.ts";
 import { checkClockSkew, type RequestCrypto } from "./open-request.ts";
 import { checkVersionAndType, required, toIntKeyedMap } from "./payload-fields.ts";
@@ -182,6 +182,7 @@ export function openConnectProof(
       return fail("E_CLIENT_MISMATCH", "proof key does not belong to the client id", "publicKey");
     if (
       !hasCanonicalS(signature) ||
+      hasSmallOrderR(signature) ||
       !crypto.verify(sigStructure(protectedBytes, payload), signature, f.publicKey)
     )
       return fail("E_BAD_SIGNATURE", "proof signature does not verify with its public key", "signature");

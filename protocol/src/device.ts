@@ -138,8 +138,8 @@ export function verifyEnrollReply(
 }
 
 /**
- * The gateway's request check done with tweetnacl instead of node:crypto. Not used in
- * production; it is the second implementation the shared vectors are checked against.
+ * The gateway's request check done with tweetnacl instead of libsodium. Not used in
+ * production; the shared vectors and the fuzzer check the gateway against it.
  */
 export function decodeEnrollRequestWithNacl(
   frame: Uint8Array,

@@ -1,8 +1,11 @@
 import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from "./constants.ts";
 
 /**
- * Ed25519 acceptance rules both implementations apply before calling their library,
- * so tweetnacl (device) and node:crypto (gateway) accept exactly the same signatures.
+ * Ed25519 acceptance rules every implementation applies before calling its library, so
+ * tweetnacl (device), libsodium (gateway) and node:crypto (OpenSSL, the simulated devices'
+ * reply check) accept exactly the same signatures. All three check the cofactorless
+ * equation [S]B = R + [k]A and compare R by its bytes; they differ only in what they refuse
+ * beforehand, which these rules even out (SPEC §15, "Ed25519 library differences").
  */
 
 /** Group order L, little-endian, as in RFC 8032 §5.1. */
@@ -71,13 +74,28 @@ const SMALL_ORDER: readonly Uint8Array[] = [
   "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
 ].map((h) => Uint8Array.from(h.match(/../g)!, (x) => Number.parseInt(x, 16)));
 
-export function isSmallOrderKey(publicKey: Uint8Array): boolean {
-  if (publicKey.length !== PUBLIC_KEY_BYTES) return false;
+function isSmallOrderPoint(encoding: Uint8Array): boolean {
+  if (encoding.length !== PUBLIC_KEY_BYTES) return false;
   return SMALL_ORDER.some((bad) => {
-    let diff = (publicKey[31]! & 0x7f) ^ bad[31]!;
-    for (let i = 0; i < 31; i++) diff |= publicKey[i]! ^ bad[i]!;
+    let diff = (encoding[31]! & 0x7f) ^ bad[31]!;
+    for (let i = 0; i < 31; i++) diff |= encoding[i]! ^ bad[i]!;
     return diff === 0;
   });
+}
+
+export function isSmallOrderKey(publicKey: Uint8Array): boolean {
+  return isSmallOrderPoint(publicKey);
+}
+
+/**
+ * [PROTO-20] A signature whose R (bytes 0-31) is a small-order point. With an honest key it
+ * verifies only if the signer's nonce r is 0 mod L (R the identity, S = k·a), which RFC 8032's
+ * deterministic nonce never yields: only the key owner, signing in a non-standard way, makes
+ * one. libsodium refuses it, tweetnacl and OpenSSL accept it; the gateway's checks (request,
+ * CONNECT proof) refuse it whatever the library, so all gateway implementations agree.
+ */
+export function hasSmallOrderR(signature: Uint8Array): boolean {
+  return signature.length === SIGNATURE_BYTES && isSmallOrderPoint(signature.subarray(0, 32));
 }
 
 /** A raw Ed25519 verify: (message, signature, publicKey) -> valid. */

@@ -20,6 +20,7 @@ import {
   verifyEnrollReply,
   verifyEnrollReplyWithNode,
 } from "./index.ts";
+import { decodeEnrollRequestWithOpenssl } from "./openssl-twin.ts";
 import { negativeVectors, replyVectors, requestVectors } from "./test-vectors.ts";
 
 const NOW = 1_700_000_000;
@@ -57,8 +58,9 @@ let framesTried = 0;
 
 /**
  * Every decoder on one frame: each must return ok or a typed error with a known code.
- * node:crypto decoders see every frame. tweetnacl needs ~5-10 ms per verify, so its twins
- * see every 8th frame plus every frame the node side accepts, and must agree on each.
+ * The gateway (libsodium), its OpenSSL twin and the node:crypto reply check see every frame,
+ * and the gateway must give the OpenSSL twin's answer. tweetnacl needs ~5-10 ms per verify,
+ * so its twins see every 8th frame plus every frame the fast side accepts, and must agree.
  * Plain checks, not expect(): this runs tens of thousands of times.
  */
 function throwEverything(frame: Uint8Array): void {
@@ -70,15 +72,17 @@ function throwEverything(frame: Uint8Array): void {
     }
     return r.error.code;
   };
-  const node = outcome(decodeEnrollRequest(frame, { nowSeconds: NOW }));
+  const gw = outcome(decodeEnrollRequest(frame, { nowSeconds: NOW }));
+  const ossl = outcome(decodeEnrollRequestWithOpenssl(frame, { nowSeconds: NOW }));
+  if (gw !== ossl) throw new Error(`request: libsodium ${gw} vs OpenSSL ${ossl} for ${toHex(frame)}`);
   const devNode = outcome(verifyEnrollReplyWithNode(frame, gatewayKey));
   outcome(decodeEnrollReplyUnverified(frame));
   const id = peekRequestId(frame);
   if (id !== null && typeof id !== "string") throw new Error("peekRequestId returned a non-string");
   const sample = framesTried % 8 === 0;
-  if (sample || node === "ok") {
+  if (sample || gw === "ok") {
     const nacl = outcome(decodeEnrollRequestWithNacl(frame, { nowSeconds: NOW }));
-    if (node !== nacl) throw new Error(`request: node ${node} vs tweetnacl ${nacl} for ${toHex(frame)}`);
+    if (gw !== nacl) throw new Error(`request: libsodium ${gw} vs tweetnacl ${nacl} for ${toHex(frame)}`);
   }
   if (sample || devNode === "ok") {
     const dev = outcome(verifyEnrollReply(frame, gatewayKey));
@@ -223,7 +227,7 @@ const ascii = (min: number, max: number) =>
 const idChars = fc.constantFrom(..."abcXYZ019-_".split(""));
 
 describe("device and gateway agree on random valid messages", () => {
-  it("[PROTO-17] [PROTO-20] any valid request from tweetnacl decodes on node:crypto to the same fields", () => {
+  it("[PROTO-17] [PROTO-20] any valid request from tweetnacl decodes on the gateway to the same fields", () => {
     fc.assert(
       fc.property(
         fc.uint8Array({ minLength: 32, maxLength: 32 }),
@@ -259,7 +263,7 @@ describe("device and gateway agree on random valid messages", () => {
     );
   });
 
-  it("[PROTO-25] [PROTO-29] any valid reply signed with node:crypto verifies on tweetnacl to the same fields", () => {
+  it("[PROTO-25] [PROTO-29] any valid reply signed with libsodium verifies on tweetnacl to the same fields", () => {
     const gw = createGatewaySigner(new Uint8Array(32).fill(11));
     const statuses: ReplyStatus[] = ["approved", "rejected", "pending", "deactivated", "busy", "error"];
     fc.assert(

@@ -29,9 +29,9 @@ describe("two independent Ed25519 implementations", () => {
     expect(files.has("gateway.ts")).toBe(false);
   });
 
-  it("[PROTO-1] the gateway side reaches node:crypto and cbor-x only, never tweetnacl", () => {
+  it("[PROTO-1] the gateway side reaches libsodium, node:crypto and cbor-x only, never tweetnacl", () => {
     const { files, external } = importGraph("gateway.ts");
-    expect([...external].sort()).toEqual(["cbor-x", "node:crypto"]);
+    expect([...external].sort()).toEqual(["cbor-x", "node:crypto", "sodium-native"]);
     expect(files.has("device.ts")).toBe(false);
   });
 });

@@ -1,6 +1,7 @@
 /**
  * @devreg/protocol: the device <-> gateway enrollment protocol of SPEC.md.
- * Device-side functions use tweetnacl only; gateway-side functions use node:crypto.
+ * Device-side functions use tweetnacl only; gateway-side functions use libsodium (sodium-native),
+ * and the `*WithNode` twins for simulated devices use node:crypto.
  */
 
 export { isDeterministic } from "./cbor-wellformed.ts";
@@ -55,7 +56,7 @@ export {
   encodeEnrollReply,
   encodeEnrollRequestWithNode,
   type GatewaySigner,
-  type NodeGatewaySigner,
+  type LocalGatewaySigner,
   verifyEnrollReplyWithNode,
 } from "./gateway.ts";
 export {

@@ -8,7 +8,7 @@ import {
   RequestKey,
 } from "./constants.ts";
 import { parseSign1, sigStructure } from "./cose-sign1.ts";
-import { type Ed25519Verify, hasCanonicalS } from "./ed25519-rules.ts";
+import { type Ed25519Verify, hasCanonicalS, hasSmallOrderR } from "./ed25519-rules.ts";
 import { fail, OK_VOID, ok, type Result } from "./errors.ts";
 import { parseRequestPayload, readRequestId } from "./request-payload.ts";
 import type { EnrollRequest } from "./types.ts";
@@ -70,6 +70,7 @@ export function openEnrollRequest(
     // [PROTO-16] [PROTO-20] proof of possession of the secret key for publicKey.
     if (
       !hasCanonicalS(signature) ||
+      hasSmallOrderR(signature) ||
       !crypto.verify(sigStructure(protectedBytes, payload), signature, f.publicKey)
     ) {
       return fail("E_BAD_SIGNATURE", "signature does not verify with the request's public key", "signature");

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { encodeCbor } from "./cbor-codec.ts";
 import { EDDSA_PROTECTED_HEADER, encodeSign1, sigStructure } from "./cose-sign1.ts";
 import { hasCanonicalS, isSmallOrderKey } from "./ed25519-rules.ts";
-import { nodeVerify } from "./gateway.ts";
+import { opensslVerify, sodiumVerify } from "./gateway.ts";
 import { fromHex, toHex } from "./hex.ts";
 import {
   type DeviceKeyPair,
@@ -131,10 +131,11 @@ describe("enroll request", () => {
     // The raw library accepts the malleated signature...
     const tbs = sigStructureOf(frame);
     expect(nacl.sign.detached.verify(tbs, sig, keyPair.publicKey)).toBe(true);
-    // ...but both devreg implementations refuse it.
+    // ...but both devreg implementations refuse it, and so do the raw OpenSSL and libsodium paths.
     expect(code(decodeEnrollRequest(forged, { nowSeconds: NOW }))).toBe("E_BAD_SIGNATURE");
     expect(code(decodeEnrollRequestWithNacl(forged, { nowSeconds: NOW }))).toBe("E_BAD_SIGNATURE");
-    expect(nodeVerify(tbs, sig, keyPair.publicKey)).toBe(false);
+    expect(opensslVerify(tbs, sig, keyPair.publicKey)).toBe(false);
+    expect(sodiumVerify(tbs, sig, keyPair.publicKey)).toBe(false);
   });
 
   it("[PROTO-18] [PROTO-33] checks version before any other payload field", () => {

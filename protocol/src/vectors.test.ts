@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { isDeterministic } from "./cbor-wellformed.ts";
 import { parseSign1, sigStructure } from "./cose-sign1.ts";
 import { naclVerify } from "./device.ts";
-import { encodeEnrollRequestWithNode, nodeDeviceId, nodeVerify } from "./gateway.ts";
+import { encodeEnrollRequestWithNode, nodeDeviceId, opensslVerify, sodiumVerify } from "./gateway.ts";
 import { fromHex, toHex } from "./hex.ts";
 import {
   createGatewaySigner,
@@ -19,10 +19,13 @@ import {
   verifyEnrollReply,
   verifyEnrollReplyWithNode,
 } from "./index.ts";
+import { decodeEnrollRequestWithOpenssl } from "./openssl-twin.ts";
 import { negativeVectors, replyVectors, requestVectors } from "./test-vectors.ts";
 
-// Two implementations: device = tweetnacl, gateway = node:crypto (OpenSSL). Every vector is
-// checked by both; the vectors themselves come from scripts/gen-vectors.ts and are committed.
+// Three implementations: device = tweetnacl, gateway = libsodium, and node:crypto (OpenSSL) for
+// simulated devices and as the gateway's former library. Every vector is checked by each; the
+// vectors themselves come from scripts/gen-vectors.ts and are committed.
+const requestDecoders = [decodeEnrollRequest, decodeEnrollRequestWithNacl, decodeEnrollRequestWithOpenssl];
 
 describe("request vectors", () => {
   it("has the vectors the SPEC appendix lists", () => {
@@ -77,18 +80,19 @@ describe("request vectors", () => {
         expect(toHex(sigStructure(parts.value.protectedBytes, parts.value.payload))).toBe(v.sigStructure);
       });
 
-      it("[PROTO-15] [PROTO-20] signature verifies over sigStructure with both libraries", () => {
+      it("[PROTO-15] [PROTO-20] signature verifies over sigStructure with all three libraries", () => {
         const msg = fromHex(v.sigStructure);
         const sig = fromHex(v.signature);
         const pk = fromHex(v.publicKey);
         expect(nacl.sign.detached.verify(msg, sig, pk)).toBe(true);
         expect(naclVerify(msg, sig, pk)).toBe(true);
-        expect(nodeVerify(msg, sig, pk)).toBe(true);
+        expect(opensslVerify(msg, sig, pk)).toBe(true);
+        expect(sodiumVerify(msg, sig, pk)).toBe(true);
       });
 
-      it("[PROTO-20] [PROTO-24] gateway (node:crypto) and the tweetnacl twin both accept it", () => {
+      it("[PROTO-20] [PROTO-24] gateway (libsodium), its tweetnacl and OpenSSL twins all accept it", () => {
         const frame = fromHex(v.frame);
-        for (const decode of [decodeEnrollRequest, decodeEnrollRequestWithNacl]) {
+        for (const decode of requestDecoders) {
           const r = decode(frame, { nowSeconds: v.timestamp, expectedDeviceId: v.deviceId });
           expect(r.ok, r.ok ? "" : r.error.message).toBe(true);
           if (!r.ok) continue;
@@ -126,7 +130,7 @@ describe("reply vectors", () => {
 
   for (const v of replyVectors.vectors) {
     describe(v.name, () => {
-      it("[PROTO-7] [PROTO-25] gateway signer (node:crypto) reproduces the frame byte for byte", () => {
+      it("[PROTO-7] [PROTO-25] gateway signer (libsodium) reproduces the frame byte for byte", () => {
         const frame = gateway.sign(v.reply);
         expect(toHex(frame)).toBe(v.frame);
         expect(isDeterministic(frame)).toBe(true);
@@ -172,12 +176,12 @@ describe("negative vectors", () => {
   for (const v of negativeVectors.vectors) {
     const frame = fromHex(v.frame);
     if (v.kind === "request") {
-      it(`[PROTO-24] ${v.name}: both implementations return ${v.expectedError}`, () => {
+      it(`[PROTO-24] ${v.name}: gateway and both twins return ${v.expectedError}`, () => {
         const opts = {
           nowSeconds: v.nowSeconds ?? negativeVectors.nowSeconds,
           ...(v.expectedDeviceId ? { expectedDeviceId: v.expectedDeviceId } : {}),
         };
-        for (const decode of [decodeEnrollRequest, decodeEnrollRequestWithNacl]) {
+        for (const decode of requestDecoders) {
           const r = decode(frame, opts);
           expect(r.ok ? "ok" : r.error.code, v.description).toBe(v.expectedError);
         }

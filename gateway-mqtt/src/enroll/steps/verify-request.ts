@@ -28,7 +28,7 @@ export type VerifyResult =
 
 /**
  * Steps 1-2, decode and verify: strict CBOR/COSE decode, key-to-topic binding, Ed25519
- * signature (node:crypto) and clock skew, in the SPEC §7.3 order, all inside
+ * signature (libsodium) and clock skew, in the SPEC §7.3 order, all inside
  * decodeEnrollRequest. [PROTO-24] A failure is answered with an "error" reply carrying
  * the SPEC §11 reason and the request id when one can still be read [PROTO-28] [PROTO-35].
  */
