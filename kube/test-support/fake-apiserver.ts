@@ -2,7 +2,7 @@ import { EventEmitter } from "node:events";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { KubeConfig } from "@kubernetes/client-node";
-import { KubeRest } from "../src/rest.ts";
+import { KubeRest, type KubeRestOptions } from "../src/rest.ts";
 
 /**
  * A fault-injecting fake apiserver for ONE collection, on node:http: list and watch (with
@@ -30,16 +30,20 @@ interface WatchEvent {
   object: FakeObject;
 }
 
-/** A KubeRest for a plain-HTTP test server (no TLS, no credentials). */
-export function plainHttpClient(server: string): Promise<KubeRest> {
+/** A KubeRest for a plain-HTTP test server (no TLS; a bearer token when `token` is given). */
+export function plainHttpClient(
+  server: string,
+  opts: KubeRestOptions = {},
+  token?: string,
+): Promise<KubeRest> {
   const kc = new KubeConfig();
   kc.loadFromOptions({
     clusters: [{ name: "test", server, skipTLSVerify: true }],
-    users: [{ name: "u" }],
+    users: [{ name: "u", token }],
     contexts: [{ name: "test", cluster: "test", user: "u" }],
     currentContext: "test",
   });
-  return KubeRest.fromKubeConfig(kc);
+  return KubeRest.fromKubeConfig(kc, opts);
 }
 
 export const FAKE_NAMESPACE = "ns";

@@ -1,34 +1,11 @@
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import net from "node:net";
 import nodeTls from "node:tls";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import mqttPacket from "mqtt-packet";
 import { describe, expect, it, vi } from "vitest";
 import WebSocket from "ws";
+import { selfSigned } from "../../../kube/test-support/self-signed.ts";
 import { parseGatewayOptions } from "../config.ts";
 import { closeServer, listen, startMqttListeners } from "./listeners.ts";
-
-/** A throwaway self-signed certificate for localhost (openssl, as the e2e TLS test uses). */
-function selfSigned(): { cert: string; key: string } {
-  const dir = mkdtempSync(join(tmpdir(), "devreg-tls-"));
-  try {
-    const key = join(dir, "tls.key");
-    const cert = join(dir, "tls.crt");
-    execFileSync(
-      "openssl",
-      [
-        ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"],
-        ...["-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost"],
-      ],
-      { stdio: "ignore" },
-    );
-    return { cert: readFileSync(cert, "utf8"), key: readFileSync(key, "utf8") };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 /**
  * Milliseconds until the server closes a TCP connection that sends nothing (or, with `dribble`,
