@@ -52,7 +52,13 @@ export class Reporter {
   /** [PROTO-41] A proven CONNECT took over the session of the same client id. */
   readonly takeover = (clientId: string, remote: string): void => {
     this.metrics.takeovers.inc();
-    this.log.warn({ clientId, remote }, "session takeover: a new connection took this client id");
+    // Gated like refusals: a key holder reconnecting in a loop must not become a logging DoS.
+    this.logGate.line(
+      "takeover",
+      "warn",
+      { clientId, remote },
+      "session takeover: a new connection took this client id",
+    );
     this.emit("takeover", { clientId, remote });
   };
 }

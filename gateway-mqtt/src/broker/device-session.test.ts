@@ -50,6 +50,24 @@ describe("DeviceSession: CONNECT", () => {
     expect(lb!.of("failed")).toEqual([]);
   });
 
+  it("keeps nothing for CleanSession=0: Session Present 0, and a reconnect starts unsubscribed [PROTO-5 rule 5]", async () => {
+    await start();
+    const first = await lb!.open();
+    expect(await first.client.connect(DEVICE_A, { clean: false })).toMatchObject({
+      cmd: "connack",
+      returnCode: 0,
+      sessionPresent: false,
+    });
+    first.client.send({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: REPLY, qos: 1 }] });
+    expect(await first.client.next()).toMatchObject({ cmd: "suback", granted: [1] });
+    expect(first.session.replyQos).toBe(1);
+    first.client.send({ cmd: "disconnect" });
+    await first.client.waitClosed();
+    const second = await lb!.open();
+    expect(await second.client.connect(DEVICE_A, { clean: false })).toMatchObject({ sessionPresent: false });
+    expect(second.session.replyQos).toBeUndefined();
+  });
+
   it("refuses a CONNECT with the hook's return code, then closes; never `connected`", async () => {
     const { client, session } = await (await start({ connect: () => refuseWith(5) })).open();
     expect(await client.connect()).toMatchObject({ cmd: "connack", returnCode: 5 });
