@@ -47,6 +47,32 @@ describe("gateway options", () => {
       /limits\.mqttConnections\.max.*open-file limit/,
     );
   });
+  it("[PROTO-23b] bounds the replay memory per address: 10 000 by default, at most replayMaxEntries", () => {
+    expect(parseGatewayOptions({}).limits.replayPerAddress).toBe(10_000);
+    expect(parseGatewayOptions({ limits: { replayPerAddress: 50 } }).limits.replayPerAddress).toBe(50);
+    // Unset, it follows a smaller memory down (it can never exceed it), so lowering
+    // replayMaxEntries alone stays a valid configuration.
+    expect(parseGatewayOptions({ limits: { replayMaxEntries: 200 } }).limits.replayPerAddress).toBe(200);
+    expect(
+      parseGatewayOptions({ limits: { replayMaxEntries: 200, replayPerAddress: 200 } }).limits
+        .replayPerAddress,
+    ).toBe(200);
+    expect(() => parseGatewayOptions({ limits: { replayMaxEntries: 200, replayPerAddress: 201 } })).toThrow(
+      expect.objectContaining({
+        code: "E_GW_CONFIG",
+        message: expect.stringMatching(/limits\.replayPerAddress: .*at most replayMaxEntries \(200\)/),
+      }),
+    );
+    expect(() => parseGatewayOptions({ limits: { replayPerAddress: 200_000 } })).toThrow(
+      /limits\.replayPerAddress.*100000/,
+    );
+    expect(() => parseGatewayOptions({ limits: { replayPerAddress: 0 } })).toThrow(
+      /limits\.replayPerAddress/,
+    );
+    expect(() => parseGatewayOptions({ limits: { replayPerAddress: 1.5 } })).toThrow(
+      /limits\.replayPerAddress/,
+    );
+  });
   it("allows turning HTTP off", () => {
     expect(parseGatewayOptions({ http: false }).http).toBe(false);
   });

@@ -37,6 +37,9 @@ const caps = (share: number, ceiling: number, perAddress: number) =>
     })
     .prefault({});
 
+/** [PROTO-23b] Default of limits.replayPerAddress (see there for why). */
+const DEFAULT_REPLAY_PER_ADDRESS = 10_000;
+
 /** A PEM given inline, or a path to read it from. */
 const pemOrPath = z.string().min(1);
 
@@ -160,6 +163,16 @@ export const GatewayOptionsSchema = z.object({
       replayMaxEntries: z.number().int().min(16).default(100_000),
       /** [PROTO-23] Nonces remembered at most per device; its own oldest go first beyond it. */
       replayPerDevice: z.number().int().min(2).default(32),
+      /**
+       * [PROTO-23b] Nonces remembered at most per remote address; beyond it that address gets
+       * "busy" (CONNACK 3) and nothing is forgotten. Anyone can make keys, so without this a few
+       * addresses proving CONNECTs with fresh keys fill the memory for every device. Default
+       * 10 000 (10 % of the default replayMaxEntries; capped at replayMaxEntries when unset): a
+       * site behind one NAT may enroll or reconnect up to that many devices per replay window
+       * (10 min) before its devices are told busy, and filling the memory takes
+       * replayMaxEntries / replayPerAddress (10) addresses. At most replayMaxEntries.
+       */
+      replayPerAddress: z.number().int().min(1).optional(),
       /** Requests failing verification per client (MQTT); beyond it the connection is closed. */
       invalidPerClient: bucket(0.1, 5),
       /** Log lines per kind (refusal, answer, handler error); the rest are counted and summed up. */
@@ -175,7 +188,17 @@ export const GatewayOptionsSchema = z.object({
           path: ["mqttConnections", "max"],
           message: `MQTT + HTTP connection caps (${used}) must stay below the open-file limit ${fdLimit} less a reserve; raise ulimit -n or lower the caps`,
         });
-    }),
+      if (l.replayPerAddress !== undefined && l.replayPerAddress > l.replayMaxEntries)
+        ctx.addIssue({
+          code: "custom",
+          path: ["replayPerAddress"],
+          message: `replayPerAddress (${l.replayPerAddress}) must be at most replayMaxEntries (${l.replayMaxEntries}): one address cannot hold more than the whole memory`,
+        });
+    })
+    .transform((l) => ({
+      ...l,
+      replayPerAddress: l.replayPerAddress ?? Math.min(DEFAULT_REPLAY_PER_ADDRESS, l.replayMaxEntries),
+    })),
   /** Default: $LOG_LEVEL, else info. */
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** Where a new logger writes its JSON lines (the CLI keeps stdout for the public key). */

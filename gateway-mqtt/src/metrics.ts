@@ -36,6 +36,7 @@ export class GatewayMetrics {
   readonly sessionsClosed: Counter<"reason">;
   readonly replayEntries: Gauge;
   readonly replayEvictions: Gauge;
+  readonly replayLargestAddress: Gauge;
   readonly logLinesSuppressed: Counter<"kind">;
 
   constructor(gatewayId: string) {
@@ -132,6 +133,15 @@ export class GatewayMetrics {
         if (r) this.set(r.evicted);
       },
     });
+    this.replayLargestAddress = new Gauge({
+      name: `${METRIC_PREFIX}replay_largest_address_entries`,
+      help: "Pairs remembered for the remote address that holds the most; bounded by limits.replayPerAddress [PROTO-23b]",
+      registers,
+      collect() {
+        const r = replay();
+        if (r) this.set(r.largestAddress);
+      },
+    });
     const cached = () => this.cachedSource?.();
     new Gauge({
       name: `${METRIC_PREFIX}registrations_cached`,
@@ -167,7 +177,7 @@ export class GatewayMetrics {
   }
 
   /** Where the replay gauges read their values at scrape time. */
-  replaySource?: () => { size: number; evicted: number };
+  replaySource?: () => { size: number; evicted: number; largestAddress: number };
 
   /** Where registrations_cached reads the decision board's cache size at scrape time. */
   cachedSource?: () => number;

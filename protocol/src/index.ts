@@ -79,7 +79,12 @@ export {
 } from "./json-transport.ts";
 export type { ReplyExpectation } from "./open-reply.ts";
 export { checkClockSkew, type DecodeRequestOptions, peekRequestId } from "./open-request.ts";
-export { type ReplayCheckOptions, ReplayGuard, type ReplayGuardOptions } from "./replay-guard.ts";
+export {
+  isSourceFull,
+  type ReplayCheckOptions,
+  ReplayGuard,
+  type ReplayGuardOptions,
+} from "./replay-guard.ts";
 export { validateEnrollReply } from "./reply-payload.ts";
 export { REPLY_TIMEOUT_SECONDS, retryDelaySeconds } from "./retry-policy.ts";
 export {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_MAX_SKEW_SECONDS, ReplayGuard } from "./index.ts";
+import { DEFAULT_MAX_SKEW_SECONDS, isSourceFull, ReplayGuard } from "./index.ts";
 
 const dev = "a".repeat(32);
 const nonce = (n: number) => Uint8Array.from({ length: 16 }, (_, i) => (n >> (8 * (i % 4))) & 0xff);
@@ -105,5 +105,127 @@ describe("ReplayGuard per-device cap [PROTO-23a]", () => {
 
   it("rejects a per-device cap below 1", () => {
     expect(() => new ReplayGuard({ maxPerDevice: 0 })).toThrow(RangeError);
+  });
+});
+
+describe("ReplayGuard per-source cap [PROTO-23b]", () => {
+  const key = (n: number) => n.toString(16).padStart(32, "0"); // a fresh key per pair
+  const A = "127.0.0.2";
+  const B = "127.0.0.3";
+  const scope = (r: ReturnType<ReplayGuard["check"]>) =>
+    r.ok ? "ok" : isSourceFull(r.error) ? "source_full" : r.error.code;
+
+  it("refuses a source at its cap with E_REPLAY_CACHE_FULL and adds nothing", () => {
+    const g = new ReplayGuard({ windowSeconds: 600, maxEntries: 100, maxPerSource: 5 });
+    for (let i = 0; i < 5; i++) expect(scope(g.check(key(i), nonce(0), 0, { source: A }))).toBe("ok");
+    const r = g.check(key(5), nonce(0), 1, { source: A });
+    expect(code(r)).toBe("E_REPLAY_CACHE_FULL");
+    expect(scope(r)).toBe("source_full");
+    expect(g.size).toBe(5);
+    expect(g.largestSource).toBe(5);
+    // Not added: from another source the same pair is new, not a replay.
+    expect(scope(g.check(key(5), nonce(0), 1, { source: B }))).toBe("ok");
+  });
+
+  it("other sources and unsourced pairs are unaffected by a source at its cap", () => {
+    const g = new ReplayGuard({ windowSeconds: 600, maxEntries: 100, maxPerSource: 10 });
+    for (let i = 0; i < 1000; i++) g.check(key(i), nonce(0), 0, { source: A });
+    expect(g.size).toBe(10);
+    for (let i = 0; i < 10; i++) expect(scope(g.check(key(5000 + i), nonce(0), 1, { source: B }))).toBe("ok");
+    expect(scope(g.check(key(9999), nonce(0), 1))).toBe("ok");
+    expect(g.size).toBe(21);
+  });
+
+  it("the memory-wide cap still applies: a global full is not a source refusal", () => {
+    const g = new ReplayGuard({ windowSeconds: 600, maxEntries: 4, maxPerSource: 3 });
+    for (let i = 0; i < 2; i++) g.check(key(i), nonce(0), 0, { source: A });
+    for (let i = 0; i < 2; i++) g.check(key(10 + i), nonce(0), 0, { source: B });
+    const r = g.check(key(20), nonce(0), 0, { source: "127.0.0.4" });
+    expect(code(r)).toBe("E_REPLAY_CACHE_FULL");
+    expect(scope(r)).toBe("E_REPLAY_CACHE_FULL");
+  });
+
+  it("expiry frees the source's quota, and an emptied source is forgotten", () => {
+    const g = new ReplayGuard({ windowSeconds: 10, maxEntries: 100, maxPerSource: 3 });
+    for (let i = 0; i < 3; i++) g.check(key(i), nonce(0), i, { source: A });
+    expect(scope(g.check(key(3), nonce(0), 9, { source: A }))).toBe("source_full");
+    expect(scope(g.check(key(3), nonce(0), 10, { source: A }))).toBe("ok"); // key(0) expired at 10
+    expect(scope(g.check(key(4), nonce(0), 10, { source: A }))).toBe("source_full");
+    expect(g.largestSource).toBe(3);
+    g.check(key(99), nonce(0), 100); // sweeps everything
+    expect(g.largestSource).toBe(0);
+    expect(g.size).toBe(1);
+  });
+
+  it("a clock step back does not leave expired pairs counted against the source", () => {
+    const g = new ReplayGuard({ windowSeconds: 10, maxEntries: 100, maxPerSource: 2 });
+    g.check(key(2), nonce(0), 1005); // unsourced, expires at 1015: the front
+    g.check(key(0), nonce(0), 1000, { source: A }); // clock stepped back: expires at 1010
+    g.check(key(1), nonce(0), 100, { source: A }); // and again: expires at 110
+    // At 1012 both of A's pairs have expired behind the live front, and only a full sweep sees it.
+    expect(scope(g.check(key(3), nonce(0), 1012, { source: A }))).toBe("ok");
+    expect(g.largestSource).toBe(1);
+  });
+
+  it("[PROTO-23a] a device's own pair forgotten early is uncounted from its source", () => {
+    const g = new ReplayGuard({ windowSeconds: 600, maxEntries: 100, maxPerDevice: 2, maxPerSource: 3 });
+    const dev2 = "d".repeat(32);
+    // The device's two pairs come from A, then it moves to B: each new pair evicts one from A.
+    g.check(dev2, nonce(0), 0, { source: A });
+    g.check(dev2, nonce(1), 0, { source: A });
+    g.check(key(7), nonce(0), 0, { source: A });
+    expect(scope(g.check(key(8), nonce(0), 0, { source: A }))).toBe("source_full");
+    expect(scope(g.check(dev2, nonce(2), 1, { source: B }))).toBe("ok");
+    expect(scope(g.check(dev2, nonce(3), 1, { source: B }))).toBe("ok");
+    expect(g.evicted).toBe(2);
+    // A lost the device's two pairs, so it has room for two more.
+    expect(scope(g.check(key(8), nonce(0), 2, { source: A }))).toBe("ok");
+    expect(scope(g.check(key(9), nonce(0), 2, { source: A }))).toBe("ok");
+    expect(scope(g.check(key(10), nonce(0), 2, { source: A }))).toBe("source_full");
+  });
+
+  it("[PROTO-23a] a device at its own cap may replace its pair from a full source; a new device may not", () => {
+    const g = new ReplayGuard({ windowSeconds: 600, maxEntries: 100, maxPerDevice: 2, maxPerSource: 2 });
+    g.check(dev, nonce(0), 0, { source: A });
+    g.check(dev, nonce(1), 0, { source: A });
+    for (let i = 2; i < 10; i++) expect(scope(g.check(dev, nonce(i), 1, { source: A }))).toBe("ok");
+    expect(g.size).toBe(2);
+    expect(scope(g.check(key(1), nonce(0), 1, { source: A }))).toBe("source_full");
+    // From a full source, evicting a pair of another source would add one: refused, nothing forgotten.
+    g.check(key(2), nonce(0), 1, { source: B });
+    g.check(key(3), nonce(0), 1, { source: B });
+    const before = g.evicted;
+    expect(scope(g.check(dev, nonce(10), 2, { source: B }))).toBe("source_full");
+    expect(g.evicted).toBe(before);
+    expect(code(g.check(dev, nonce(9), 2, { source: A }))).toBe("E_REPLAY"); // still remembered
+  });
+
+  it("a remembered pair is E_REPLAY even when its source is at its cap", () => {
+    const g = new ReplayGuard({ windowSeconds: 600, maxEntries: 100, maxPerSource: 2 });
+    g.check(key(0), nonce(0), 0, { source: A });
+    g.check(key(1), nonce(0), 0, { source: A });
+    expect(code(g.check(key(0), nonce(0), 1, { source: A }))).toBe("E_REPLAY");
+    expect(code(g.check(key(1), nonce(0), 1, { source: A, pin: true }))).toBe("E_REPLAY");
+  });
+
+  it("pinned CONNECT pairs count against their source like any other", () => {
+    const g = new ReplayGuard({ windowSeconds: 600, maxEntries: 100, maxPerSource: 2 });
+    g.check(key(0), nonce(0), 0, { source: A, pin: true });
+    g.check(key(1), nonce(0), 0, { source: A, pin: true });
+    expect(scope(g.check(key(2), nonce(0), 0, { source: A, pin: true }))).toBe("source_full");
+  });
+
+  it("without a source (or a cap) it behaves as before: only the memory-wide cap", () => {
+    const g = new ReplayGuard({ windowSeconds: 600, maxEntries: 50, maxPerSource: 2 });
+    for (let i = 0; i < 50; i++) expect(code(g.check(key(i), nonce(0), 0))).toBe("ok");
+    expect(code(g.check(key(50), nonce(0), 0))).toBe("E_REPLAY_CACHE_FULL");
+    expect(g.largestSource).toBe(0);
+    const uncapped = new ReplayGuard({ windowSeconds: 600, maxEntries: 50 });
+    for (let i = 0; i < 50; i++) expect(code(uncapped.check(key(i), nonce(0), 0, { source: A }))).toBe("ok");
+    expect(uncapped.largestSource).toBe(50);
+  });
+
+  it("rejects a per-source cap below 1", () => {
+    expect(() => new ReplayGuard({ maxPerSource: 0 })).toThrow(RangeError);
   });
 });

@@ -2,6 +2,7 @@ import {
   type ConnectProof,
   connackForConnectError,
   decodeConnectProof,
+  isSourceFull,
   type ProtocolError,
   type ProtocolErrorCode,
   type ReplayGuard,
@@ -29,6 +30,8 @@ export const CONNECT_PROOF_REFUSALS = [
   "connect_replay",
   /** Replay memory full of live entries (E_REPLAY_CACHE_FULL): CONNACK 3. */
   "connect_replay_full",
+  /** The remote address holds its cap of live entries (E_REPLAY_CACHE_FULL, PROTO-23b): CONNACK 3. */
+  "connect_replay_address_full",
 ] as const;
 
 type ConnectProofRefusal = (typeof CONNECT_PROOF_REFUSALS)[number];
@@ -42,9 +45,12 @@ export interface ConnectCheckInput {
   username: string | undefined;
   password: Uint8Array | undefined;
   nowSeconds: number;
+  /** The remote address, as the connection caps key it: bounds its share of the replay memory [PROTO-23b]. */
+  remote?: string;
 }
 
-function refusalKind(code: ProtocolErrorCode, field: string | undefined): ConnectProofRefusal {
+function refusalKind(e: ProtocolError): ConnectProofRefusal {
+  const { code, field } = e;
   switch (code) {
     case "E_MISSING_FIELD":
       return field === "username" || field === "password" ? "connect_no_proof" : "connect_bad_proof";
@@ -59,7 +65,7 @@ function refusalKind(code: ProtocolErrorCode, field: string | undefined): Connec
     case "E_REPLAY":
       return "connect_replay";
     case "E_REPLAY_CACHE_FULL":
-      return "connect_replay_full";
+      return isSourceFull(e) ? "connect_replay_address_full" : "connect_replay_full";
     default:
       return "connect_bad_proof";
   }
@@ -77,7 +83,10 @@ export function checkConnectProof(
   );
   if (!r.ok) return refused(r.error);
   // Pinned: the device's own requests never push a live proof out early [PROTO-23a].
-  const fresh = replay.check(r.value.deviceId, r.value.nonce, input.nowSeconds, { pin: true });
+  const fresh = replay.check(r.value.deviceId, r.value.nonce, input.nowSeconds, {
+    pin: true,
+    ...(input.remote !== undefined ? { source: input.remote } : {}),
+  });
   if (!fresh.ok) return refused(fresh.error);
   return { ok: true, proof: r.value };
 }
@@ -85,7 +94,7 @@ export function checkConnectProof(
 function refused(e: ProtocolError): ConnectDecision {
   return {
     ok: false,
-    kind: refusalKind(e.code, e.field),
+    kind: refusalKind(e),
     code: e.code,
     returnCode: connackForConnectError(e.code),
     message: e.message,

@@ -27,7 +27,12 @@ export interface HookDeps {
   refuse(kind: RefusalKind, fields: { clientId?: string; remote?: string; detail?: string }): void;
   takeover(clientId: string, remote: string): void;
   /** [PROTO-39] The CONNECT proof decision (proof + replay memory) for these credentials. */
-  checkProof(clientId: string, username: string | undefined, password: Buffer | undefined): ConnectDecision;
+  checkProof(
+    clientId: string,
+    username: string | undefined,
+    password: Buffer | undefined,
+    remote: string,
+  ): ConnectDecision;
   /** [PROTO-41] Binds the session to the key it proved; called before the session is registered. */
   bind(session: DeviceSession, decision: ConnectDecision & { ok: true }): void;
   /** A hook threw (a bug): logged; the hook then refuses. */
@@ -98,6 +103,7 @@ export function createHooks(deps: HookDeps): SessionHooks {
         password === undefined
           ? undefined
           : Buffer.from(password.buffer, password.byteOffset, password.byteLength),
+        remote,
       );
       if (!decision.ok) return refuse(decision);
       if (deps.isConnected(session.id)) {

@@ -46,12 +46,18 @@ export function createEnrollContext(deps: EnrollContextDeps): EnrollContext {
   const L = cfg.limits;
   const maxSkew = cfg.maxSkewSeconds;
   const replay = new ReplayGuard({
-    // [PROTO-23] one memory for requests and CONNECT proofs, capped in total and per device.
+    // [PROTO-23] one memory for requests and CONNECT proofs, capped in total, per device
+    // [PROTO-23a] and per remote address [PROTO-23b].
     ...(maxSkew ? { windowSeconds: 2 * maxSkew } : {}),
     maxEntries: L.replayMaxEntries,
     maxPerDevice: L.replayPerDevice,
+    maxPerSource: L.replayPerAddress,
   });
-  metrics.replaySource = () => ({ size: replay.size, evicted: replay.evicted });
+  metrics.replaySource = () => ({
+    size: replay.size,
+    evicted: replay.evicted,
+    largestAddress: replay.largestSource,
+  });
   return {
     ...shared,
     regs: new Registrations(rest, cfg.namespace),

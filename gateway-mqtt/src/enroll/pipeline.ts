@@ -55,7 +55,7 @@ async function draftReply(
 
   const admitted = admit(ctx, req, inc, transport);
   if (!admitted.ok) return admitted.reply;
-  const fresh = checkReplay(ctx, admitted.value, inc.nowSeconds, inc.clientId);
+  const fresh = checkReplay(ctx, admitted.value, inc.nowSeconds, inc.clientId, inc.remote);
   if (!fresh.ok) return fresh.reply;
   const gated = await gateNewKey(ctx, fresh.value, deadline);
   if (!gated.ok) return gated.reply;

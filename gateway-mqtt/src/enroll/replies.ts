@@ -16,6 +16,7 @@ export type BusyCause =
   | "ApiUnavailable"
   | "ShuttingDown"
   | "ReplayCacheFull"
+  | "ReplayAddressFull"
   | "QuotaExceeded";
 
 const BUSY_MESSAGES: Record<BusyCause, string> = {
@@ -25,6 +26,7 @@ const BUSY_MESSAGES: Record<BusyCause, string> = {
   ApiUnavailable: "gateway busy: Kubernetes API unavailable",
   ShuttingDown: "gateway busy: shutting down",
   ReplayCacheFull: "gateway busy: replay memory full",
+  ReplayAddressFull: "gateway busy: this address's share of the replay memory is full",
   QuotaExceeded: "gateway busy: the registry is full (ResourceQuota); retry later",
 };
 

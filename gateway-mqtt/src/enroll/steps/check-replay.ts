@@ -1,23 +1,39 @@
-import type { EnrollRequest } from "@devreg/protocol";
+import { type EnrollRequest, isSourceFull } from "@devreg/protocol";
 import { type EnrollContext, type Step, answer, next } from "../context.ts";
 import { busyReply, errorReply, jittered } from "../replies.ts";
 
 /**
  * Step 4: [PROTO-23] a (deviceId, nonce) pair is accepted once per replay window. A full
  * replay cache fails closed with "busy" rather than forgetting nonces early; a device over
- * its own cap loses only its own oldest nonces [PROTO-23a].
+ * its own cap loses only its own oldest nonces [PROTO-23a]. A remote address holding its
+ * cap of nonces gets "busy" too, and only it; that refusal is counted apart [PROTO-23b].
  */
 export function checkReplay(
   ctx: EnrollContext,
   req: EnrollRequest,
   nowSeconds: number,
   clientId?: string,
+  remote?: string,
 ): Step<EnrollRequest> {
-  const r = ctx.replay.check(req.deviceId, req.nonce, nowSeconds);
+  const r = ctx.replay.check(
+    req.deviceId,
+    req.nonce,
+    nowSeconds,
+    remote === undefined ? {} : { source: remote },
+  );
   if (r.ok) return next(req);
   const target = { requestId: req.requestId, deviceId: req.deviceId };
   if (r.error.code === "E_REPLAY_CACHE_FULL") {
-    return answer(busyReply(target, "ReplayCacheFull", jittered(ctx.cfg.busyRetryAfterSeconds)));
+    const retryAfter = jittered(ctx.cfg.busyRetryAfterSeconds);
+    if (isSourceFull(r.error)) {
+      ctx.refuse("replay_address_full", {
+        clientId: clientId ?? req.deviceId,
+        remote,
+        detail: r.error.message,
+      });
+      return answer(busyReply(target, "ReplayAddressFull", retryAfter));
+    }
+    return answer(busyReply(target, "ReplayCacheFull", retryAfter));
   }
   ctx.refuse("replay", { clientId: clientId ?? req.deviceId, detail: r.error.code });
   return answer(errorReply(target, "Replay"));
