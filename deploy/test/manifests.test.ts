@@ -63,6 +63,8 @@ describe("deploy/ (kustomize) on the real apiserver", () => {
     expect(ports.find((p) => p.name === "mqtt")?.port).toBe(1883);
     // The original design's HTTP NodePort.
     expect(ports.find((p) => p.name === "http")?.nodePort).toBe(30007);
+    // Per-address limits need each device's own address: no SNAT on the way in.
+    expect((svc.spec as { externalTrafficPolicy?: string }).externalTrafficPolicy).toBe("Local");
     const pairing = docs.find((d) => d.kind === "ConfigMap") as Doc & { data: Record<string, string> };
     expect(pairing.data.enabled).toBe("false");
   });
@@ -77,10 +79,19 @@ describe("deploy/ (kustomize) on the real apiserver", () => {
       }
       const pod = (
         d.spec as {
-          template: { spec: { securityContext?: unknown; terminationGracePeriodSeconds?: number; containers: Container[] } };
+          template: {
+            spec: {
+              securityContext?: unknown;
+              terminationGracePeriodSeconds?: number;
+              containers: Container[];
+            };
+          };
         }
       ).template.spec;
-      expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
+      expect(pod.securityContext).toMatchObject({
+        runAsNonRoot: true,
+        seccompProfile: { type: "RuntimeDefault" },
+      });
       expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(0);
       for (const c of pod.containers) {
         expect(c.securityContext).toEqual({
@@ -104,16 +115,32 @@ describe("deploy/ (kustomize) on the real apiserver", () => {
   });
 
   it("enforces Pod Security restricted on the namespace: every Deployment's pod is admitted, an unhardened one is not", () => {
-    const ns = docs.find((d) => d.kind === "Namespace") as Doc & { metadata: { labels: Record<string, string> } };
+    const ns = docs.find((d) => d.kind === "Namespace") as Doc & {
+      metadata: { labels: Record<string, string> };
+    };
     expect(ns.metadata.labels["pod-security.kubernetes.io/enforce"]).toBe("restricted");
     // Pod Security admission enforces on Pods (on Deployments it only warns), so each
     // Deployment's pod template is dry-run as the Pod its ReplicaSet would create (whose
     // ServiceAccount must exist).
-    kubectl(["apply", "-f", "-"], docs.filter((d) => d.kind === "ServiceAccount").map((d) => dump(d)).join("---\n"));
+    kubectl(
+      ["apply", "-f", "-"],
+      docs
+        .filter((d) => d.kind === "ServiceAccount")
+        .map((d) => dump(d))
+        .join("---\n"),
+    );
     for (const d of docs.filter((x) => x.kind === "Deployment")) {
-      const template = (d.spec as { template: { metadata?: unknown; spec: Record<string, unknown> } }).template;
-      const pod = { apiVersion: "v1", kind: "Pod", metadata: { name: `${d.metadata.name}-psa`, namespace: NS }, spec: template.spec };
-      expect(kubectl(["apply", "--dry-run=server", "-o", "name", "-f", "-"], dump(pod)).trim()).toBe(`pod/${d.metadata.name}-psa`);
+      const template = (d.spec as { template: { metadata?: unknown; spec: Record<string, unknown> } })
+        .template;
+      const pod = {
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: `${d.metadata.name}-psa`, namespace: NS },
+        spec: template.spec,
+      };
+      expect(kubectl(["apply", "--dry-run=server", "-o", "name", "-f", "-"], dump(pod)).trim()).toBe(
+        `pod/${d.metadata.name}-psa`,
+      );
     }
     // A pod with no security settings at all: fine under baseline, refused under restricted.
     const unhardened = {
@@ -122,12 +149,18 @@ describe("deploy/ (kustomize) on the real apiserver", () => {
       metadata: { name: "unhardened-psa", namespace: NS },
       spec: { serviceAccountName: "devreg-gateway", containers: [{ name: "c", image: "devreg:0.1.0" }] },
     };
-    const refused = spawnSync("kubectl", ["--kubeconfig", kubeconfig, "apply", "--dry-run=server", "-f", "-"], {
-      encoding: "utf8",
-      input: dump(unhardened),
-    });
+    const refused = spawnSync(
+      "kubectl",
+      ["--kubeconfig", kubeconfig, "apply", "--dry-run=server", "-f", "-"],
+      {
+        encoding: "utf8",
+        input: dump(unhardened),
+      },
+    );
     expect(refused.status).not.toBe(0);
-    expect(refused.stderr).toMatch(/violates PodSecurity "restricted:latest": allowPrivilegeEscalation != false.*runAsNonRoot != true/);
+    expect(refused.stderr).toMatch(
+      /violates PodSecurity "restricted:latest": allowPrivilegeEscalation != false.*runAsNonRoot != true/,
+    );
   });
 
   describe("RBAC with real ServiceAccount tokens (TokenRequest)", () => {
@@ -138,10 +171,20 @@ describe("deploy/ (kustomize) on the real apiserver", () => {
     const regPath = `/apis/devices.example.com/v1alpha1/namespaces/${NS}/deviceregistrations`;
 
     beforeAll(async () => {
-      const rbac = docs.filter((d) => ["ServiceAccount", "Role", "RoleBinding", "ConfigMap"].includes(d.kind));
+      const rbac = docs.filter((d) =>
+        ["ServiceAccount", "Role", "RoleBinding", "ConfigMap"].includes(d.kind),
+      );
       kubectl(["apply", "-f", "-"], rbac.map((d) => dump(d)).join("---\n"));
-      gatewayKubeconfig = kubeconfigForToken(kubeconfig, await serviceAccountToken(rest, NS, "devreg-gateway"), join(tmp, "gw"));
-      operatorKubeconfig = kubeconfigForToken(kubeconfig, await serviceAccountToken(rest, NS, "devreg-operator"), join(tmp, "op"));
+      gatewayKubeconfig = kubeconfigForToken(
+        kubeconfig,
+        await serviceAccountToken(rest, NS, "devreg-gateway"),
+        join(tmp, "gw"),
+      );
+      operatorKubeconfig = kubeconfigForToken(
+        kubeconfig,
+        await serviceAccountToken(rest, NS, "devreg-operator"),
+        join(tmp, "op"),
+      );
       gateway = await KubeRest.fromKubeConfig(resolveKubeConfig(gatewayKubeconfig).kc);
       operator = await KubeRest.fromKubeConfig(resolveKubeConfig(operatorKubeconfig).kc);
     });
@@ -158,7 +201,9 @@ describe("deploy/ (kustomize) on the real apiserver", () => {
         spec: { publicKey: Buffer.alloc(32, 7).toString("base64") },
       };
       await gateway.request("POST", regPath, { body });
-      await expect(gateway.request("GET", `${regPath}/rbac-probe`)).resolves.toMatchObject({ metadata: { name: "rbac-probe" } });
+      await expect(gateway.request("GET", `${regPath}/rbac-probe`)).resolves.toMatchObject({
+        metadata: { name: "rbac-probe" },
+      });
       await expect(gateway.request("GET", regPath)).resolves.toMatchObject({ items: expect.any(Array) });
       // Forbidden: writing status (only the operator decides), reading Secrets, deleting.
       await expect(
@@ -167,17 +212,25 @@ describe("deploy/ (kustomize) on the real apiserver", () => {
           contentType: "application/merge-patch+json",
         }),
       ).rejects.toMatchObject({ code: "E_KUBE_FORBIDDEN", status: 403 });
-      await expect(gateway.request("GET", `/api/v1/namespaces/${NS}/secrets`)).rejects.toMatchObject({ status: 403 });
+      await expect(gateway.request("GET", `/api/v1/namespaces/${NS}/secrets`)).rejects.toMatchObject({
+        status: 403,
+      });
       await expect(gateway.request("DELETE", `${regPath}/rbac-probe`)).rejects.toMatchObject({ status: 403 });
       // Read-only on the one pairing ConfigMap, by name (issue 14: refusals without writes):
       // get, and list/watch with fieldSelector metadata.name=devreg-pairing; nothing else.
-      await expect(gateway.request("GET", `/api/v1/namespaces/${NS}/configmaps/devreg-pairing`)).resolves.toMatchObject({
+      await expect(
+        gateway.request("GET", `/api/v1/namespaces/${NS}/configmaps/devreg-pairing`),
+      ).resolves.toMatchObject({
         metadata: { name: "devreg-pairing" },
       });
       await expect(
-        gateway.request("GET", `/api/v1/namespaces/${NS}/configmaps`, { query: { fieldSelector: "metadata.name=devreg-pairing" } }),
+        gateway.request("GET", `/api/v1/namespaces/${NS}/configmaps`, {
+          query: { fieldSelector: "metadata.name=devreg-pairing" },
+        }),
       ).resolves.toMatchObject({ items: expect.any(Array) });
-      await expect(gateway.request("GET", `/api/v1/namespaces/${NS}/configmaps`)).rejects.toMatchObject({ status: 403 });
+      await expect(gateway.request("GET", `/api/v1/namespaces/${NS}/configmaps`)).rejects.toMatchObject({
+        status: 403,
+      });
       await expect(
         gateway.request("PATCH", `/api/v1/namespaces/${NS}/configmaps/devreg-pairing`, {
           body: { data: { enabled: "true" } },
@@ -200,12 +253,16 @@ describe("deploy/ (kustomize) on the real apiserver", () => {
     it("lets the operator write status, pairing and leases, delete registrations (TTL cleanup), never create them", async () => {
       await expect(
         operator.request("PATCH", `${regPath}/rbac-probe/status`, {
-          body: { status: { phase: "Rejected", reason: "PairingDisabled", message: "probe", decidedBy: "probe" } },
+          body: {
+            status: { phase: "Rejected", reason: "PairingDisabled", message: "probe", decidedBy: "probe" },
+          },
           contentType: "application/merge-patch+json",
         }),
       ).resolves.toMatchObject({ status: { phase: "Rejected" } });
       // The cleanup deletes (issue 14); dry-run keeps the probe for the next tests.
-      await expect(operator.request("DELETE", `${regPath}/rbac-probe`, { query: { dryRun: "All" } })).resolves.toBeDefined();
+      await expect(
+        operator.request("DELETE", `${regPath}/rbac-probe`, { query: { dryRun: "All" } }),
+      ).resolves.toBeDefined();
       await expect(
         operator.request("POST", regPath, {
           body: {
@@ -222,11 +279,18 @@ describe("deploy/ (kustomize) on the real apiserver", () => {
           contentType: "application/merge-patch+json",
         }),
       ).rejects.toMatchObject({ status: 403 });
-      await expect(operator.request("GET", `/api/v1/namespaces/${NS}/secrets`)).rejects.toMatchObject({ status: 403 });
+      await expect(operator.request("GET", `/api/v1/namespaces/${NS}/secrets`)).rejects.toMatchObject({
+        status: 403,
+      });
       // The allowlist: read it, record an entry's use on its status, never write its spec.
       const allowances = `/apis/devices.example.com/v1alpha1/namespaces/${NS}/deviceallowances`;
       await rest.request("POST", allowances, {
-        body: { apiVersion: "devices.example.com/v1alpha1", kind: "DeviceAllowance", metadata: { name: "rbac-allow" }, spec: { publicKey: Buffer.alloc(32, 9).toString("base64") } },
+        body: {
+          apiVersion: "devices.example.com/v1alpha1",
+          kind: "DeviceAllowance",
+          metadata: { name: "rbac-allow" },
+          spec: { publicKey: Buffer.alloc(32, 9).toString("base64") },
+        },
       });
       await expect(
         operator.request("PATCH", `${allowances}/rbac-allow/status`, {
@@ -235,11 +299,18 @@ describe("deploy/ (kustomize) on the real apiserver", () => {
         }),
       ).resolves.toMatchObject({ status: { usedBy: "rbac-probe" } });
       await expect(
-        operator.request("PATCH", `${allowances}/rbac-allow`, { body: { spec: { description: "x" } }, contentType: "application/merge-patch+json" }),
+        operator.request("PATCH", `${allowances}/rbac-allow`, {
+          body: { spec: { description: "x" } },
+          contentType: "application/merge-patch+json",
+        }),
       ).rejects.toMatchObject({ status: 403 });
       // Pairing: get/patch by name; another ConfigMap cannot be read by name.
-      await expect(operator.request("GET", `/api/v1/namespaces/${NS}/configmaps/devreg-pairing`)).resolves.toBeTruthy();
-      await expect(operator.request("GET", `/api/v1/namespaces/${NS}/configmaps/other`)).rejects.toMatchObject({
+      await expect(
+        operator.request("GET", `/api/v1/namespaces/${NS}/configmaps/devreg-pairing`),
+      ).resolves.toBeTruthy();
+      await expect(
+        operator.request("GET", `/api/v1/namespaces/${NS}/configmaps/other`),
+      ).rejects.toMatchObject({
         status: 403,
       });
       // Leader election: create the Lease, then update only the named one.
@@ -279,7 +350,12 @@ describe("deploy/ (kustomize) on the real apiserver", () => {
       let admin: KubeRest;
 
       beforeAll(async () => {
-        kubectl(["apply", "-f", "-"], policyDocs().map((d) => dump(d)).join("---\n"));
+        kubectl(
+          ["apply", "-f", "-"],
+          policyDocs()
+            .map((d) => dump(d))
+            .join("---\n"),
+        );
         // A Role with plain patch on registrations, as a broad "editor" role would have.
         kubectl(
           ["apply", "-f", "-"],
@@ -287,7 +363,13 @@ describe("deploy/ (kustomize) on the real apiserver", () => {
             apiVersion: "rbac.authorization.k8s.io/v1",
             kind: "Role",
             metadata: { name: "registration-editor", namespace: NS },
-            rules: [{ apiGroups: ["devices.example.com"], resources: ["deviceregistrations"], verbs: ["get", "patch", "create"] }],
+            rules: [
+              {
+                apiGroups: ["devices.example.com"],
+                resources: ["deviceregistrations"],
+                verbs: ["get", "patch", "create"],
+              },
+            ],
           }),
         );
         editor = await asUser("policy-editor", "registration-editor");
@@ -315,13 +397,23 @@ describe("deploy/ (kustomize) on the real apiserver", () => {
         editor?.close();
         admin?.close();
         // Other test files create registrations as admin in this namespace.
-        kubectl(["delete", "--ignore-not-found", "-f", "-"], policyDocs().map((d) => dump(d)).join("---\n"));
+        kubectl(
+          ["delete", "--ignore-not-found", "-f", "-"],
+          policyDocs()
+            .map((d) => dump(d))
+            .join("---\n"),
+        );
       });
 
       it("the gateway may relabel a registration (adoption) but never change its spec", async () => {
         const patch = (body: unknown) =>
-          gateway.request("PATCH", `${regPath}/policy-target`, { body, contentType: "application/merge-patch+json" });
-        await expect(patch({ metadata: { labels: { "devices.example.com/gateway": "gw-b" } } })).resolves.toMatchObject({
+          gateway.request("PATCH", `${regPath}/policy-target`, {
+            body,
+            contentType: "application/merge-patch+json",
+          });
+        await expect(
+          patch({ metadata: { labels: { "devices.example.com/gateway": "gw-b" } } }),
+        ).resolves.toMatchObject({
           metadata: { labels: { "devices.example.com/gateway": "gw-b" } },
         });
         await expect(patch({ spec: { model: "forged" } })).rejects.toMatchObject({
@@ -357,7 +449,10 @@ describe("deploy/ (kustomize) on the real apiserver", () => {
         });
         // Other spec fields are the editor's to change.
         await expect(
-          editor.request("PATCH", `${regPath}/policy-target`, { body: { spec: { model: "m" } }, contentType: "application/merge-patch+json" }),
+          editor.request("PATCH", `${regPath}/policy-target`, {
+            body: { spec: { model: "m" } },
+            contentType: "application/merge-patch+json",
+          }),
         ).resolves.toBeTruthy();
         await expect(patch(admin, true)).resolves.toMatchObject({ spec: { deactivate: true } });
         await expect(patch(editor, false)).rejects.toMatchObject({ status: 403 });
