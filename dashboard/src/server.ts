@@ -172,7 +172,8 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
   /**
    * One sign-in attempt, admitted before its body is read and before any client or apiserver
    * request. The address is the socket's: the dashboard knows no trusted proxies, so behind an
-   * Ingress or a port-forward everyone shares the proxy's address (and its bucket).
+   * Ingress or a port-forward everyone shares the proxy's address (and its bucket). The
+   * admission counts its limit key (an IPv6 /64 as one address); the log keeps the raw address.
    */
   const signingIn = async (req: http.IncomingMessage, attempt: () => Promise<Session>): Promise<Session> => {
     const remote = req.socket.remoteAddress ?? "unknown";

@@ -97,6 +97,15 @@ describe("sign-in admission", () => {
     expect(a.attempt("b")).toMatchObject({ reason: "address_rate" }); // b spent its two: busy counted
   });
 
+  it("an IPv6 /64 is one address, and so are an IPv4 address and its IPv4-mapped form", () => {
+    const { once } = admission({ perAddress: { burst: 1, ratePerSecond: 0 } });
+    expect(once("2001:db8:1:2::1").kind).toBe("admit");
+    expect(once("2001:DB8:1:2:a:b:c:d")).toMatchObject({ reason: "address_rate" });
+    expect(once("2001:db8:1:3::1").kind).toBe("admit"); // the next /64
+    expect(once("::ffff:192.0.2.1").kind).toBe("admit"); // a dual-stack listener's view
+    expect(once("192.0.2.1")).toMatchObject({ reason: "address_rate" });
+  });
+
   it("remembers a bounded number of addresses", () => {
     const { a, once } = admission({ trackedAddresses: 2, perAddress: { burst: 1, ratePerSecond: 0 } });
     expect(once("x").kind).toBe("admit");

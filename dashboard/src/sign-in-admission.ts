@@ -1,11 +1,14 @@
-import { type BucketSpec, type Clock, KeyedBuckets, TokenBucket } from "@devreg/runtime";
+import { type BucketSpec, type Clock, KeyedBuckets, TokenBucket, limitKey } from "@devreg/runtime";
 
 /**
  * Bounds on sign-in attempts. A bearer attempt costs a new TLS client and a SelfSubjectReview
  * at the API server, whoever sends it; a link attempt is a guess at the start-up token.
  */
 export interface SignInLimits {
-  /** Attempts per client address, failed and successful alike. */
+  /**
+   * Attempts per client address, failed and successful alike. An address is its limit key
+   * (runtime limitKey): an IPv6 /64 counts as one address, IPv4-mapped IPv6 as plain IPv4.
+   */
   perAddress: BucketSpec;
   /** Attempts from all addresses together (what strangers on many addresses share). */
   global: BucketSpec;
@@ -54,9 +57,11 @@ export class SignInAdmission {
     this.global = new TokenBucket(limits.global, now);
   }
 
+  /** One attempt from `address`, the socket's raw remote address. */
   attempt(address: string): SignInDecision {
-    if (!this.perAddress.tryTake(address)) {
-      const s = this.perAddress.secondsUntil(address);
+    const key = limitKey(address);
+    if (!this.perAddress.tryTake(key)) {
+      const s = this.perAddress.secondsUntil(key);
       return this.refuse(
         "address_rate",
         s,

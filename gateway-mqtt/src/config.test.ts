@@ -73,6 +73,16 @@ describe("gateway options", () => {
       /limits\.replayPerAddress/,
     );
   });
+  it("groups IPv6 addresses for per-address limits by a /64 unless told otherwise (32..128)", () => {
+    expect(parseGatewayOptions({}).limits.ipv6PrefixLength).toBe(64);
+    expect(parseGatewayOptions({ limits: { ipv6PrefixLength: 56 } }).limits.ipv6PrefixLength).toBe(56);
+    for (const bad of [31, 129, 63.5]) {
+      expect(() => parseGatewayOptions({ limits: { ipv6PrefixLength: bad } })).toThrow(
+        /limits\.ipv6PrefixLength/,
+      );
+    }
+  });
+
   it("allows turning HTTP off", () => {
     expect(parseGatewayOptions({ http: false }).http).toBe(false);
   });

@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
 import { DEFAULT_NAMESPACE } from "@devreg/kube";
-import { type DevregEnv, type Logger, readEnv } from "@devreg/runtime";
+import { type DevregEnv, IPV6_LIMIT_PREFIX_LENGTH, type Logger, readEnv } from "@devreg/runtime";
 import { z } from "zod";
 import { GatewayError } from "./errors.ts";
 import { FD_RESERVE, connectionFdBudget, openFileLimit } from "./limits/fd-budget.ts";
@@ -32,7 +32,7 @@ const caps = (share: number, ceiling: number, perAddress: number) =>
         .int()
         .min(1)
         .default(Math.max(1, Math.min(ceiling, Math.floor(FD_BUDGET * share)))),
-      /** Open connections at most from one remote address. */
+      /** Open connections at most from one remote address (IPv6: one prefix, limits.ipv6PrefixLength). */
       perAddress: z.number().int().min(1).default(perAddress),
     })
     .prefault({});
@@ -151,6 +151,12 @@ export const GatewayOptionsSchema = z.object({
       /** CONNECTs that would take over a connected client's id, per client id. */
       takeoverPerClient: bucket(1 / 30, 3),
       httpPerAddress: bucket(50, 100),
+      /**
+       * How per-address limits group IPv6 remote addresses: by this many leading bits (a client
+       * normally holds a whole /64, so per full address it would get 2^64 budgets). IPv4 and
+       * IPv4-mapped IPv6 are always one address each (runtime limitKey).
+       */
+      ipv6PrefixLength: z.number().int().min(32).max(128).default(IPV6_LIMIT_PREFIX_LENGTH),
       /** How many client ids / addresses the per-key buckets remember. */
       maxTrackedKeys: z.number().int().min(16).default(100_000),
       /** Open MQTT connections (TCP, TLS and WebSocket together) and per remote address. */

@@ -118,7 +118,7 @@ async function startEnrollment(
   const L = cfg.limits;
   const views = new InformerViews({ rest, cfg, log, metrics, reporter });
   const connections = (transport: "mqtt" | "http", caps: ConnectionCaps) =>
-    new ConnectionLimiter(caps, (n) => metrics.connections.set({ transport }, n));
+    new ConnectionLimiter(caps, (n) => metrics.connections.set({ transport }, n), L.ipv6PrefixLength);
   const mqttConnections = connections("mqtt", L.mqttConnections);
   const httpConnections = connections("http", L.httpConnections);
   readiness.require(

@@ -77,6 +77,27 @@ describe("MQTT connection caps", () => {
     a1.destroy();
     await waitFor(async () => (await open(g, "mqtt")) === 3, 2_000, "slot released");
   });
+
+  it("an IPv4 client is one address on a dual-stack (::) listener and on an IPv4 one", async () => {
+    // The TCP listener on "::" sees 127.0.0.6 as ::ffff:127.0.0.6; the WebSocket listener on
+    // 127.0.0.1 sees 127.0.0.6. Both count against the one MQTT cap, under one key.
+    const g = await startTestGateway(t.env, t.perTest, {
+      mqtt: { host: "::", port: 0, connectTimeoutMs: 10_000 },
+      ws: { host: "127.0.0.1", port: 0 },
+      limits: { mqttConnections: { max: 10, perAddress: 2 } },
+    });
+    const wsPort = g.wsPort as number;
+    await rawSocket(g.mqttPort, "127.0.0.6");
+    await rawSocket(wsPort, "127.0.0.6");
+    const overDualStack = await rawSocket(g.mqttPort, "127.0.0.6");
+    await peerGone(overDualStack);
+    const overV4 = await rawSocket(wsPort, "127.0.0.6");
+    await peerGone(overV4);
+    expect(await refusals(g, "address_connection_limit")).toBe(2);
+    expect(await open(g, "mqtt")).toBe(2);
+    await rawSocket(g.mqttPort, "127.0.0.7"); // another address still gets in
+    expect(await open(g, "mqtt")).toBe(3);
+  });
 });
 
 describe("MQTT connect rate", () => {

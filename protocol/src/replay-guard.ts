@@ -47,8 +47,9 @@ export interface ReplayCheckOptions {
    */
   pin?: boolean;
   /**
-   * Where the pair came from (the remote address, as the connection caps key it). Counted
-   * against `maxPerSource` while the pair is remembered; without it the pair counts nowhere.
+   * Where the pair came from (the remote address's limit key, e.g. an IPv6 /64, as the
+   * connection caps count it). Counted against `maxPerSource` while the pair is remembered;
+   * without it the pair counts nowhere.
    */
   source?: string;
 }

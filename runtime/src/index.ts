@@ -3,6 +3,7 @@ export { RuntimeError, type RuntimeErrorCode, errorText, isRuntimeError } from "
 export { formatDuration, parseDuration } from "./duration.ts";
 export { type HealthServer, type HealthServerOptions, startHealthServer } from "./health-server.ts";
 export { Lifecycle } from "./lifecycle.ts";
+export { IPV6_LIMIT_PREFIX_LENGTH, limitKey } from "./limit-key.ts";
 export { LogGate, type Logger, type LoggerOptions, REDACT_PATHS, createLogger, silentLogger } from "./log.ts";
 export {
   CURVE_PERCENTILES,

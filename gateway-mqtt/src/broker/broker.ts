@@ -81,14 +81,14 @@ export class Broker extends EventEmitter<BrokerEvents> {
       stopping: deps.stopping,
       refuse: deps.refuse,
       takeover: deps.takeover,
-      checkProof: (clientId, username, password, remote) =>
+      checkProof: (clientId, username, password, source) =>
         checkConnectProof(
           {
             clientId,
             username,
             password: password && new Uint8Array(password.buffer, password.byteOffset, password.byteLength),
             nowSeconds: Math.floor(Date.now() / 1000),
-            remote,
+            source,
           },
           deps.replay,
           cfg.maxSkewSeconds,

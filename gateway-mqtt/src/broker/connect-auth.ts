@@ -45,8 +45,8 @@ export interface ConnectCheckInput {
   username: string | undefined;
   password: Uint8Array | undefined;
   nowSeconds: number;
-  /** The remote address, as the connection caps key it: bounds its share of the replay memory [PROTO-23b]. */
-  remote?: string;
+  /** The remote address's limit key (runtime limitKey): bounds its share of the replay memory [PROTO-23b]. */
+  source?: string;
 }
 
 function refusalKind(e: ProtocolError): ConnectProofRefusal {
@@ -85,7 +85,7 @@ export function checkConnectProof(
   // Pinned: the device's own requests never push a live proof out early [PROTO-23a].
   const fresh = replay.check(r.value.deviceId, r.value.nonce, input.nowSeconds, {
     pin: true,
-    ...(input.remote !== undefined ? { source: input.remote } : {}),
+    ...(input.source !== undefined ? { source: input.source } : {}),
   });
   if (!fresh.ok) return refused(fresh.error);
   return { ok: true, proof: r.value };

@@ -1,6 +1,6 @@
 import type { IConnectPacket, IPublishPacket } from "mqtt-packet";
 import type { GatewayConfig } from "../config.ts";
-import { KeyedBuckets, TokenBucket } from "@devreg/runtime";
+import { KeyedBuckets, TokenBucket, limitKey } from "@devreg/runtime";
 import {
   CONNACK_IDENTIFIER_REJECTED,
   type ConnectRefusal,
@@ -26,12 +26,15 @@ export interface HookDeps {
   stopping(): boolean;
   refuse(kind: RefusalKind, fields: { clientId?: string; remote?: string; detail?: string }): void;
   takeover(clientId: string, remote: string): void;
-  /** [PROTO-39] The CONNECT proof decision (proof + replay memory) for these credentials. */
+  /**
+   * [PROTO-39] The CONNECT proof decision (proof + replay memory) for these credentials;
+   * `source`: the remote address's limit key, whose share of the replay memory is bounded [PROTO-23b].
+   */
   checkProof(
     clientId: string,
     username: string | undefined,
     password: Buffer | undefined,
-    remote: string,
+    source: string,
   ): ConnectDecision;
   /** [PROTO-41] Binds the session to the key it proved; called before the session is registered. */
   bind(session: DeviceSession, decision: ConnectDecision & { ok: true }): void;
@@ -68,7 +71,8 @@ export function createHooks(deps: HookDeps): SessionHooks {
   const connect = guard(
     "connect",
     (session: DeviceSession, packet: IConnectPacket): ConnectRefusal | null => {
-      const remote = deps.remoteOf(session);
+      const remote = deps.remoteOf(session); // raw, for the log line and event
+      const source = limitKey(remote, L.ipv6PrefixLength); // what per-address limits count
       const refuse = (r: ConnectRefusal) => {
         deps.refuse(r.kind, { clientId: session.id, remote, detail: r.message });
         return r;
@@ -77,8 +81,8 @@ export function createHooks(deps: HookDeps): SessionHooks {
       // reconnecting while a few others flood): the flooders are the ones shed.
       if (
         deps.stopping() ||
-        !connectPerAddress.tryTake(remote) ||
-        (!connectGlobal.tryTake() && !connectQuiet.tryTake(remote))
+        !connectPerAddress.tryTake(source) ||
+        (!connectGlobal.tryTake() && !connectQuiet.tryTake(source))
       ) {
         return refuse({
           kind: "connect_rate",
@@ -103,7 +107,7 @@ export function createHooks(deps: HookDeps): SessionHooks {
         password === undefined
           ? undefined
           : Buffer.from(password.buffer, password.byteOffset, password.byteLength),
-        remote,
+        source,
       );
       if (!decision.ok) return refuse(decision);
       if (deps.isConnected(session.id)) {

@@ -82,6 +82,22 @@ describe("request admission", () => {
     expect(refused).toEqual(["http_rate"]);
   });
 
+  it("HTTP: an IPv6 /64 and mapped/plain IPv4 each share one bucket; the refusal names the raw address", () => {
+    const remotes: Array<string | undefined> = [];
+    const a = new RequestAdmission({
+      cfg,
+      stopping: () => false,
+      waiting: () => 0,
+      refuse: (_kind, f) => remotes.push(f.remote),
+    });
+    expect(a.httpRequest("2001:db8:1:2::1").kind).toBe("admit");
+    expect(a.httpRequest("2001:DB8:1:2:0:0:0:2").kind).toBe("shed");
+    expect(a.httpRequest("2001:db8:1:3::1").kind).toBe("admit");
+    expect(a.httpRequest("::ffff:192.0.2.1").kind).toBe("admit");
+    expect(a.httpRequest("192.0.2.1").kind).toBe("shed");
+    expect(remotes).toEqual(["2001:DB8:1:2:0:0:0:2", "192.0.2.1"]);
+  });
+
   it("HTTP: the per-device bucket is charged after verification, shared with MQTT", () => {
     const { a, refused } = admission();
     expect(a.mqttPublish("d1").kind).toBe("admit");

@@ -1,5 +1,5 @@
 import type { EnrollRequest } from "@devreg/protocol";
-import { KeyedBuckets, TokenBucket } from "@devreg/runtime";
+import { KeyedBuckets, TokenBucket, limitKey } from "@devreg/runtime";
 import type { RefusalKind } from "../broker/refusals.ts";
 import type { GatewayConfig } from "../config.ts";
 import { type ReplyDraft, busyReply, jittered } from "../enroll/replies.ts";
@@ -81,7 +81,10 @@ export class RequestAdmission {
     return ADMIT;
   }
 
-  /** [PROTO-34] An HTTP request from `remote`, before anything of it is parsed. */
+  /**
+   * [PROTO-34] An HTTP request from `remote` (the raw address), before anything of it is
+   * parsed; its bucket is its address's limit key (an IPv6 prefix counts once).
+   */
   httpRequest(remote: string): HttpAdmission {
     const retryAfterSeconds = this.deps.cfg.busyRetryAfterSeconds;
     if (this.deps.stopping()) {
@@ -93,7 +96,7 @@ export class RequestAdmission {
         retryAfterSeconds,
       };
     }
-    if (!this.perAddress.tryTake(remote)) {
+    if (!this.perAddress.tryTake(limitKey(remote, this.deps.cfg.limits.ipv6PrefixLength))) {
       this.deps.refuse("http_rate", { remote });
       const message = "too many requests from this address";
       return { kind: "shed", status: 429, code: "E_RATE_LIMITED", message, retryAfterSeconds };

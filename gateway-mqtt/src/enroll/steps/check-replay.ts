@@ -1,4 +1,5 @@
 import { type EnrollRequest, isSourceFull } from "@devreg/protocol";
+import { limitKey } from "@devreg/runtime";
 import { type EnrollContext, type Step, answer, next } from "../context.ts";
 import { busyReply, errorReply, jittered } from "../replies.ts";
 
@@ -7,6 +8,7 @@ import { busyReply, errorReply, jittered } from "../replies.ts";
  * replay cache fails closed with "busy" rather than forgetting nonces early; a device over
  * its own cap loses only its own oldest nonces [PROTO-23a]. A remote address holding its
  * cap of nonces gets "busy" too, and only it; that refusal is counted apart [PROTO-23b].
+ * `remote` is the raw address (logged as is); its limit key is the source counted.
  */
 export function checkReplay(
   ctx: EnrollContext,
@@ -19,7 +21,7 @@ export function checkReplay(
     req.deviceId,
     req.nonce,
     nowSeconds,
-    remote === undefined ? {} : { source: remote },
+    remote === undefined ? {} : { source: limitKey(remote, ctx.cfg.limits.ipv6PrefixLength) },
   );
   if (r.ok) return next(req);
   const target = { requestId: req.requestId, deviceId: req.deviceId };

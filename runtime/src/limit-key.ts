@@ -1,0 +1,35 @@
+import ipaddr from "ipaddr.js";
+
+/**
+ * The IPv6 prefix one client is taken to hold: a /64 is what a host is normally given
+ * (RFC 7421), so keying per full address would hand each client 2^64 budgets.
+ */
+export const IPV6_LIMIT_PREFIX_LENGTH = 64;
+
+/**
+ * The key every per-address limit uses for a remote address:
+ * - IPv4, and IPv4-mapped IPv6 (`::ffff:203.0.113.7`, what a dual-stack `::` listener sees),
+ *   as plain dotted IPv4, so one client has one key whichever listener it reached;
+ * - other IPv6 as its prefix of `ipv6PrefixLength` bits in RFC 5952 form, e.g.
+ *   `2001:db8:1:2::/64`, whatever the input's compression or case; a zone id is dropped;
+ * - anything else (e.g. "unknown" for a socket already closed) unchanged. Never throws for
+ *   an address; throws RangeError only for a prefix length outside 0..128 (a caller's bug).
+ * Log lines and events keep the raw address: operators need the real one.
+ */
+export function limitKey(remote: string, ipv6PrefixLength = IPV6_LIMIT_PREFIX_LENGTH): string {
+  if (!(Number.isInteger(ipv6PrefixLength) && ipv6PrefixLength >= 0 && ipv6PrefixLength <= 128)) {
+    throw new RangeError(`IPv6 prefix length must be an integer in 0..128, not ${ipv6PrefixLength}`);
+  }
+  // Only the dotted quad Node reports: ipaddr.js would also take "127.1" or "0x7f000001".
+  if (ipaddr.IPv4.isValidFourPartDecimal(remote)) return ipaddr.IPv4.parse(remote).toString();
+  // The zone id is cut here: ipaddr.js accepts only [0-9a-z] zones, and Linux interface
+  // names may hold "." or "-" (e.g. "fe80::1%br-1a2b").
+  const zone = remote.indexOf("%");
+  const bare = zone < 0 ? remote : remote.slice(0, zone);
+  if (!ipaddr.IPv6.isValid(bare)) return remote;
+  const v6 = ipaddr.IPv6.parse(bare);
+  if (v6.isIPv4MappedAddress()) return v6.toIPv4Address().toString();
+  const mask = ipaddr.IPv6.subnetMaskFromPrefixLength(ipv6PrefixLength).parts;
+  const prefix = new ipaddr.IPv6(v6.parts.map((p, i) => p & (mask[i] ?? 0)));
+  return `${prefix.toRFC5952String()}/${ipv6PrefixLength}`;
+}
