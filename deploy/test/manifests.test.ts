@@ -65,6 +65,11 @@ describe("deploy/ (kustomize) on the real apiserver", () => {
     expect(ports.find((p) => p.name === "http")?.nodePort).toBe(30007);
     // Per-address limits need each device's own address: no SNAT on the way in.
     expect((svc.spec as { externalTrafficPolicy?: string }).externalTrafficPolicy).toBe("Local");
+    const gateway = docs.find((d) => d.kind === "Deployment" && d.metadata.name === "devreg-gateway")!;
+    const spread = (
+      gateway.spec as { template: { spec: { topologySpreadConstraints?: Array<{ topologyKey: string }> } } }
+    ).template.spec.topologySpreadConstraints;
+    expect(spread?.map((c) => c.topologyKey)).toEqual(["kubernetes.io/hostname"]);
     const pairing = docs.find((d) => d.kind === "ConfigMap") as Doc & { data: Record<string, string> };
     expect(pairing.data.enabled).toBe("false");
   });

@@ -18,6 +18,8 @@ export interface ExchangeRequest {
   body: string | undefined;
   /** Fail with E_KUBE_TIMEOUT when no headers or body bytes come for this long. */
   timeoutMs: number;
+  /** Fail with E_KUBE_HTTP once the body is larger: each answer is held whole in memory. */
+  maxBytes: number;
   signal: AbortSignal | undefined;
 }
 
@@ -47,6 +49,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   private status = 0;
   private retryAfter: string | string[] | undefined;
   private readonly chunks: Buffer[] = [];
+  private bytes = 0;
   private controller: Dispatcher.DispatchController | undefined;
   /** Set when we gave up (timeout, abort): the exchange is cancelled as soon as undici lets us. */
   private cancelled: KubeError | undefined;
@@ -107,15 +110,35 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(_c: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.done) return;
+    this.bytes += chunk.length;
+    if (this.bytes > this.req.maxBytes) {
+      this.chunks.length = 0;
+      this.cancel(
+        new KubeError("E_KUBE_HTTP", `${this.req.label}: answer larger than ${this.req.maxBytes} bytes`),
+      );
+      return;
+    }
     this.chunks.push(chunk);
     this.timer.refresh();
   }
 
   onResponseEnd(): void {
     if (this.done) return;
-    this.settle();
     const { chunks } = this;
-    const text = chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8");
+    let text: string;
+    try {
+      text = chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8");
+    } catch (e) {
+      // Settled only here, not before: an error thrown above reaches onResponseError, which
+      // would find the exchange done and leave its promise pending for ever.
+      this.settle();
+      this.reject(
+        new KubeError("E_KUBE_HTTP", `${this.req.label}: answer not readable: ${(e as Error).message}`),
+      );
+      return;
+    }
+    this.settle();
     this.resolve({ status: this.status, text, retryAfter: this.retryAfter });
   }
 

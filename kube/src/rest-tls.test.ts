@@ -97,4 +97,24 @@ describe("KubeRest.request over TLS", () => {
     await expect.poll(() => [...old].every((s) => closedSockets.has(s))).toBe(true);
     server.setSecureContext({ cert: a.cert, key: a.key });
   });
+
+  it("close() also cuts off a request still in flight on a pool replaced by a credential change", async () => {
+    slow.clear();
+    const kc = kubeconfig(new KubeConfig(), a.cert, "t1");
+    const rest = await client(kc, 0);
+    const inFlight = rest.request("GET", "/slow", { timeoutMs: 10_000 }).then(
+      () => "resolved",
+      (e: KubeError) => e.message,
+    );
+    await expect.poll(() => slow.size).toBe(1);
+    server.setSecureContext({ cert: b.cert, key: b.key });
+    kubeconfig(kc, b.cert, "t1");
+    expect(await rest.request("GET", "/other")).toEqual({ ok: true }); // now on a new pool
+    const t0 = Date.now();
+    rest.close();
+    expect(await inFlight).toMatch(/client is closed/);
+    expect(Date.now() - t0).toBeLessThan(1_000); // not its 10 s timeout
+    for (const answer of slow) answer();
+    server.setSecureContext({ cert: a.cert, key: a.key });
+  });
 });

@@ -46,6 +46,8 @@ const USER_AGENT = `devreg/0.1.0 (node ${process.version})`;
  * the server that closes an idle connection just as a request is sent on it.
  */
 const KEEP_ALIVE_MS = 30_000;
+/** Largest answer read: a list page of 500 registrations is a few MiB; each is held whole in memory. */
+const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
 
 type TlsOptions = Pick<https.RequestOptions, "ca" | "cert" | "key" | "rejectUnauthorized" | "servername"> & {
   headers?: Record<string, string>;
@@ -59,6 +61,8 @@ export class KubeRest {
   /** The headers every request sends: credentials, accept, user-agent. Never mutated. */
   private headers: Record<string, string>;
   private closed = false;
+  /** Pools replaced after a credential change, until their requests in flight have ended. */
+  private readonly retiring = new Set<Pool>();
   private authLoadedAt = Date.now();
   private readonly timeoutMs: number;
   private readonly authRefreshMs: number;
@@ -129,6 +133,8 @@ export class KubeRest {
   close(): void {
     this.closed = true;
     this.pool.destroy().catch(() => {});
+    for (const p of this.retiring) p.destroy().catch(() => {});
+    this.retiring.clear();
     this.watchAgent.destroy();
   }
 
@@ -144,7 +150,12 @@ export class KubeRest {
     if (connectionChanged && !this.closed) {
       const old = this.pool;
       this.pool = this.newPool();
-      old.close().catch(() => {});
+      // Kept until it has ended, so close() can still cut its requests off.
+      this.retiring.add(old);
+      old
+        .close()
+        .catch(() => {})
+        .finally(() => this.retiring.delete(old));
     }
   }
 
@@ -194,6 +205,7 @@ export class KubeRest {
         headers,
         body,
         timeoutMs,
+        maxBytes: MAX_ANSWER_BYTES,
         signal,
       });
     } catch (e) {

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { createPrivateKey, generateKeyPairSync, sign as nodeSign, randomBytes } from "node:crypto";
 import { inspect } from "node:util";
 import nacl from "tweetnacl";
@@ -138,5 +139,25 @@ describe("createGatewaySigner on libsodium", () => {
     expect(code(new Uint8Array(64))).toBe("E_BAD_KEY");
     expect(code(null)).toBe("E_BAD_KEY");
     expect(code(ed.privateKey.export({ format: "pem", type: "pkcs8" }).toString())).toBe("ok");
+  });
+});
+
+describe("libsodium is loaded lazily", () => {
+  it("device code imports @devreg/protocol without loading the native addon; the gateway's first use loads it", () => {
+    // A fresh process: vitest's own may already hold the addon.
+    const script = `
+      const { createRequire } = await import("node:module");
+      const cache = createRequire(import.meta.url).cache;
+      const loaded = () => Object.keys(cache).some((k) => k.includes("sodium-native"));
+      const p = await import(${JSON.stringify(new URL("./index.ts", import.meta.url).href)});
+      const kp = p.generateDeviceKeyPair();
+      p.deviceIdFromPublicKey(kp.publicKey);
+      const before = loaded();
+      p.createGatewaySigner();
+      console.log(JSON.stringify({ before, after: loaded() }));`;
+    const out = execFileSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+      encoding: "utf8",
+    });
+    expect(JSON.parse(out.trim().split("\n").at(-1)!)).toEqual({ before: false, after: true });
   });
 });

@@ -16,7 +16,8 @@ import {
   sign as nodeSign,
   verify as nodeVerifyRaw,
 } from "node:crypto";
-import sodium from "sodium-native";
+import { createRequire } from "node:module";
+import type Sodium from "sodium-native";
 import {
   type ConnectCredentials,
   type ConnectProof,
@@ -33,6 +34,18 @@ import { type DecodeRequestOptions, openEnrollRequest } from "./open-request.ts"
 import { buildReplyPayload, validateEnrollReply } from "./reply-payload.ts";
 import { buildRequestPayload } from "./request-payload.ts";
 import type { EnrollReply, EnrollRequest } from "./types.ts";
+
+const load = createRequire(import.meta.url);
+let loaded: typeof Sodium | undefined;
+/**
+ * libsodium, loaded on the gateway's first use, not when @devreg/protocol is imported: device
+ * code (firmware-sim, `devreg sim`) must not need the native addon, which ships prebuilt for
+ * x64 and arm64 only (no 32-bit ARM, no musl).
+ */
+function sodium(): typeof Sodium {
+  loaded ??= load("sodium-native") as typeof Sodium;
+  return loaded;
+}
 
 /** PKCS#8 OneAsymmetricKey for Ed25519 up to the 32 seed bytes. */
 const PKCS8_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
@@ -56,7 +69,7 @@ const SECRET_KEY_BYTES = 64;
 export const sodiumVerify: Ed25519Verify = (message, signature, publicKey) =>
   hasCanonicalS(signature) &&
   publicKey.length === PUBLIC_KEY_BYTES &&
-  sodium.crypto_sign_verify_detached(signature, message, publicKey);
+  sodium().crypto_sign_verify_detached(signature, message, publicKey);
 
 /**
  * JWK, not SPKI DER: OpenSSL 3's generic DER decoder makes the DER import about 10x slower,
@@ -162,17 +175,17 @@ export function createGatewaySigner(privateKey?: string | Uint8Array): LocalGate
   // sodium_malloc: the seed||publicKey secret key lives outside the V8 heap (so in no heap
   // snapshot), in pages left out of core dumps, fenced by guard pages and mlock'd where the
   // memlock limit allows; read-only after this, and wiped by libsodium when freed.
-  const secretKey = sodium.sodium_malloc(SECRET_KEY_BYTES);
+  const secretKey = sodium().sodium_malloc(SECRET_KEY_BYTES);
   const publicKey = new Uint8Array(PUBLIC_KEY_BYTES);
-  if (seed === undefined) sodium.crypto_sign_keypair(publicKey, secretKey);
+  if (seed === undefined) sodium().crypto_sign_keypair(publicKey, secretKey);
   else {
-    sodium.crypto_sign_seed_keypair(publicKey, secretKey, seed);
-    if (seed !== privateKey) sodium.sodium_memzero(seed); // the PEM's, not the caller's seed
+    sodium().crypto_sign_seed_keypair(publicKey, secretKey, seed);
+    if (seed !== privateKey) sodium().sodium_memzero(seed); // the PEM's, not the caller's seed
   }
-  sodium.sodium_mprotect_readonly(secretKey);
+  sodium().sodium_mprotect_readonly(secretKey);
   const signBytes = (data: Uint8Array): Uint8Array => {
     const signature = new Uint8Array(SIGNATURE_BYTES);
-    sodium.crypto_sign_detached(signature, data, secretKey);
+    sodium().crypto_sign_detached(signature, data, secretKey);
     return signature;
   };
   const signer = {
@@ -194,7 +207,7 @@ export function createGatewaySigner(privateKey?: string | Uint8Array): LocalGate
         .export({ format: "pem", type: "pkcs8" })
         .toString();
     } finally {
-      sodium.sodium_memzero(der);
+      sodium().sodium_memzero(der);
     }
   };
   return Object.defineProperty(signer, "privateKeyPem", {

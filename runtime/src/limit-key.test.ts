@@ -11,6 +11,14 @@ describe("limitKey", () => {
     expect(limitKey("203.0.113.8")).not.toBe(limitKey("::ffff:203.0.113.7"));
   });
 
+  it("keys NAT64's well-known prefix (64:ff9b::/96) by the IPv4 address it carries", () => {
+    expect(limitKey("64:ff9b::203.0.113.7")).toBe("203.0.113.7");
+    expect(limitKey("64:ff9b::cb00:7107")).toBe("203.0.113.7");
+    expect(limitKey("64:ff9b::198.51.100.9")).toBe("198.51.100.9");
+    // Outside the /96 (RFC 8215's local-use 64:ff9b:1::/48): an ordinary /64.
+    expect(limitKey("64:ff9b:1::c633:6409")).toBe("64:ff9b:1::/64");
+  });
+
   it("keys IPv6 by its /64 whatever the compression or case", () => {
     const key = "2001:db8:1:2::/64";
     for (const a of [

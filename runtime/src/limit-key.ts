@@ -8,8 +8,9 @@ export const IPV6_LIMIT_PREFIX_LENGTH = 64;
 
 /**
  * The key every per-address limit uses for a remote address:
- * - IPv4, and IPv4-mapped IPv6 (`::ffff:203.0.113.7`, what a dual-stack `::` listener sees),
- *   as plain dotted IPv4, so one client has one key whichever listener it reached;
+ * - IPv4, IPv4-mapped IPv6 (`::ffff:203.0.113.7`, what a dual-stack `::` listener sees) and
+ *   NAT64's `64:ff9b::203.0.113.7` as plain dotted IPv4, so one client has one key whichever
+ *   listener or translator it came through;
  * - other IPv6 as its prefix of `ipv6PrefixLength` bits in RFC 5952 form, e.g.
  *   `2001:db8:1:2::/64`, whatever the input's compression or case; a zone id is dropped;
  * - anything else (e.g. "unknown" for a socket already closed) unchanged. Never throws for
@@ -29,6 +30,12 @@ export function limitKey(remote: string, ipv6PrefixLength = IPV6_LIMIT_PREFIX_LE
   if (!ipaddr.IPv6.isValid(bare)) return remote;
   const v6 = ipaddr.IPv6.parse(bare);
   if (v6.isIPv4MappedAddress()) return v6.toIPv4Address().toString();
+  // NAT64's well-known prefix (RFC 6052): an IPv4 client translated into IPv6 is still that
+  // IPv4 client, not one of the millions sharing 64:ff9b::/64.
+  const [p0, p1, p2 = 0, p3 = 0, p4 = 0, p5 = 0, hi = 0, lo = 0] = v6.parts;
+  if (p0 === 0x64 && p1 === 0xff9b && (p2 | p3 | p4 | p5) === 0) {
+    return `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`;
+  }
   const mask = ipaddr.IPv6.subnetMaskFromPrefixLength(ipv6PrefixLength).parts;
   const prefix = new ipaddr.IPv6(v6.parts.map((p, i) => p & (mask[i] ?? 0)));
   return `${prefix.toRFC5952String()}/${ipv6PrefixLength}`;
