@@ -248,5 +248,12 @@ describe("replay memory per address [PROTO-23b]", () => {
     expect(honestCode).toBe(3);
     expect(await refusals(g, "connect_replay_full")).toBe(tallies.reduce((n, x) => n + x.refused, 0) + 1);
     expect(await refusals(g, "connect_replay_address_full")).toBe(0);
+    // The request path too: a full memory answers "busy" and counts it under its own kind.
+    expect(await postFrom(g, "127.0.0.5")).toMatchObject({
+      status: "busy",
+      message: expect.stringMatching(/replay memory full/),
+    });
+    expect(await refusals(g, "replay_full")).toBe(1);
+    expect(await refusals(g, "replay_address_full")).toBe(0);
   });
 });

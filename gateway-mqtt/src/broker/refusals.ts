@@ -41,6 +41,8 @@ export const REFUSAL_KINDS = [
   "key_mismatch",
   /** A nonce seen before [PROTO-23]. */
   "replay",
+  /** A request while the replay memory is full of live nonces (answered "busy") [PROTO-23]. */
+  "replay_full",
   /** A request from a remote address that holds its cap of live nonces (answered "busy") [PROTO-23b]. */
   "replay_address_full",
   /** A publish without a client (only wills could do that; they are refused). */

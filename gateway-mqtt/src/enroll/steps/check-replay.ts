@@ -35,6 +35,8 @@ export function checkReplay(
       });
       return answer(busyReply(target, "ReplayAddressFull", retryAfter));
     }
+    // Counted like the per-address case: a full memory is what a fresh-key flood aims at.
+    ctx.refuse("replay_full", { clientId: clientId ?? req.deviceId, remote, detail: r.error.message });
     return answer(busyReply(target, "ReplayCacheFull", retryAfter));
   }
   ctx.refuse("replay", { clientId: clientId ?? req.deviceId, detail: r.error.code });
