@@ -1,3 +1,4 @@
+import { isIPv4, isIPv6 } from "node:net";
 import ipaddr from "ipaddr.js";
 
 /**
@@ -21,14 +22,21 @@ export function limitKey(remote: string, ipv6PrefixLength = IPV6_LIMIT_PREFIX_LE
   if (!(Number.isInteger(ipv6PrefixLength) && ipv6PrefixLength >= 0 && ipv6PrefixLength <= 128)) {
     throw new RangeError(`IPv6 prefix length must be an integer in 0..128, not ${ipv6PrefixLength}`);
   }
-  // Only the dotted quad Node reports: ipaddr.js would also take "127.1" or "0x7f000001".
-  if (ipaddr.IPv4.isValidFourPartDecimal(remote)) return ipaddr.IPv4.parse(remote).toString();
+  // Node's validators first: exact dotted quads only ("127.1" and "0x7f000001" are not), and
+  // no exception for what is not an address. ipaddr.js's validators throw and catch inside:
+  // 16–18 µs per IPv6 or IPv4-mapped address that way, 2–3 µs this way (0.07 µs for IPv4).
+  if (isIPv4(remote)) return remote;
   // The zone id is cut here: ipaddr.js accepts only [0-9a-z] zones, and Linux interface
   // names may hold "." or "-" (e.g. "fe80::1%br-1a2b").
   const zone = remote.indexOf("%");
   const bare = zone < 0 ? remote : remote.slice(0, zone);
-  if (!ipaddr.IPv6.isValid(bare)) return remote;
-  const v6 = ipaddr.IPv6.parse(bare);
+  if (!isIPv6(bare)) return remote;
+  let v6: ipaddr.IPv6;
+  try {
+    v6 = ipaddr.IPv6.parse(bare);
+  } catch {
+    return remote; // a form Node accepts and ipaddr.js does not: the raw address, as for garbage
+  }
   if (v6.isIPv4MappedAddress()) return v6.toIPv4Address().toString();
   // NAT64's well-known prefix (RFC 6052): an IPv4 client translated into IPv6 is still that
   // IPv4 client, not one of the millions sharing 64:ff9b::/64.
@@ -36,7 +44,14 @@ export function limitKey(remote: string, ipv6PrefixLength = IPV6_LIMIT_PREFIX_LE
   if (p0 === 0x64 && p1 === 0xff9b && (p2 | p3 | p4 | p5) === 0) {
     return `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`;
   }
-  const mask = ipaddr.IPv6.subnetMaskFromPrefixLength(ipv6PrefixLength).parts;
+  const mask = maskOf(ipv6PrefixLength);
   const prefix = new ipaddr.IPv6(v6.parts.map((p, i) => p & (mask[i] ?? 0)));
   return `${prefix.toRFC5952String()}/${ipv6PrefixLength}`;
+}
+
+const masks = new Map<number, number[]>();
+function maskOf(prefixLength: number): number[] {
+  let m = masks.get(prefixLength);
+  if (!m) masks.set(prefixLength, (m = ipaddr.IPv6.subnetMaskFromPrefixLength(prefixLength).parts));
+  return m;
 }
