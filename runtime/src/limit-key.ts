@@ -52,6 +52,9 @@ export function limitKey(remote: string, ipv6PrefixLength = IPV6_LIMIT_PREFIX_LE
 const masks = new Map<number, number[]>();
 function maskOf(prefixLength: number): number[] {
   let m = masks.get(prefixLength);
-  if (!m) masks.set(prefixLength, (m = ipaddr.IPv6.subnetMaskFromPrefixLength(prefixLength).parts));
+  if (!m) {
+    m = ipaddr.IPv6.subnetMaskFromPrefixLength(prefixLength).parts;
+    masks.set(prefixLength, m); // at most 129 lengths
+  }
   return m;
 }
