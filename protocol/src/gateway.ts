@@ -175,17 +175,18 @@ export function createGatewaySigner(privateKey?: string | Uint8Array): LocalGate
   // sodium_malloc: the seed||publicKey secret key lives outside the V8 heap (so in no heap
   // snapshot), in pages left out of core dumps, fenced by guard pages and mlock'd where the
   // memlock limit allows; read-only after this, and wiped by libsodium when freed.
-  const secretKey = sodium().sodium_malloc(SECRET_KEY_BYTES);
+  const na = sodium();
+  const secretKey = na.sodium_malloc(SECRET_KEY_BYTES);
   const publicKey = new Uint8Array(PUBLIC_KEY_BYTES);
-  if (seed === undefined) sodium().crypto_sign_keypair(publicKey, secretKey);
+  if (seed === undefined) na.crypto_sign_keypair(publicKey, secretKey);
   else {
-    sodium().crypto_sign_seed_keypair(publicKey, secretKey, seed);
-    if (seed !== privateKey) sodium().sodium_memzero(seed); // the PEM's, not the caller's seed
+    na.crypto_sign_seed_keypair(publicKey, secretKey, seed);
+    if (seed !== privateKey) na.sodium_memzero(seed); // the PEM's, not the caller's seed
   }
-  sodium().sodium_mprotect_readonly(secretKey);
+  na.sodium_mprotect_readonly(secretKey);
   const signBytes = (data: Uint8Array): Uint8Array => {
     const signature = new Uint8Array(SIGNATURE_BYTES);
-    sodium().crypto_sign_detached(signature, data, secretKey);
+    na.crypto_sign_detached(signature, data, secretKey);
     return signature;
   };
   const signer = {
@@ -207,7 +208,7 @@ export function createGatewaySigner(privateKey?: string | Uint8Array): LocalGate
         .export({ format: "pem", type: "pkcs8" })
         .toString();
     } finally {
-      sodium().sodium_memzero(der);
+      na.sodium_memzero(der);
     }
   };
   return Object.defineProperty(signer, "privateKeyPem", {
